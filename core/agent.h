@@ -1,0 +1,33 @@
+/*
+ * agent.h: the worker side of orchd, on every node (a manager node runs one
+ * too). It receives the tasks assigned to its node, drives the runtime
+ * plugins to start, stop and remove them, and reports every status change
+ * to the manager. After an orchd restart it re-adopts what the runtimes still
+ * run instead of starting it again. It owns its thread, its inbox and its
+ * view of the local tasks; it talks to the manager only through messages
+ * (INBOX_TASK_STATUSES and INBOX_NODE_INFO into the manager's inbox).
+ */
+#ifndef ORCHD_AGENT_H
+#define ORCHD_AGENT_H
+
+#include "inbox.h"
+#include "plugin_calls.h"
+
+struct agent_config {
+	const char *node_id;
+	/* Runtime for tasks whose service names none; NULL: docker when it
+	 * answers, else process. */
+	const char *default_runtime;
+	struct plugin_calls plugins;
+	struct inbox *manager_inbox;
+};
+
+struct agent;
+
+int agent_start(const struct agent_config *cfg, struct agent **out, char *err,
+		size_t errlen);
+/* Stops the thread; the tasks keep running (the next orchd adopts them). */
+void agent_stop(struct agent *a);
+struct inbox *agent_inbox(struct agent *a);
+
+#endif

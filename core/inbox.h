@@ -1,0 +1,71 @@
+/*
+ * inbox.h: the message queue in front of a component's thread. The core
+ * thread (manager) and the agent thread each own one; every other thread
+ * talks to them only by posting messages here. A message carries a kind, a
+ * JSON body, and optionally a call that the poster waits on (an API
+ * request): the owner finishes it with inbox_call_finish().
+ */
+#ifndef ORCHD_INBOX_H
+#define ORCHD_INBOX_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+enum inbox_kind {
+	INBOX_STOP = 1,         /* the owner thread must return */
+	INBOX_API,              /* an API request (call set) */
+	INBOX_TASK_STATUSES,    /* agent -> manager: {node, updates:[...]} */
+	INBOX_NODE_INFO,        /* agent -> manager: {node, runtimes, resources} */
+	INBOX_ASSIGNMENTS,      /* manager -> agent: {tasks:[Task...]} */
+	INBOX_RUNTIME_EVENT,    /* plugin -> agent: a task_status event */
+	INBOX_CALL,             /* a generic synchronous call (call set) */
+};
+
+/* A request whose poster waits for the answer. */
+struct inbox_call {
+	pthread_mutex_t lock;
+	pthread_cond_t done_cond;
+	bool done;
+	bool refused;        /* the owner stopped before handling it */
+	const void *request; /* borrowed from the poster */
+	void *response;      /* filled by the owner */
+};
+
+struct inbox_msg {
+	enum inbox_kind kind;
+	json_t *body;             /* owned by the message; may be NULL */
+	struct inbox_call *call;  /* borrowed; NULL unless kind is a call */
+	struct inbox_msg *next;
+};
+
+struct inbox;
+
+struct inbox *inbox_new(void);
+void inbox_free(struct inbox *in); /* drops (and finishes) what is left */
+
+/* Queues a message; steals body. Returns 0, or -1 when out of memory or
+ * when the inbox is closed. */
+int inbox_post(struct inbox *in, enum inbox_kind kind, json_t *body,
+	       struct inbox_call *call);
+/* Waits until a message is there or the monotonic clock passes
+ * deadline_ns; returns the message (free with inbox_msg_free) or NULL. */
+struct inbox_msg *inbox_wait(struct inbox *in, int64_t deadline_ns);
+void inbox_msg_free(struct inbox_msg *msg);
+/* The owner stopped: refuses what is queued (calls finish with refused set)
+ * and every later post. */
+void inbox_close(struct inbox *in);
+
+/* Synchronous calls: post and wait until the owner finishes the call.
+ * inbox_call returns -1 when the call could not be posted or was refused. */
+void inbox_call_init(struct inbox_call *call, const void *request);
+void inbox_call_fini(struct inbox_call *call);
+int inbox_call(struct inbox *in, enum inbox_kind kind, json_t *body,
+	       struct inbox_call *call);
+void inbox_call_finish(struct inbox_call *call);
+
+/* The monotonic clock in nanoseconds. */
+int64_t inbox_now_ns(void);
+
+#endif

@@ -1,0 +1,797 @@
+/*
+ * manager.c: the core thread (see manager.h). Owns the store, the raft
+ * replica, the pending API calls and the pipelines that run on the leader:
+ * orchestrator (desired state -> tasks), allocator (new -> pending),
+ * scheduler (pending -> assigned, through the scheduler plugin) and the
+ * dispatcher (assigned tasks -> the node's agent).
+ */
+#include "manager_internal.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ids.h"
+#include "jsonref.h"
+#include "orchestrator.h"
+#include "timefmt.h"
+
+#define MANAGER_SCHEDULER_TIMEOUT_MS 5000
+#define MANAGER_SCHEDULER_RETRY_NS 1000000000LL
+
+int64_t manager_wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void manager_now_text(char *buf, size_t len)
+{
+	timefmt_rfc3339(manager_wall_ns(), buf, len);
+}
+
+static const char *str_or(const char *s, const char *fallback)
+{
+	return s ? s : fallback;
+}
+
+/* ---------------------------------------------------------------- raft */
+
+static void on_apply(void *ctx, const struct raft_entry *e)
+{
+	struct manager *m = ctx;
+	char err[512] = "";
+	json_error_t jerr;
+	json_t *cmd = json_loadb((const char *)e->data, e->len, 0, &jerr);
+	int rc = cmd ? store_apply(&m->store, cmd, e->index, err, sizeof(err)) : -1;
+	if (!cmd)
+		snprintf(err, sizeof(err), "committed entry %llu is not JSON: %s",
+			 (unsigned long long)e->index, jerr.text);
+	json_decref(cmd);
+	m->store.applied_index = e->index;
+	m->dirty = true;
+	for (size_t i = 0; i < m->n_writes; i++) {
+		struct pending_write *w = &m->writes[i];
+		if (w->index != e->index)
+			continue;
+		struct manager_api_call *ac = (void *)w->call->request;
+		if (w->term != e->term)
+			api_response_error(ac->resp, 503,
+					   "leadership changed before the change was committed; retry");
+		else if (rc != 0)
+			api_response_error(ac->resp, w->fail_status, "%s", err);
+		else if (w->ok_body)
+			api_response_json(ac->resp, w->ok_status, json_incref(w->ok_body));
+		else
+			api_response_set(ac->resp, w->ok_status, "text/plain", "", 0);
+		w->index = 0; /* answered; swept after processing */
+		if (rc != 0 || w->term != e->term)
+			w->leave_after = false;
+	}
+}
+
+static int on_restore(void *ctx, const uint8_t *data, size_t len, char *err,
+		      size_t errlen)
+{
+	struct manager *m = ctx;
+	m->dirty = true;
+	return store_load(&m->store, (const char *)data, len, err, errlen);
+}
+
+static uint8_t *on_snapshot(void *ctx, size_t *len)
+{
+	struct manager *m = ctx;
+	char *text = store_dump(&m->store);
+	*len = text ? strlen(text) : 0;
+	return (uint8_t *)text;
+}
+
+static void on_read_ready(void *ctx, uint64_t context, uint64_t index)
+{
+	struct manager *m = ctx;
+	for (size_t i = 0; i < m->n_reads; i++)
+		if (m->reads[i].context == context)
+			m->reads[i].index = index ? index : 1;
+}
+
+static void on_role_changed(void *ctx, enum raft_role role, uint64_t leader)
+{
+	struct manager *m = ctx;
+	(void)leader;
+	m->leader = role == RAFT_LEADER;
+	m->dirty = true;
+}
+
+static int manager_open_raft(struct manager *m, bool bootstrap, char *err,
+			     size_t errlen)
+{
+	char dir[600];
+	snprintf(dir, sizeof(dir), "%s/raft", m->data_dir);
+	struct raft_node_config cfg;
+	raft_node_config_defaults(&cfg);
+	cfg.dir = dir;
+	cfg.id = m->cfg.raft_id;
+	cfg.bootstrap = bootstrap;
+	cfg.rand = ids_random;
+	struct raft_node_callbacks cb = { .ctx = m,
+					  .apply = on_apply,
+					  .restore = on_restore,
+					  .snapshot = on_snapshot,
+					  .read_ready = on_read_ready,
+					  .role_changed = on_role_changed };
+	if (raft_node_open(&cfg, &cb, &m->raft, err, errlen) != 0)
+		return -1;
+	struct raft_status st;
+	raft_node_status(m->raft, &st);
+	/* Alone in the cluster: no one to wait for, campaign at once. */
+	if (st.conf.n_voters == 1 && st.conf.voters[0] == m->cfg.raft_id)
+		raft_node_campaign(m->raft);
+	return raft_node_process(m->raft, err, errlen);
+}
+
+int manager_propose(struct manager *m, json_t *cmd, uint64_t *index,
+		    uint64_t *term, char *err, size_t errlen)
+{
+	if (!m->raft) {
+		snprintf(err, errlen, "This node is not a swarm manager. Use \"orchctl swarm init\" to create a swarm and try again.");
+		return 503;
+	}
+	if (!m->leader) {
+		snprintf(err, errlen, "this manager is not the raft leader; retry on the leader");
+		return 503;
+	}
+	char *text = json_dumps(cmd, JSON_COMPACT);
+	if (!text) {
+		snprintf(err, errlen, "out of memory encoding a command");
+		return 500;
+	}
+	int rc = raft_node_propose(m->raft, text, strlen(text), index, term);
+	free(text);
+	if (rc != 0) {
+		const char *failure = raft_node_failure(m->raft);
+		snprintf(err, errlen, "cannot accept writes: %s",
+			 failure ? failure : raft_strerror(rc));
+		return 503;
+	}
+	return 0;
+}
+
+void manager_add_write(struct manager *m, const struct pending_write *w)
+{
+	if (m->n_writes == m->cap_writes) {
+		m->cap_writes = m->cap_writes ? 2 * m->cap_writes : 16;
+		m->writes = realloc(m->writes, m->cap_writes * sizeof(*m->writes));
+	}
+	m->writes[m->n_writes++] = *w;
+}
+
+/* Finishes answered writes and reads that raft confirmed and the store
+ * applied; fails writes whose entry was lost to a new leader. */
+static void manager_finish_calls(struct manager *m)
+{
+	bool wipe = false;
+	size_t kept = 0;
+	uint64_t applied = m->raft ? raft_node_applied(m->raft) : 0;
+	for (size_t i = 0; i < m->n_writes; i++) {
+		struct pending_write *w = &m->writes[i];
+		if (w->index != 0 && w->index <= applied) {
+			struct manager_api_call *ac = (void *)w->call->request;
+			api_response_error(ac->resp, 503, "the change was lost in a leader change; retry");
+			w->index = 0;
+		}
+		if (w->index == 0) {
+			wipe |= w->leave_after;
+			json_decref(w->ok_body);
+			inbox_call_finish(w->call);
+			continue;
+		}
+		m->writes[kept++] = *w;
+	}
+	m->n_writes = kept;
+	kept = 0;
+	for (size_t i = 0; i < m->n_reads; i++) {
+		struct pending_read *r = &m->reads[i];
+		if (r->index != 0 && r->index <= applied) {
+			manager_api_answer_read(m, r->call);
+			inbox_call_finish(r->call);
+			continue;
+		}
+		m->reads[kept++] = *r;
+	}
+	m->n_reads = kept;
+	if (wipe)
+		manager_swarm_wipe(m);
+}
+
+/* --------------------------------------------------------- swarm state */
+
+static int manager_mkdirs(const char *path, char *err, size_t errlen)
+{
+	char tmp[600];
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+			goto fail;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0700) == 0 || errno == EEXIST)
+		return 0;
+fail:
+	snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+	return -1;
+}
+
+json_t *manager_self_node(struct manager *m, const char *now)
+{
+	json_t *info = m->node_info;
+	json_t *runtimes = json_object_get(info, "runtimes");
+	json_t *res = json_object_get(info, "resources");
+	char manager_addr[160];
+	snprintf(manager_addr, sizeof(manager_addr), "%s:2377", m->advertise_addr);
+	return json_pack(
+		"{s:s,s:s,s:s,s:{s:s,s:s,s:{}},"
+		"s:{s:s,s:{s:s,s:s},s:{s:I,s:I},s:{s:s},s:o,s:s},"
+		"s:{s:s,s:s},s:{s:b,s:s,s:s}}",
+		"ID", m->cfg.node_id, "CreatedAt", now, "UpdatedAt", now, "Spec",
+		"Role", "manager", "Availability", "active", "Labels",
+		"Description", "Hostname", m->cfg.hostname, "Platform",
+		"Architecture", "x86_64", "OS", "linux", "Resources", "NanoCPUs",
+		json_integer_value(json_object_get(res, "nano_cpus")),
+		"MemoryBytes",
+		json_integer_value(json_object_get(res, "memory_bytes")), "Engine",
+		"EngineVersion", "orchd-0.1.0", "OrchRuntimes",
+		json_ref_or_array(runtimes), "OrchDefaultRuntime",
+		json_string_value(json_object_get(info, "default_runtime"))
+			? json_string_value(json_object_get(info, "default_runtime"))
+			: "",
+		"Status", "State", "ready", "Addr", m->advertise_addr,
+		"ManagerStatus", "Leader", 1, "Reachability", "reachable", "Addr",
+		manager_addr);
+}
+
+int manager_swarm_init(struct manager *m, const char *advertise_addr,
+		       char *err, size_t errlen)
+{
+	if (m->raft) {
+		snprintf(err, errlen, "This node is already part of a swarm. Use \"orchctl swarm leave\" to leave this swarm and join another one.");
+		return 503;
+	}
+	if (manager_mkdirs(m->data_dir, err, errlen) != 0)
+		return 500;
+	snprintf(m->advertise_addr, sizeof(m->advertise_addr), "%s", advertise_addr);
+	if (manager_open_raft(m, true, err, errlen) != 0)
+		return 500;
+	return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+			struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	if (remove(path) != 0)
+		fprintf(stderr, "orchd: cannot remove %s: %s\n", path, strerror(errno));
+	return 0;
+}
+
+/* Removes every trace of the swarm on this node (swarm leave): the raft
+ * state, the store, and (through empty assignments) the agent's tasks. */
+void manager_swarm_wipe(struct manager *m)
+{
+	raft_node_close(m->raft);
+	m->raft = NULL;
+	m->leader = false;
+	store_fini(&m->store);
+	store_init(&m->store);
+	char dir[700];
+	snprintf(dir, sizeof(dir), "%s/raft", m->data_dir);
+	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	if (m->agent_inbox)
+		inbox_post(m->agent_inbox, INBOX_ASSIGNMENTS,
+			   json_pack("{s:[]}", "tasks"), NULL);
+	m->dispatched_fingerprint = 0;
+}
+
+/* ----------------------------------------------------------- pipelines */
+
+static void manager_propose_internal(struct manager *m, json_t *cmd)
+{
+	char err[256];
+	uint64_t index = 0, term = 0;
+	if (manager_propose(m, cmd, &index, &term, err, sizeof(err)) == 0)
+		m->internal_index = index;
+	else
+		fprintf(stderr, "orchd: manager: %s\n", err);
+	json_decref(cmd);
+}
+
+static bool run_orchestrator(struct manager *m, int64_t now)
+{
+	if (!m->dirty && now < m->orchestrator_wakeup_ns)
+		return false;
+	struct orchestrator_input in = { .store = &m->store,
+					 .now_ns = manager_wall_ns(),
+					 .history_limit = m->cfg.history_limit,
+					 .new_id = ids_new_id };
+	int64_t wake_wall = INT64_MAX;
+	json_t *cmds = orchestrator_reconcile(&in, &wake_wall);
+	m->orchestrator_wakeup_ns = wake_wall == INT64_MAX
+					    ? INT64_MAX
+					    : now + (wake_wall - in.now_ns);
+	bool any = json_array_size(cmds) > 0;
+	size_t i;
+	json_t *cmd;
+	json_array_foreach(cmds, i, cmd)
+		manager_propose_internal(m, json_incref(cmd));
+	json_decref(cmds);
+	return any;
+}
+
+/* The allocator: new tasks become pending (no network resources to
+ * allocate yet: that comes with overlay networks). */
+static bool run_allocator(struct manager *m)
+{
+	char now[40];
+	manager_now_text(now, sizeof(now));
+	json_t *updates = json_array();
+	const char *id;
+	json_t *task;
+	json_object_foreach(m->store.tasks, id, task)
+		if (store_task_state(task) == TASK_NEW)
+			json_array_append_new(updates,
+					      json_pack("{s:s,s:s,s:s,s:s}", "id", id,
+							"state", "pending", "now", now,
+							"message", "pending task scheduling"));
+	if (json_array_size(updates) == 0) {
+		json_decref(updates);
+		return false;
+	}
+	manager_propose_internal(m, json_pack("{s:s,s:o}", "op", "task.status",
+					      "updates", updates));
+	return true;
+}
+
+static const char *first_plugin(struct manager *m, enum orch_plugin_kind kind)
+{
+	const char *names[1];
+	if (m->cfg.plugins.list(m->cfg.plugins.ctx, kind, names, 1) == 0)
+		return NULL;
+	return names[0];
+}
+
+static json_t *task_reservations(const json_t *task)
+{
+	json_t *r = json_object_get(json_object_get(json_object_get(task, "Spec"),
+						    "Resources"),
+				    "Reservations");
+	return json_pack("{s:I,s:I}", "nano_cpus",
+			 json_integer_value(json_object_get(r, "NanoCPUs")),
+			 "memory_bytes",
+			 json_integer_value(json_object_get(r, "MemoryBytes")));
+}
+
+/* One NODE object of the scheduler protocol (sdk/orch_protocol.h). */
+static json_t *scheduler_node(struct manager *m, const char *node_id,
+			      const json_t *node)
+{
+	json_int_t cpu = 0, mem = 0, total = 0;
+	json_t *by_service = json_object();
+	const char *tid;
+	json_t *task;
+	json_object_foreach(m->store.tasks, tid, task) {
+		const char *on = store_task_node(task);
+		if (!on || strcmp(on, node_id) != 0 ||
+		    task_state_ended(store_task_state(task)))
+			continue;
+		json_t *r = task_reservations(task);
+		cpu += json_integer_value(json_object_get(r, "nano_cpus"));
+		mem += json_integer_value(json_object_get(r, "memory_bytes"));
+		json_decref(r);
+		total++;
+		const char *svc = store_task_service(task);
+		json_int_t n = json_integer_value(json_object_get(by_service, svc));
+		json_object_set_new(by_service, svc, json_integer(n + 1));
+	}
+	json_t *spec = json_object_get(node, "Spec");
+	json_t *desc = json_object_get(node, "Description");
+	json_t *res = json_object_get(desc, "Resources");
+	json_t *labels = json_object_get(spec, "Labels");
+	json_t *runtimes = json_object_get(desc, "OrchRuntimes");
+	return json_pack(
+		"{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:{s:I,s:I},s:{s:I,s:I},s:I,s:o}",
+		"id", node_id, "hostname",
+		str_or(json_string_value(json_object_get(desc, "Hostname")), ""),
+		"role", str_or(json_string_value(json_object_get(spec, "Role")), "worker"),
+		"state",
+		str_or(json_string_value(json_object_get(json_object_get(node, "Status"), "State")), "down"),
+		"availability",
+		str_or(json_string_value(json_object_get(spec, "Availability")), "active"),
+		"labels", json_ref_or_object(labels), "runtimes",
+		json_ref_or_array(runtimes), "resources", "nano_cpus",
+		json_integer_value(json_object_get(res, "NanoCPUs")), "memory_bytes",
+		json_integer_value(json_object_get(res, "MemoryBytes")), "reserved",
+		"nano_cpus", cpu, "memory_bytes", mem, "tasks_total", total,
+		"tasks_by_service", by_service);
+}
+
+static json_t *scheduler_task(const char *id, const json_t *task)
+{
+	json_t *spec = json_object_get(task, "Spec");
+	json_t *constraints = json_object_get(json_object_get(spec, "Placement"),
+					      "Constraints");
+	return json_pack("{s:s,s:s,s:s,s:o,s:o}", "id", id, "service_id",
+			 str_or(store_task_service(task), ""), "runtime",
+			 str_or(json_string_value(json_object_get(spec, "Runtime")), ""),
+			 "constraints", json_ref_or_array(constraints),
+			 "reservations", task_reservations(task));
+}
+
+static void reason_if_changed(json_t *reasons, const json_t *task,
+			      const char *id, const char *reason)
+{
+	const char *old = json_string_value(
+		json_object_get(json_object_get(task, "Status"), "Err"));
+	if (!old || strcmp(old, reason) != 0)
+		json_array_append_new(reasons, json_pack("{s:s,s:s}", "id", id,
+							 "err", reason));
+}
+
+/* Global tasks come with their node: assign them where the node can run
+ * them, or say why not. */
+static void schedule_pinned(struct manager *m, const char *id,
+			    const json_t *task, json_t *assign, json_t *reasons)
+{
+	json_t *node = store_node(&m->store, store_task_node(task));
+	if (node && orchestrator_node_takes_tasks(node))
+		json_array_append_new(assign, json_pack("{s:s,s:s}", "id", id, "node",
+							store_task_node(task)));
+	else
+		reason_if_changed(reasons, task, id, "node not ready or not active");
+}
+
+static void scheduler_reply(struct manager *m, json_t *reply, json_t *assign,
+			    json_t *reasons)
+{
+	size_t i;
+	json_t *p;
+	json_array_foreach(json_object_get(reply, "placements"), i, p)
+		json_array_append_new(assign,
+				      json_pack("{s:O,s:O}", "id",
+						json_object_get(p, "task_id"), "node",
+						json_object_get(p, "node_id")));
+	json_array_foreach(json_object_get(reply, "unplaced"), i, p) {
+		const char *id = json_string_value(json_object_get(p, "task_id"));
+		const char *why = json_string_value(json_object_get(p, "error"));
+		json_t *task = store_task(&m->store, id);
+		if (task)
+			reason_if_changed(reasons, task, id, why ? why : "no suitable node");
+	}
+}
+
+static bool run_scheduler(struct manager *m, int64_t now)
+{
+	if (!m->dirty && now < m->scheduler_retry_ns)
+		return false;
+	m->scheduler_retry_ns = now + MANAGER_SCHEDULER_RETRY_NS;
+	json_t *tasks = json_array(), *assign = json_array(), *reasons = json_array();
+	const char *id;
+	json_t *task;
+	json_object_foreach(m->store.tasks, id, task) {
+		const char *desired = store_task_desired(task);
+		if (store_task_state(task) != TASK_PENDING || !desired ||
+		    strcmp(desired, "running") != 0)
+			continue;
+		if (store_task_node(task))
+			schedule_pinned(m, id, task, assign, reasons);
+		else
+			json_array_append_new(tasks, scheduler_task(id, task));
+	}
+	const char *plugin = m->cfg.scheduler ? m->cfg.scheduler
+					      : first_plugin(m, ORCH_PLUGIN_SCHEDULER);
+	if (json_array_size(tasks) > 0) {
+		json_t *nodes = json_array();
+		const char *nid;
+		json_t *node;
+		json_object_foreach(m->store.nodes, nid, node)
+			json_array_append_new(nodes, scheduler_node(m, nid, node));
+		json_t *req = json_pack("{s:i,s:s,s:o,s:O}", "v", 1, "op", "schedule",
+					"nodes", nodes, "tasks", tasks);
+		json_t *reply = NULL;
+		char err[512] = "";
+		int rc = plugin ? m->cfg.plugins.call(m->cfg.plugins.ctx, plugin, req,
+						     MANAGER_SCHEDULER_TIMEOUT_MS,
+						     &reply, err, sizeof(err))
+				: (json_decref(req), snprintf(err, sizeof(err), "no scheduler plugin loaded"), -1);
+		const char *reply_err = json_string_value(json_object_get(reply, "error"));
+		if (rc == 0 && !reply_err) {
+			scheduler_reply(m, reply, assign, reasons);
+		} else {
+			char why[700];
+			snprintf(why, sizeof(why), "scheduler %s: %s", plugin ? plugin : "",
+				 rc == 0 ? reply_err : err);
+			size_t i;
+			json_t *t;
+			json_array_foreach(tasks, i, t) {
+				const char *tid = json_string_value(json_object_get(t, "id"));
+				reason_if_changed(reasons, store_task(&m->store, tid), tid, why);
+			}
+		}
+		json_decref(reply);
+	}
+	json_decref(tasks);
+	bool any = json_array_size(assign) || json_array_size(reasons);
+	char nowtext[40];
+	manager_now_text(nowtext, sizeof(nowtext));
+	if (json_array_size(assign))
+		manager_propose_internal(m, json_pack("{s:s,s:s,s:O}", "op", "task.assign",
+						      "now", nowtext, "assignments", assign));
+	if (json_array_size(reasons))
+		manager_propose_internal(m, json_pack("{s:s,s:O}", "op",
+						      "task.pending_reason",
+						      "updates", reasons));
+	json_decref(assign);
+	json_decref(reasons);
+	return any;
+}
+
+/* Sends the local agent the tasks of this node when they changed. */
+static void run_dispatcher(struct manager *m)
+{
+	if (!m->agent_inbox)
+		return;
+	uint64_t fingerprint = 1469598103934665603ULL;
+	json_t *mine = json_array();
+	const char *id;
+	json_t *task;
+	json_object_foreach(m->store.tasks, id, task) {
+		const char *node = store_task_node(task);
+		if (!node || strcmp(node, m->cfg.node_id) != 0 ||
+		    store_task_state(task) < TASK_ASSIGNED)
+			continue;
+		json_array_append_new(mine, json_deep_copy(task));
+		uint64_t v = (uint64_t)json_integer_value(
+			json_object_get(json_object_get(task, "Version"), "Index"));
+		fingerprint = (fingerprint ^ v ^ (uint64_t)strlen(id)) * 1099511628211ULL;
+	}
+	fingerprint += json_array_size(mine);
+	if (fingerprint == m->dispatched_fingerprint) {
+		json_decref(mine);
+		return;
+	}
+	m->dispatched_fingerprint = fingerprint;
+	inbox_post(m->agent_inbox, INBOX_ASSIGNMENTS, json_pack("{s:o}", "tasks", mine),
+		   NULL);
+}
+
+/* Keeps this node's description in the store in step with what the agent
+ * last reported (runtimes that answer, resources). */
+static bool run_node_refresh(struct manager *m)
+{
+	json_t *node = store_node(&m->store, m->cfg.node_id);
+	if (!node || !m->node_info)
+		return false;
+	json_t *desc = json_object_get(node, "Description");
+	json_t *runtimes = json_object_get(m->node_info, "runtimes");
+	const char *state = json_string_value(
+		json_object_get(json_object_get(node, "Status"), "State"));
+	if (json_equal(json_object_get(desc, "OrchRuntimes"), runtimes) &&
+	    state && strcmp(state, "ready") == 0)
+		return false;
+	char now[40];
+	manager_now_text(now, sizeof(now));
+	json_t *fresh = manager_self_node(m, now);
+	json_t *copy = json_deep_copy(node);
+	json_object_set(copy, "Description", json_object_get(fresh, "Description"));
+	json_object_set(json_object_get(copy, "Description"), "Hostname",
+			json_object_get(desc, "Hostname"));
+	json_object_set_new(json_object_get(copy, "Status"), "State", json_string("ready"));
+	json_object_set_new(copy, "UpdatedAt", json_string(now));
+	json_decref(fresh);
+	manager_propose_internal(m, json_pack("{s:s,s:o}", "op", "node.put", "node", copy));
+	return true;
+}
+
+static void manager_run_pipelines(struct manager *m, int64_t now)
+{
+	if (!m->raft || !m->leader || json_is_null(m->store.cluster))
+		return;
+	for (int round = 0; round < 8; round++) {
+		if (m->internal_index > raft_node_applied(m->raft))
+			return; /* wait for our own proposals to apply */
+		bool proposed = run_node_refresh(m);
+		proposed |= run_orchestrator(m, now);
+		proposed |= run_allocator(m);
+		proposed |= run_scheduler(m, now);
+		m->dirty = false;
+		char err[512];
+		if (raft_node_process(m->raft, err, sizeof(err)) != 0) {
+			fprintf(stderr, "orchd: raft: %s\n", err);
+			return;
+		}
+		if (!proposed)
+			return;
+	}
+}
+
+/* -------------------------------------------------------------- inbox */
+
+static void manager_handle_statuses(struct manager *m, json_t *body)
+{
+	json_t *updates = json_object_get(body, "updates");
+	if (!m->raft || !m->leader || json_array_size(updates) == 0)
+		return;
+	manager_propose_internal(m, json_pack("{s:s,s:O}", "op", "task.status",
+					      "updates", updates));
+}
+
+static void manager_handle(struct manager *m, struct inbox_msg *msg)
+{
+	switch (msg->kind) {
+	case INBOX_STOP:
+		m->stopping = true;
+		break;
+	case INBOX_API:
+		manager_api_handle(m, msg->call);
+		break;
+	case INBOX_CALL:
+		msg->call->response = manager_api_internal(m, msg->call->request);
+		inbox_call_finish(msg->call);
+		break;
+	case INBOX_TASK_STATUSES:
+		manager_handle_statuses(m, msg->body);
+		break;
+	case INBOX_NODE_INFO:
+		json_decref(m->node_info);
+		m->node_info = json_incref(msg->body);
+		m->dirty = true;
+		break;
+	default:
+		break;
+	}
+}
+
+static void manager_step(struct manager *m)
+{
+	int64_t now = inbox_now_ns();
+	int64_t deadline = m->next_tick_ns;
+	if (m->orchestrator_wakeup_ns < deadline)
+		deadline = m->orchestrator_wakeup_ns;
+	struct inbox_msg *msg = inbox_wait(m->inbox, deadline);
+	if (msg) {
+		manager_handle(m, msg);
+		inbox_msg_free(msg);
+	}
+	now = inbox_now_ns();
+	if (m->raft && now >= m->next_tick_ns) {
+		raft_node_tick(m->raft);
+		m->next_tick_ns = now + 100 * 1000000LL;
+	} else if (!m->raft && now >= m->next_tick_ns) {
+		m->next_tick_ns = now + 100 * 1000000LL;
+	}
+	if (m->raft) {
+		char err[512];
+		if (raft_node_process(m->raft, err, sizeof(err)) != 0)
+			fprintf(stderr, "orchd: raft: %s\n", err);
+	}
+	manager_run_pipelines(m, now);
+	manager_finish_calls(m);
+	if (m->raft)
+		run_dispatcher(m);
+}
+
+static void *manager_main(void *arg)
+{
+	struct manager *m = arg;
+	while (!m->stopping)
+		manager_step(m);
+	return NULL;
+}
+
+/* Reopens the swarm this node was part of before orchd stopped. */
+static int manager_resume(struct manager *m, char *err, size_t errlen)
+{
+	char path[600];
+	snprintf(path, sizeof(path), "%s/raft", m->data_dir);
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return 0; /* never joined a swarm */
+	if (manager_open_raft(m, false, err, errlen) != 0)
+		return -1;
+	json_t *self = store_node(&m->store, m->cfg.node_id);
+	const char *addr = json_string_value(
+		json_object_get(json_object_get(self, "Status"), "Addr"));
+	snprintf(m->advertise_addr, sizeof(m->advertise_addr), "%s",
+		 addr ? addr : "127.0.0.1");
+	return 0;
+}
+
+int manager_start(const struct manager_config *cfg, struct manager **out,
+		  char *err, size_t errlen)
+{
+	struct manager *m = calloc(1, sizeof(*m));
+	if (!m) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	m->cfg = *cfg;
+	if (!m->cfg.history_limit)
+		m->cfg.history_limit = 5;
+	snprintf(m->data_dir, sizeof(m->data_dir), "%s/swarm", cfg->data_root);
+	store_init(&m->store);
+	m->inbox = inbox_new();
+	m->orchestrator_wakeup_ns = INT64_MAX;
+	m->next_tick_ns = inbox_now_ns();
+	if (!m->inbox || manager_resume(m, err, errlen) != 0) {
+		inbox_free(m->inbox);
+		store_fini(&m->store);
+		free(m);
+		return -1;
+	}
+	if (pthread_create(&m->thread, NULL, manager_main, m) != 0) {
+		snprintf(err, errlen, "cannot start the manager thread");
+		raft_node_close(m->raft);
+		inbox_free(m->inbox);
+		store_fini(&m->store);
+		free(m);
+		return -1;
+	}
+	*out = m;
+	return 0;
+}
+
+void manager_stop(struct manager *m)
+{
+	if (!m || m->stopped)
+		return;
+	inbox_post(m->inbox, INBOX_STOP, NULL, NULL);
+	pthread_join(m->thread, NULL);
+	m->stopped = true;
+	inbox_close(m->inbox);
+	for (size_t i = 0; i < m->n_writes; i++) {
+		struct manager_api_call *ac = (void *)m->writes[i].call->request;
+		api_response_error(ac->resp, 503, "orchd is shutting down");
+		json_decref(m->writes[i].ok_body);
+		inbox_call_finish(m->writes[i].call);
+	}
+	for (size_t i = 0; i < m->n_reads; i++) {
+		struct manager_api_call *ac = (void *)m->reads[i].call->request;
+		api_response_error(ac->resp, 503, "orchd is shutting down");
+		inbox_call_finish(m->reads[i].call);
+	}
+	m->n_writes = m->n_reads = 0;
+	raft_node_close(m->raft);
+	m->raft = NULL;
+}
+
+void manager_free(struct manager *m)
+{
+	if (!m)
+		return;
+	manager_stop(m);
+	free(m->writes);
+	free(m->reads);
+	inbox_free(m->inbox);
+	json_decref(m->node_info);
+	store_fini(&m->store);
+	free(m);
+}
+
+struct inbox *manager_inbox(struct manager *m)
+{
+	return m->inbox;
+}
+
+void manager_set_agent(struct manager *m, struct inbox *agent_inbox)
+{
+	m->agent_inbox = agent_inbox;
+}

@@ -1,0 +1,47 @@
+/*
+ * manager.h: the manager side of orchd, the core thread. It owns the raft
+ * replica, the cluster store, the reconciliation loops, the allocator, the
+ * calls to the scheduler plugin and the dispatcher that hands tasks to
+ * agents. Every other thread talks to it through its inbox: API requests
+ * (INBOX_API, a call carrying struct manager_api_call), agent status reports
+ * (INBOX_TASK_STATUSES, INBOX_NODE_INFO) and internal calls (INBOX_CALL).
+ */
+#ifndef ORCHD_MANAGER_H
+#define ORCHD_MANAGER_H
+
+#include <stdint.h>
+
+#include "api_http.h"
+#include "inbox.h"
+#include "plugin_calls.h"
+
+struct manager_config {
+	const char *data_root;  /* state lives under data_root/swarm */
+	const char *hostname;
+	const char *node_id;    /* this node's id (orchd.c keeps it stable) */
+	uint64_t raft_id;       /* this node's raft replica id */
+	const char *scheduler;  /* scheduler plugin name; NULL: the first */
+	unsigned history_limit; /* task history per slot; 0: 5 */
+	struct plugin_calls plugins;
+};
+
+/* What an API thread posts with INBOX_API and waits for. */
+struct manager_api_call {
+	const struct api_request *req;
+	struct api_response *resp;
+};
+
+struct manager;
+
+int manager_start(const struct manager_config *cfg, struct manager **out,
+		  char *err, size_t errlen);
+/* Stops the thread, answers pending calls with 503 and closes the inbox
+ * (later posts are refused); running tasks are left alone. */
+void manager_stop(struct manager *m);
+/* Frees what manager_stop left (after every poster stopped posting). */
+void manager_free(struct manager *m);
+struct inbox *manager_inbox(struct manager *m);
+/* The local agent's inbox, where assignments for this node go. */
+void manager_set_agent(struct manager *m, struct inbox *agent_inbox);
+
+#endif

@@ -1,0 +1,91 @@
+/*
+ * manager_internal.h: the manager's state, shared by the files of the core
+ * thread only (manager.c: the loop, raft and pipelines; manager_api.c: the
+ * API routes). Nothing here is touched by any other thread.
+ */
+#ifndef ORCHD_MANAGER_INTERNAL_H
+#define ORCHD_MANAGER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "manager.h"
+#include "raft_node.h"
+#include "store.h"
+
+/* A write an API call waits on: answered when its entry is applied. */
+struct pending_write {
+	uint64_t index;
+	uint64_t term;
+	struct inbox_call *call;
+	json_t *ok_body;   /* sent when the command applies cleanly */
+	int ok_status;
+	int fail_status;   /* when the store refuses the command */
+	bool leave_after;  /* swarm leave: wipe state once answered */
+};
+
+/* A read an API call waits on: answered once index is applied. */
+struct pending_read {
+	uint64_t context;
+	uint64_t index; /* 0 until raft confirmed the read */
+	struct inbox_call *call;
+};
+
+struct manager {
+	struct manager_config cfg;
+	char data_dir[512];  /* data_root/swarm */
+	struct inbox *inbox;
+	struct inbox *agent_inbox;
+	pthread_t thread;
+	bool stopping;
+	bool stopped;            /* thread joined, inbox closed */
+
+	struct store store;
+	struct raft_node *raft; /* NULL while not in a swarm */
+	bool leader;
+	char advertise_addr[128];
+
+	struct pending_write *writes;
+	size_t n_writes, cap_writes;
+	struct pending_read *reads;
+	size_t n_reads, cap_reads;
+	uint64_t next_read_context;
+	uint64_t internal_index; /* last index the pipelines proposed */
+
+	bool dirty;              /* store changed since the pipelines ran */
+	int64_t next_tick_ns;
+	int64_t orchestrator_wakeup_ns;
+	int64_t scheduler_retry_ns;
+	json_t *node_info;       /* the local agent's last report */
+	uint64_t dispatched_fingerprint;
+};
+
+static inline const char *str_or_empty(const char *s)
+{
+	return s ? s : "";
+}
+
+/* manager.c */
+/* This node as a Node object (a manager), described as the agent reported. */
+json_t *manager_self_node(struct manager *m, const char *now);
+int64_t manager_wall_ns(void);
+void manager_now_text(char *buf, size_t len);
+/* Proposes a command; on success index and term name its entry. Returns 0,
+ * or an HTTP status (503) with err filled. */
+int manager_propose(struct manager *m, json_t *cmd, uint64_t *index,
+		    uint64_t *term, char *err, size_t errlen);
+void manager_add_write(struct manager *m, const struct pending_write *w);
+int manager_swarm_init(struct manager *m, const char *advertise_addr,
+		       char *err, size_t errlen);
+void manager_swarm_wipe(struct manager *m);
+
+/* manager_api.c */
+/* Handles an API request on the core thread: answers reads once raft
+ * confirms them, writes once applied. */
+void manager_api_handle(struct manager *m, struct inbox_call *call);
+/* Builds the answer of a read now (the read barrier passed). */
+void manager_api_answer_read(struct manager *m, struct inbox_call *call);
+/* Internal synchronous calls from other threads ({"op": ...}). */
+json_t *manager_api_internal(struct manager *m, const json_t *request);
+
+#endif

@@ -1,0 +1,446 @@
+/*
+ * orchd.c: the daemon's entry point. Reads the configuration, makes the node
+ * identity, loads the plugins, starts the manager (core thread), the agent
+ * and the API server, then waits for SIGTERM/SIGINT and stops them in
+ * reverse order. Owns the process-wide pieces: the pidfile, the plugin host
+ * and the wiring between components; the state of each component stays with
+ * its own thread.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "api_http.h"
+#include "config.h"
+#include "ids.h"
+#include "inbox.h"
+#include "manager.h"
+#include "plugin_host.h"
+
+#define ORCHD_VERSION "0.1.0"
+
+struct orchd {
+	struct orchd_config cfg;
+	char hostname[256];
+	char node_id[32];
+	uint64_t raft_id;
+	struct plugin_host *plugins;
+	struct manager *manager;
+	struct agent *agent;
+	struct api_http_server *api;
+	int log_level;
+};
+
+static struct orchd *orchd_global_for_log; /* read-only after start */
+
+static void orchd_log(enum orch_log_level level, const char *plugin,
+		      const char *fmt, ...)
+{
+	if (orchd_global_for_log && (int)level > orchd_global_for_log->log_level)
+		return;
+	static const char *const names[] = { "error", "warn", "info", "debug" };
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "orchd: %s: %s: ", names[level], plugin ? plugin : "core");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+/* ------------------------------------------------------------ identity */
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[512];
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, mode) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(tmp, mode) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* Loads data_root/identity.json, or makes it on the first start. */
+static int orchd_identity(struct orchd *o, char *err, size_t errlen)
+{
+	char path[600];
+	snprintf(path, sizeof(path), "%s/identity.json", o->cfg.data_root);
+	json_error_t jerr;
+	json_t *id = json_load_file(path, 0, &jerr);
+	if (!id && access(path, F_OK) == 0) {
+		snprintf(err, errlen, "%s is damaged: %s", path, jerr.text);
+		return -1;
+	}
+	if (!id) {
+		char node_id[32];
+		ids_new_id(NULL, node_id);
+		uint64_t raft_id = 0;
+		while ((raft_id >> 1) == 0)
+			raft_id = ids_random(NULL);
+		id = json_pack("{s:s,s:I}", "NodeID", node_id, "RaftID", (json_int_t)(raft_id >> 1));
+		if (json_dump_file(id, path, JSON_COMPACT) != 0) {
+			snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+			json_decref(id);
+			return -1;
+		}
+		chmod(path, 0600);
+	}
+	snprintf(o->node_id, sizeof(o->node_id), "%s",
+		 json_string_value(json_object_get(id, "NodeID")));
+	o->raft_id = (uint64_t)json_integer_value(json_object_get(id, "RaftID"));
+	json_decref(id);
+	if (strlen(o->node_id) != 25 || o->raft_id == 0) {
+		snprintf(err, errlen, "%s is damaged: NodeID/RaftID missing", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Writes the pidfile, refusing when another live process holds it. */
+static int orchd_pidfile(const char *path, char *err, size_t errlen)
+{
+	char dir[512];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		mkdir_p(dir, 0755);
+	}
+	FILE *f = fopen(path, "r");
+	if (f) {
+		long pid = 0;
+		if (fscanf(f, "%ld", &pid) == 1 && pid > 0 && pid != getpid() &&
+		    kill((pid_t)pid, 0) == 0) {
+			fclose(f);
+			snprintf(err, errlen, "pid file found, ensure orchd is not running or delete %s (held by pid %ld)",
+				 path, pid);
+			return -1;
+		}
+		fclose(f);
+	}
+	f = fopen(path, "w");
+	if (!f) {
+		snprintf(err, errlen, "cannot write pid file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "%ld\n", (long)getpid());
+	fclose(f);
+	return 0;
+}
+
+/* ---------------------------------------------------- plugins, wiring */
+
+static size_t plugins_list(void *ctx, enum orch_plugin_kind kind,
+			   const char **names, size_t max)
+{
+	struct orchd *o = ctx;
+	size_t found = 0;
+	for (size_t i = 0; i < plugin_host_count(o->plugins); i++) {
+		struct plugin_host_info info;
+		plugin_host_info(plugin_host_get(o->plugins, i), &info);
+		if (info.kind != kind)
+			continue;
+		if (found < max)
+			names[found] = info.name;
+		found++;
+	}
+	return found;
+}
+
+static int plugins_call(void *ctx, const char *name, json_t *request,
+			int timeout_ms, json_t **reply, char *err, size_t errlen)
+{
+	struct orchd *o = ctx;
+	for (size_t i = 0; i < plugin_host_count(o->plugins); i++) {
+		struct plugin_host_plugin *p = plugin_host_get(o->plugins, i);
+		struct plugin_host_info info;
+		plugin_host_info(p, &info);
+		if (strcmp(info.name, name) == 0)
+			return plugin_host_call(p, request, timeout_ms, reply, err, errlen);
+	}
+	json_decref(request);
+	snprintf(err, errlen, "no plugin named %s is loaded", name);
+	return -1;
+}
+
+/* Runtime events go to the agent; the host's thread only posts them. */
+static void on_plugin_event(void *ctx, json_t *event)
+{
+	struct orchd *o = ctx;
+	const char *op = json_string_value(json_object_get(event, "op"));
+	if (o->agent && op && strcmp(op, "task_status") == 0)
+		inbox_post(agent_inbox(o->agent), INBOX_RUNTIME_EVENT, event, NULL);
+	else
+		json_decref(event);
+}
+
+static void on_plugin_refused(void *ctx, const char *file, const char *reason)
+{
+	(void)ctx;
+	orchd_log(ORCH_LOG_ERROR, NULL, "plugin %s refused: %s", file, reason);
+}
+
+static int orchd_load_plugins(struct orchd *o, char *err, size_t errlen)
+{
+	char instance[64];
+	snprintf(instance, sizeof(instance), "orchd-%ld", (long)getpid());
+	struct plugin_host_options opts = {
+		.plugin_dir = o->cfg.plugins,
+		.data_root = o->cfg.data_root,
+		.node_id = o->node_id,
+		.instance = instance,
+		.transport = strcmp(o->cfg.plugin_transport, "ipc") == 0
+				     ? PLUGIN_HOST_IPC
+				     : PLUGIN_HOST_INPROC,
+		.on_event = on_plugin_event,
+		.on_refused = on_plugin_refused,
+		.log = orchd_log,
+		.ctx = o,
+	};
+	if (plugin_host_open(&opts, &o->plugins, err, errlen) != 0)
+		return -1;
+	const enum orch_plugin_kind needed[] = { ORCH_PLUGIN_SCHEDULER,
+						 ORCH_PLUGIN_RUNTIME };
+	for (size_t i = 0; i < 2; i++)
+		if (plugin_host_count_kind(o->plugins, needed[i]) == 0) {
+			snprintf(err, errlen, "no %s plugin loaded from %s: orchd needs at least one",
+				 plugin_host_kind_name(needed[i]), o->cfg.plugins);
+			return -1;
+		}
+	for (size_t i = 0; i < plugin_host_count(o->plugins); i++) {
+		struct plugin_host_info info;
+		plugin_host_info(plugin_host_get(o->plugins, i), &info);
+		orchd_log(ORCH_LOG_INFO, NULL, "plugin %s (%s %s) loaded from %s", info.name,
+			  plugin_host_kind_name(info.kind), info.version, info.file);
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- API */
+
+/* Logs are the one request answered outside the core thread: the manager
+ * names the tasks, the agent reads their output from the runtime. */
+static void orchd_api_logs(struct orchd *o, const char *ref,
+			   const struct api_request *req, struct api_response *resp)
+{
+	struct inbox_call call;
+	json_t *ask = json_pack("{s:s,s:s}", "op", "log_targets", "ref", ref);
+	inbox_call_init(&call, ask);
+	int rc = inbox_call(manager_inbox(o->manager), INBOX_CALL, NULL, &call);
+	json_t *targets = call.response;
+	inbox_call_fini(&call);
+	json_decref(ask);
+	if (rc != 0) {
+		api_response_error(resp, 503, "orchd is shutting down");
+		json_decref(targets);
+		return;
+	}
+	const char *e = json_string_value(json_object_get(targets, "error"));
+	if (e) {
+		api_response_error(resp, 404, "%s: %s", ref, e);
+		json_decref(targets);
+		return;
+	}
+	const char *tail = api_request_query(req, "tail");
+	long tail_n = tail && strcmp(tail, "all") != 0 ? strtol(tail, NULL, 10) : -1;
+	char *out = NULL;
+	size_t out_len = 0;
+	FILE *mem = open_memstream(&out, &out_len);
+	size_t i;
+	json_t *t;
+	json_array_foreach(json_object_get(targets, "tasks"), i, t) {
+		if (strcmp(json_string_value(json_object_get(t, "node")), o->node_id) != 0)
+			continue;
+		json_t *q = json_pack("{s:O,s:I}", "task_id", json_object_get(t, "task_id"),
+				      "tail", (json_int_t)tail_n);
+		struct inbox_call lc;
+		inbox_call_init(&lc, q);
+		if (inbox_call(agent_inbox(o->agent), INBOX_CALL, NULL, &lc) != 0)
+			fprintf(mem, "%s: the agent is stopping\n",
+				json_string_value(json_object_get(t, "name")));
+		json_t *r = lc.response;
+		inbox_call_fini(&lc);
+		json_decref(q);
+		const char *data = json_string_value(json_object_get(r, "data"));
+		char *copy = strdup(data ? data : "");
+		for (char *line = strtok(copy, "\n"); line; line = strtok(NULL, "\n"))
+			fprintf(mem, "%s@%s    | %s\n", json_string_value(json_object_get(t, "name")),
+				json_string_value(json_object_get(t, "hostname")), line);
+		free(copy);
+		json_decref(r);
+	}
+	fclose(mem);
+	api_response_set(resp, 200, "text/plain; charset=utf-8", out, out_len);
+	free(out);
+	json_decref(targets);
+}
+
+/* Whether path is PREFIX{ref}/logs; copies ref. */
+static bool logs_path(const char *path, const char *prefix, char *ref,
+		      size_t reflen)
+{
+	size_t plen = strlen(prefix);
+	if (strncmp(path, prefix, plen) != 0)
+		return false;
+	const char *rest = path + plen;
+	const char *slash = strchr(rest, '/');
+	if (!slash || slash == rest || strcmp(slash, "/logs") != 0 ||
+	    (size_t)(slash - rest) >= reflen)
+		return false;
+	memcpy(ref, rest, (size_t)(slash - rest));
+	ref[slash - rest] = '\0';
+	return true;
+}
+
+static void orchd_api_handler(void *ctx, const struct api_request *req,
+			      struct api_response *resp)
+{
+	struct orchd *o = ctx;
+	char ref[256];
+	if (strcmp(req->method, "GET") == 0 &&
+	    (logs_path(req->path, "/services/", ref, sizeof(ref)) ||
+	     logs_path(req->path, "/tasks/", ref, sizeof(ref)))) {
+		orchd_api_logs(o, ref, req, resp);
+		return;
+	}
+	struct manager_api_call ac = { .req = req, .resp = resp };
+	struct inbox_call call;
+	inbox_call_init(&call, &ac);
+	if (inbox_call(manager_inbox(o->manager), INBOX_API, NULL, &call) != 0)
+		api_response_error(resp, 503, "orchd is shutting down");
+	inbox_call_fini(&call);
+}
+
+/* --------------------------------------------------------------- main */
+
+/* Stops in the order that lets every waiting thread go: the manager first
+ * (its pending API calls are answered, later ones refused), then the API
+ * server, the agent, the plugins. */
+static void orchd_stop(struct orchd *o)
+{
+	manager_stop(o->manager);
+	api_http_stop(o->api);
+	agent_stop(o->agent);
+	manager_free(o->manager);
+	plugin_host_close(o->plugins);
+}
+
+static int orchd_configure(struct orchd *o, int argc, char **argv, char *err,
+			   size_t errlen)
+{
+	config_defaults(&o->cfg);
+	if (config_parse_args(&o->cfg, argc, argv, err, errlen) != 0)
+		return -1;
+	if (o->cfg.config_file) {
+		if (config_load_file(&o->cfg, o->cfg.config_file, err, errlen) != 0 ||
+		    config_parse_args(&o->cfg, argc, argv, err, errlen) != 0)
+			return -1;
+	}
+	if (o->cfg.help || o->cfg.version)
+		return 0;
+	if (config_check(&o->cfg, err, errlen) != 0)
+		return -1;
+	const char *levels[] = { "error", "warn", "info", "debug" };
+	for (int i = 0; i < 4; i++)
+		if (strcmp(o->cfg.log_level, levels[i]) == 0)
+			o->log_level = i;
+	if (o->cfg.hostname)
+		snprintf(o->hostname, sizeof(o->hostname), "%s", o->cfg.hostname);
+	else
+		gethostname(o->hostname, sizeof(o->hostname) - 1);
+	return 0;
+}
+
+static int orchd_start(struct orchd *o, char *err, size_t errlen,
+		       bool *own_pidfile)
+{
+	if (mkdir_p(o->cfg.data_root, 0700) != 0) {
+		snprintf(err, errlen, "cannot create --data-root %s: %s", o->cfg.data_root,
+			 strerror(errno));
+		return -1;
+	}
+	if (orchd_pidfile(o->cfg.pidfile, err, errlen) != 0)
+		return -1;
+	*own_pidfile = true;
+	if (orchd_identity(o, err, errlen) != 0 ||
+	    orchd_load_plugins(o, err, errlen) != 0)
+		return -1;
+	struct plugin_calls calls = { .ctx = o, .list = plugins_list, .call = plugins_call };
+	struct manager_config mc = { .data_root = o->cfg.data_root,
+				     .hostname = o->hostname,
+				     .node_id = o->node_id,
+				     .raft_id = o->raft_id,
+				     .scheduler = o->cfg.scheduler,
+				     .plugins = calls };
+	if (manager_start(&mc, &o->manager, err, errlen) != 0)
+		return -1;
+	struct agent_config ac = { .node_id = o->node_id,
+				   .default_runtime = o->cfg.default_runtime,
+				   .plugins = calls,
+				   .manager_inbox = manager_inbox(o->manager) };
+	if (agent_start(&ac, &o->agent, err, errlen) != 0)
+		return -1;
+	manager_set_agent(o->manager, agent_inbox(o->agent));
+	struct api_http_config hc = { .socket_path = config_socket_path(&o->cfg),
+				      .handler = orchd_api_handler,
+				      .handler_ctx = o,
+				      .concurrent_handlers = true };
+	if (api_http_start(&hc, &o->api, err, errlen) != 0)
+		return -1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct orchd o;
+	char err[1024] = "";
+	if (orchd_configure(&o, argc, argv, err, sizeof(err)) != 0) {
+		fprintf(stderr, "orchd: %s\n", err);
+		config_free(&o.cfg);
+		return 1;
+	}
+	if (o.cfg.help || o.cfg.version) {
+		if (o.cfg.help)
+			config_usage();
+		else
+			printf("orchd version %s\n", ORCHD_VERSION);
+		config_free(&o.cfg);
+		return 0;
+	}
+	orchd_global_for_log = &o;
+	sigset_t stop_signals;
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	int rc = 0;
+	bool own_pidfile = false;
+	if (orchd_start(&o, err, sizeof(err), &own_pidfile) != 0) {
+		fprintf(stderr, "orchd: %s\n", err);
+		rc = 1;
+	} else {
+		orchd_log(ORCH_LOG_INFO, NULL, "API listening on %s; node %s (%s)",
+			  o.cfg.host, o.node_id, o.hostname);
+		int sig = 0;
+		sigwait(&stop_signals, &sig);
+		orchd_log(ORCH_LOG_INFO, NULL, "signal %d: stopping (tasks keep running)", sig);
+	}
+	orchd_stop(&o);
+	if (own_pidfile)
+		unlink(o.cfg.pidfile);
+	config_free(&o.cfg);
+	return rc;
+}

@@ -1,0 +1,36 @@
+/*
+ * orchestrator.h: the reconciliation loops of the manager (replicated,
+ * global, restart, task history, removal) as one pure function: from the
+ * store and the time, the commands that move the cluster toward its desired
+ * state. Running it twice on the same state gives the same commands;
+ * running it after the commands applied gives none (idempotent), which is
+ * what makes it safe to run after any restart of orchd. Owns no state.
+ */
+#ifndef ORCHD_ORCHESTRATOR_H
+#define ORCHD_ORCHESTRATOR_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "store.h"
+
+struct orchestrator_input {
+	const struct store *store;
+	int64_t now_ns;
+	unsigned history_limit; /* tasks kept per slot, Swarm's default 5 */
+	/* Makes a new unique task id into buf (at least 26 bytes). */
+	void (*new_id)(void *ctx, char *buf);
+	void *id_ctx;
+};
+
+/* Returns a JSON array of store commands (see store.c) to propose, possibly
+ * empty. *next_wakeup_ns (if not NULL) receives the earliest time at which
+ * reconciling again can produce something new without any change of state
+ * (a restart delay running out), or INT64_MAX. */
+json_t *orchestrator_reconcile(const struct orchestrator_input *in,
+			       int64_t *next_wakeup_ns);
+
+/* Whether a node can run new tasks: ready and availability active. */
+int orchestrator_node_takes_tasks(const json_t *node);
+
+#endif

@@ -1,0 +1,106 @@
+/*
+ * orchctl.h: what orchctl's command files share: the invocation context
+ * (chosen daemon, output streams), the HTTP client to the daemon, usage
+ * error reporting and the entry point of each command.
+ *
+ * Errors are printed where they are found (stderr) and the functions return
+ * -1 (or exit code 1 for commands), so callers only propagate failure.
+ */
+#ifndef ORCHCTL_H
+#define ORCHCTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#define ORCHCTL_API_VERSION "1.41"
+#define ORCHCTL_DEFAULT_HOST "unix:///run/orchd/orchd.sock"
+
+struct orch_client;
+
+struct cli {
+    const char *host;          /* "unix:///run/orchd/orchd.sock" */
+    char *socket_path;         /* the path part of host */
+    struct orch_client *client; /* connected on first use */
+    FILE *out;
+    FILE *err;
+};
+
+/* ---- client.c: HTTP over the unix socket ------------------------- */
+
+struct client_response {
+    long status;
+    char *body; /* NUL-terminated, malloc'd */
+    size_t len;
+    char *content_type; /* malloc'd or NULL */
+};
+
+void client_response_free(struct client_response *resp);
+
+/* Performs one request; path starts with "/" and may carry a query; the
+ * "/v1.41" prefix is added here. body may be NULL. Returns 0 when the
+ * daemon answered (any status), -1 after printing why it could not be
+ * reached. */
+int client_request(struct cli *cli, const char *method, const char *path,
+                   const char *body, struct client_response *resp);
+
+/* Like client_request with a JSON body (may be NULL) and a JSON answer:
+ * a 2xx status parses the body into *out (when out is non-NULL); any other
+ * status prints "Error response from daemon: <message>" and returns -1.
+ * *http_status (may be NULL) gets the status in every answered case. */
+int client_call_json(struct cli *cli, const char *method, const char *path,
+                     json_t *body, json_t **out, long *http_status);
+
+/* URL-encodes text (malloc'd; NULL on failure). */
+char *client_escape(const char *text);
+
+/* Prints the daemon's error message for a non-2xx answer. */
+void client_print_daemon_error(struct cli *cli, const struct client_response *resp);
+
+void client_close(struct cli *cli);
+
+/* ---- main.c: usage errors ---------------------------------------- */
+
+/* Prints "<message>\nSee 'orchctl <command> --help'." and returns 1. */
+int cli_usage_error(struct cli *cli, const char *command, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Reports a bad flag value the docker way and returns 1:
+ * invalid argument "<value>" for "<flag>" flag: <reason> */
+int cli_flag_error(struct cli *cli, const char *command, const char *flag,
+                   const char *value, const char *reason);
+
+/* Handles getopt_long's '?' and ':' results (unknown flag, missing value);
+ * returns 1. */
+int cli_getopt_error(struct cli *cli, const char *command, int opt, char **argv);
+
+/* Current time in seconds (ORCHCTL_TEST_NOW overrides it for tests). */
+int64_t cli_now(void);
+
+/* ---- json helpers (main.c) ---------------------------------------- */
+
+/* Follows a dotted path of object keys: json_path(v, "Spec.Name"). */
+json_t *json_path(json_t *value, const char *dotted);
+/* The string at a dotted path, or "" when absent or not a string. */
+const char *json_path_str(json_t *value, const char *dotted);
+/* The integer at a dotted path, or dflt. */
+json_int_t json_path_int(json_t *value, const char *dotted, json_int_t dflt);
+
+/* ---- commands ------------------------------------------------------ */
+
+int cmd_swarm(struct cli *cli, int argc, char **argv);
+int cmd_info(struct cli *cli, int argc, char **argv);
+int cmd_version(struct cli *cli, int argc, char **argv);
+int cmd_node(struct cli *cli, int argc, char **argv);
+int cmd_service(struct cli *cli, int argc, char **argv);
+
+/* ---- progress.c ---------------------------------------------------- */
+
+/* Shows docker's convergence progress of a service until all its tasks run
+ * (or a timeout); returns 0 when converged, -1 otherwise (reason printed). */
+int progress_wait_converged(struct cli *cli, const char *service_id);
+
+#endif

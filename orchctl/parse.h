@@ -1,0 +1,94 @@
+/*
+ * parse.h: orchctl's parsers of flag values and arguments, checked before
+ * anything is sent to the daemon.
+ *
+ * Every parser takes the text as typed, writes the parsed value to *out and
+ * returns 0, or returns -1 and writes a one-line reason to err (the caller
+ * adds "invalid argument "VALUE" for "--FLAG" flag: "). The syntaxes are
+ * docker's: Go durations (300ms, 1.5s, 1m30s, 2h), docker memory sizes
+ * (512m, 1g, 1.5GiB: binary units), CPU decimals (0.5 = 500000000 nano
+ * CPUs), swarm placement constraints, --mount CSV fields.
+ * The parsers own no state; strings they return are malloc'd for the caller.
+ */
+#ifndef ORCHCTL_PARSE_H
+#define ORCHCTL_PARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PARSE_ERR_LEN 256
+
+/* Go's strconv.ParseUint(s, 10, 64), with its error texts. */
+int parse_uint64(const char *text, uint64_t *out, char *err, size_t err_len);
+
+/* A Go duration string, non-negative, in nanoseconds. */
+int parse_duration_ns(const char *text, int64_t *out, char *err, size_t err_len);
+
+/* A docker memory size (units.RAMInBytes): "1024", "512m", "1.5GiB",
+ * "64 kb"; k/m/g/t/p are powers of 1024. */
+int parse_memory_bytes(const char *text, int64_t *out, char *err, size_t err_len);
+
+/* A non-negative CPU count as a decimal, in nano CPUs (at most 9 places). */
+int parse_nano_cpus(const char *text, int64_t *out, char *err, size_t err_len);
+
+enum parse_service_mode {
+    PARSE_MODE_REPLICATED,
+    PARSE_MODE_GLOBAL,
+};
+
+/* "replicated" or "global". */
+int parse_service_mode(const char *text, enum parse_service_mode *out, char *err,
+                       size_t err_len);
+
+/* "none", "on-failure" or "any". */
+int parse_restart_condition(const char *text, char *err, size_t err_len);
+
+/* "KEY==VALUE" or "KEY!=VALUE" (spaces around the operator allowed); KEY
+ * of letters, digits, '_', '.', '-'. Exactly one operator. */
+int parse_constraint(const char *text, char *err, size_t err_len);
+
+struct parse_mount {
+    char *type;   /* "bind", "volume" or "tmpfs" */
+    char *source; /* NULL when not given */
+    char *target;
+    bool readonly;
+};
+
+/* "type=bind,source=/a,target=/b[,readonly]": keys type, source|src,
+ * target|dst|destination, readonly|ro[=true|false|1|0]. Bind mounts need an
+ * absolute source; every mount needs an absolute target. */
+int parse_mount(const char *text, struct parse_mount *out, char *err, size_t err_len);
+void parse_mount_free(struct parse_mount *mount);
+
+/* "KEY=VALUE" or "KEY" (value NULL): label and env syntax; KEY non-empty and
+ * without whitespace. *key (and *value) are malloc'd. */
+int parse_key_value(const char *text, char **key, char **value, char *err,
+                    size_t err_len);
+
+/* The --env value as sent: "K=V" as is; a bare "K" takes K's value from the
+ * environment of orchctl when set (docker's rule). Malloc'd. */
+int parse_env(const char *text, char **out, char *err, size_t err_len);
+
+/* "SERVICE=REPLICAS" of `service scale`. *service is malloc'd. */
+int parse_scale_spec(const char *text, char **service, uint64_t *replicas, char *err,
+                     size_t err_len);
+
+/* A docker-style service name: 1..63 of letters, digits, '-', '_', starting
+ * and ending with a letter or digit. */
+int parse_service_name(const char *text, char *err, size_t err_len);
+
+/* "-f/--filter KEY=VALUE" of `service ps`: keys id, name, node, label,
+ * desired-state (running|shutdown|accepted). *key, *value malloc'd. */
+int parse_task_filter(const char *text, char **key, char **value, char *err,
+                      size_t err_len);
+
+/* "unix:///path/to.sock" -> "/path/to.sock" (malloc'd). Only unix sockets. */
+int parse_host(const char *text, char **socket_path, char *err, size_t err_len);
+
+/* An RFC 3339 timestamp as the daemon writes them
+ * ("2024-05-01T10:00:00.123456789Z", or with a "+02:00" offset) in seconds
+ * since the epoch. */
+int parse_rfc3339(const char *text, int64_t *out_seconds, char *err, size_t err_len);
+
+#endif

@@ -1,0 +1,163 @@
+/*
+ * test_store.c: the store's commands (core/store.c): what each one changes,
+ * and what it refuses. Owns only its test fixtures.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+
+static int apply(struct store *s, const char *json_text, uint64_t index)
+{
+	json_error_t jerr;
+	json_t *cmd = json_loads(json_text, 0, &jerr);
+	assert_non_null(cmd);
+	char err[256];
+	int rc = store_apply(s, cmd, index, err, sizeof(err));
+	json_decref(cmd);
+	return rc;
+}
+
+static void make_service(struct store *s)
+{
+	assert_int_equal(apply(s, "{\"op\":\"service.create\",\"service\":{\"ID\":\"svc1\",\"Spec\":{\"Name\":\"web\"}}}", 1), 0);
+	assert_int_equal(apply(s, "{\"op\":\"task.create\",\"tasks\":[{\"ID\":\"t1\",\"ServiceID\":\"svc1\",\"Slot\":1,\"DesiredState\":\"running\",\"Status\":{\"State\":\"new\"}}]}", 2), 0);
+}
+
+static void test_cluster_init_only_once(void **state)
+{
+	(void)state;
+	struct store s;
+	store_init(&s);
+	const char *init = "{\"op\":\"cluster.init\",\"cluster\":{\"ID\":\"c\"},\"node\":{\"ID\":\"n1\"}}";
+	assert_int_equal(apply(&s, init, 1), 0);
+	assert_non_null(store_node(&s, "n1"));
+	assert_int_equal(apply(&s, init, 2), -1);
+	store_fini(&s);
+}
+
+static void test_service_names_are_unique(void **state)
+{
+	(void)state;
+	struct store s;
+	store_init(&s);
+	make_service(&s);
+	assert_int_equal(apply(&s, "{\"op\":\"service.create\",\"service\":{\"ID\":\"svc2\",\"Spec\":{\"Name\":\"web\"}}}", 3), -1);
+	assert_null(store_service(&s, "svc2"));
+	assert_ptr_equal(store_service_find(&s, "web"), store_service(&s, "svc1"));
+	assert_ptr_equal(store_service_find(&s, "svc"), store_service(&s, "svc1"));
+	store_fini(&s);
+}
+
+static void test_service_update_checks_version(void **state)
+{
+	(void)state;
+	struct store s;
+	store_init(&s);
+	make_service(&s);
+	assert_int_equal(apply(&s, "{\"op\":\"service.update\",\"id\":\"svc1\",\"version\":7,\"spec\":{\"Name\":\"web\"}}", 3), -1);
+	assert_int_equal(apply(&s, "{\"op\":\"service.update\",\"id\":\"svc1\",\"version\":1,\"spec\":{\"Name\":\"web\",\"Labels\":{\"a\":\"b\"}}}", 3), 0);
+	json_t *svc = store_service(&s, "svc1");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(svc, "Version"), "Index")), 3);
+	assert_non_null(json_object_get(svc, "PreviousSpec"));
+	store_fini(&s);
+}
+
+static void test_task_states_only_move_forward(void **state)
+{
+	(void)state;
+	struct store s;
+	store_init(&s);
+	make_service(&s);
+	assert_int_equal(apply(&s, "{\"op\":\"task.status\",\"updates\":[{\"id\":\"t1\",\"state\":\"running\",\"now\":\"x\"}]}", 3), 0);
+	assert_int_equal(store_task_state(store_task(&s, "t1")), TASK_RUNNING);
+	apply(&s, "{\"op\":\"task.status\",\"updates\":[{\"id\":\"t1\",\"state\":\"preparing\",\"now\":\"x\"}]}", 4);
+	assert_int_equal(store_task_state(store_task(&s, "t1")), TASK_RUNNING);
+	apply(&s, "{\"op\":\"task.status\",\"updates\":[{\"id\":\"t1\",\"state\":\"failed\",\"now\":\"x\",\"err\":\"boom\",\"exit_code\":3}]}", 5);
+	apply(&s, "{\"op\":\"task.status\",\"updates\":[{\"id\":\"t1\",\"state\":\"orphaned\",\"now\":\"x\"}]}", 6);
+	json_t *t = store_task(&s, "t1");
+	assert_int_equal(store_task_state(t), TASK_FAILED);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(t, "Status"), "Err")), "boom");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(json_object_get(t, "Status"), "ContainerStatus"), "ExitCode")), 3);
+	store_fini(&s);
+}
+
+static void test_assign_only_pending_tasks(void **state)
+{
+	(void)state;
+	struct store s;
+	store_init(&s);
+	make_service(&s);
+	apply(&s, "{\"op\":\"task.assign\",\"now\":\"x\",\"assignments\":[{\"id\":\"t1\",\"node\":\"n1\"}]}", 3);
+	assert_null(store_task_node(store_task(&s, "t1")));
+	apply(&s, "{\"op\":\"task.status\",\"updates\":[{\"id\":\"t1\",\"state\":\"pending\",\"now\":\"x\"}]}", 4);
+	apply(&s, "{\"op\":\"task.assign\",\"now\":\"x\",\"assignments\":[{\"id\":\"t1\",\"node\":\"n1\"}]}", 5);
+	assert_string_equal(store_task_node(store_task(&s, "t1")), "n1");
+	assert_int_equal(store_task_state(store_task(&s, "t1")), TASK_ASSIGNED);
+	store_fini(&s);
+}
+
+static void test_service_remove_marks_tasks_for_removal(void **state)
+{
+	(void)state;
+	struct store s;
+	store_init(&s);
+	make_service(&s);
+	assert_int_equal(apply(&s, "{\"op\":\"service.remove\",\"id\":\"svc1\"}", 3), 0);
+	assert_null(store_service(&s, "svc1"));
+	assert_string_equal(store_task_desired(store_task(&s, "t1")), "remove");
+	assert_int_equal(apply(&s, "{\"op\":\"service.remove\",\"id\":\"svc1\"}", 4), -1);
+	/* desired state never goes back */
+	apply(&s, "{\"op\":\"task.desired\",\"updates\":[{\"id\":\"t1\",\"desired\":\"running\"}]}", 5);
+	assert_string_equal(store_task_desired(store_task(&s, "t1")), "remove");
+	store_fini(&s);
+}
+
+static void test_dump_and_load_round_trip(void **state)
+{
+	(void)state;
+	struct store s, t;
+	store_init(&s);
+	store_init(&t);
+	make_service(&s);
+	char *text = store_dump(&s);
+	char err[256];
+	assert_int_equal(store_load(&t, text, strlen(text), err, sizeof(err)), 0);
+	char *again = store_dump(&t);
+	assert_string_equal(text, again);
+	assert_int_equal(t.applied_index, 2);
+	assert_int_equal(store_load(&t, "{nope", 5, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not JSON"));
+	free(text);
+	free(again);
+	store_fini(&s);
+	store_fini(&t);
+}
+
+static void test_unknown_command_is_refused(void **state)
+{
+	(void)state;
+	struct store s;
+	store_init(&s);
+	assert_int_equal(apply(&s, "{\"op\":\"nope\"}", 1), -1);
+	store_fini(&s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cluster_init_only_once),
+		cmocka_unit_test(test_service_names_are_unique),
+		cmocka_unit_test(test_service_update_checks_version),
+		cmocka_unit_test(test_task_states_only_move_forward),
+		cmocka_unit_test(test_assign_only_pending_tasks),
+		cmocka_unit_test(test_service_remove_marks_tasks_for_removal),
+		cmocka_unit_test(test_dump_and_load_round_trip),
+		cmocka_unit_test(test_unknown_command_is_refused),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

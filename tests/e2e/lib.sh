@@ -1,0 +1,60 @@
+# lib.sh: helpers shared by the end-to-end tests. A test sources it, calls
+# e2e_start_orchd, and everything it started is cleaned up on exit (by pid),
+# also when the test fails.
+
+E2E_PIDS=()
+E2E_DIRS=()
+E2E_CLEANUPS=()
+
+e2e_fail() { echo "FAIL: $*" >&2; [ -n "${E2E_LOG:-}" ] && tail -n 30 "$E2E_LOG" >&2; exit 1; }
+e2e_note() { echo "--- $*"; }
+
+e2e_cleanup() {
+  set +e
+  for ((i=${#E2E_CLEANUPS[@]}-1; i>=0; i--)); do eval "${E2E_CLEANUPS[$i]}"; done
+  for pid in "${E2E_PIDS[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+  for d in "${E2E_DIRS[@]}"; do rm -rf "$d"; done
+}
+trap e2e_cleanup EXIT
+
+# e2e_start_orchd BUILD_DIR DATA_DIR: starts orchd, sets ORCHD_PID, SOCK.
+e2e_start_orchd() {
+  local build=$1 data=$2
+  mkdir -p "$data"
+  SOCK="$data/orchd.sock"
+  E2E_LOG="$data/orchd.log"
+  "$build/bin/orchd" --plugins "$build/plugins" --data-root "$data/root" \
+    -H "unix://$SOCK" --pidfile "$data/orchd.pid" --log-level debug \
+    >>"$E2E_LOG" 2>&1 &
+  ORCHD_PID=$!
+  E2E_PIDS+=("$ORCHD_PID")
+  e2e_wait 10 "orchd answers" api_ok /_ping
+}
+
+# e2e_stop_orchd: SIGTERM and wait (tasks keep running).
+e2e_stop_orchd() {
+  kill -TERM "$ORCHD_PID" && wait "$ORCHD_PID"
+  local rc=$?
+  [ $rc -eq 0 ] || e2e_fail "orchd exited with $rc on SIGTERM"
+}
+
+api() { curl -sf --max-time 10 --unix-socket "$SOCK" "http://orchd$1"; }
+api_ok() { api "$1" >/dev/null; }
+
+# e2e_wait SECONDS WHAT COMMAND...: polls the command (every 0.1 s) until it
+# succeeds, or fails the test naming WHAT after SECONDS.
+e2e_wait() {
+  local seconds=$1 what=$2; shift 2
+  local deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -ge $deadline ] && e2e_fail "timed out after ${seconds}s waiting for: $what"
+    sleep 0.1
+  done
+}
+
+# Number of tasks of a service in a state (desired running).
+tasks_in_state() {
+  api "/tasks" | jq --arg s "$1" --arg st "$2" \
+    '[.[] | select(.ServiceName == $s and .DesiredState == "running" and .Status.State == $st)] | length'
+}
+running_is() { [ "$(tasks_in_state "$1" running)" = "$2" ]; }

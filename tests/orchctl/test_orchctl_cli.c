@@ -1,0 +1,682 @@
+/*
+ * test_orchctl_cli.c: end-to-end tests of the built orchctl binary.
+ *
+ * The test runs a fake orchd: the real HTTP server of core/api_http.c on a
+ * unix socket in a temporary directory, with a handler answering canned
+ * Docker-API JSON (two nodes, a replicated service "web" with task history,
+ * a global service "agent") and recording every request. Each test spawns
+ * orchctl with stdout/stderr in files and checks the printed columns, the
+ * requests sent (paths, query parameters, JSON bodies), exit codes, and that
+ * invalid input is refused before anything is sent.
+ * ORCHCTL_TEST_NOW pins orchctl's clock so task ages are deterministic.
+ * State: the fixture of the running test (directory, server, records).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "api_http.h"
+
+#define TEST_NOW "1714557600" /* 2024-05-01T10:00:00Z */
+#define MAX_RECORDS 64
+
+#define WEB_ID "wb1234567890abcdefghijklm"
+#define AGENT_ID "ag1234567890abcdefghijklm"
+#define NEW_ID "nw1234567890abcdefghijklm"
+#define NODE1 "n1aaaaaaaaaaaaaaaaaaaaaaa"
+#define NODE2 "n2bbbbbbbbbbbbbbbbbbbbbbb"
+
+struct record {
+    char method[16];
+    char path[256];
+    char filters[512];
+    char version[32];
+    char body[4096];
+    int api_minor;
+};
+
+struct fixture {
+    char dir[64];
+    char sock[128];
+    char host[160];
+    struct api_http_server *server;
+    pthread_mutex_t lock;
+    struct record records[MAX_RECORDS];
+    size_t record_count;
+    char *out;
+    char *err;
+};
+
+/* ------------------------------------------------------------------ */
+/* Canned daemon state                                                 */
+
+static json_t *fake_service(const char *id, const char *name, bool global)
+{
+    json_t *mode = global ? json_pack("{s:{}}", "Global")
+                          : json_pack("{s:{s:i}}", "Replicated", "Replicas",
+                                      strcmp(id, NEW_ID) == 0 ? 2 : 3);
+    json_t *s = json_pack(
+        "{s:s, s:{s:i}, s:s, s:s, s:{s:s, s:{s:{s:s}}, s:o}}", "ID", id, "Version", "Index",
+        42, "CreatedAt", "2024-05-01T09:00:00Z", "UpdatedAt", "2024-05-01T09:00:00Z", "Spec",
+        "Name", name, "TaskTemplate", "ContainerSpec", "Image",
+        global ? "orchd/agent:2" : "nginx:1.25@sha256:abc", "Mode", mode);
+    if (strcmp(id, WEB_ID) == 0)
+        json_object_set_new(s, "Endpoint",
+                            json_pack("{s:[{s:s, s:i, s:i}]}", "Ports", "Protocol", "tcp",
+                                      "TargetPort", 80, "PublishedPort", 8080));
+    return s;
+}
+
+static json_t *fake_task(const char *id, const char *service, int slot, const char *node,
+                         const char *desired, const char *state, const char *when,
+                         const char *err)
+{
+    return json_pack("{s:s, s:{s:i}, s:s, s:s, s:i, s:s, s:s, s:{s:s, s:s, s:s}, "
+                     "s:{s:{s:s}}}",
+                     "ID", id, "Version", "Index", 10, "CreatedAt", when, "ServiceID", service,
+                     "Slot", slot, "NodeID", node, "DesiredState", desired, "Status", "State",
+                     state, "Timestamp", when, "Err", err, "Spec", "ContainerSpec", "Image",
+                     "nginx:1.25@sha256:abc");
+}
+
+static json_t *fake_tasks(json_t *filters)
+{
+    json_t *all = json_array();
+    json_array_append_new(all, fake_task("t1aaaaaaaaaaaaaaaaaaaaaaa", WEB_ID, 1, NODE1,
+                                         "running", "running", "2024-05-01T09:58:00Z", ""));
+    json_array_append_new(all, fake_task("t2aaaaaaaaaaaaaaaaaaaaaaa", WEB_ID, 2, NODE2,
+                                         "running", "running", "2024-05-01T09:59:30.5Z", ""));
+    json_array_append_new(all, fake_task("t2old00000000000000000000", WEB_ID, 2, NODE2,
+                                         "shutdown", "failed", "2024-05-01T07:00:00Z",
+                                         "No such image: nginx:nope-not-here"));
+    json_array_append_new(all, fake_task("t3aaaaaaaaaaaaaaaaaaaaaaa", WEB_ID, 3, "", "running",
+                                         "pending", "2024-05-01T09:59:59Z", ""));
+    json_array_append_new(all, fake_task("n1task000000000000000000a", NEW_ID, 1, NODE1,
+                                         "running", "running", "2024-05-01T09:59:00Z", ""));
+    json_array_append_new(all, fake_task("n2task000000000000000000b", NEW_ID, 2, NODE2,
+                                         "running", "running", "2024-05-01T09:59:00Z", ""));
+    json_t *wanted = json_object_get(filters, "service");
+    json_t *out = json_array();
+    size_t i;
+    json_t *t;
+    json_array_foreach(all, i, t) {
+        const char *service = json_string_value(json_object_get(t, "ServiceID"));
+        bool desired_ok = json_object_get(filters, "desired-state") == NULL ||
+                          json_object_get(json_object_get(filters, "desired-state"),
+                                          json_string_value(json_object_get(t, "DesiredState")));
+        if (json_object_get(wanted, service) && desired_ok)
+            json_array_append(out, t);
+    }
+    json_decref(all);
+    return out;
+}
+
+static json_t *fake_nodes(void)
+{
+    return json_pack(
+        "[{s:s, s:{s:s, s:s}, s:{s:s, s:{s:s}}, s:{s:s, s:s}, s:{s:b, s:s, s:s}},"
+        " {s:s, s:{s:s, s:s}, s:{s:s, s:{s:s}}, s:{s:s, s:s}}]",
+        "ID", NODE1, "Spec", "Role", "manager", "Availability", "active", "Description",
+        "Hostname", "node-a", "Engine", "EngineVersion", "0.1.0", "Status", "State", "ready",
+        "Addr", "10.0.0.1", "ManagerStatus", "Leader", 1, "Reachability", "reachable", "Addr",
+        "10.0.0.1:2377",
+        "ID", NODE2, "Spec", "Role", "worker", "Availability", "drain", "Description",
+        "Hostname", "node-b", "Engine", "EngineVersion", "0.1.0", "Status", "State", "down",
+        "Addr", "10.0.0.2");
+}
+
+static json_t *fake_info(void)
+{
+    return json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:b, s:{s:s}, s:i, s:i, s:[{s:s, s:s}]}}",
+                     "ServerVersion", "0.1.0", "Name", "node-a", "Swarm", "NodeID", NODE1,
+                     "NodeAddr", "10.0.0.1", "LocalNodeState", "active", "ControlAvailable", 1,
+                     "Cluster", "ID", "cl1234", "Managers", 1, "Nodes", 2, "RemoteManagers",
+                     "NodeID", NODE1, "Addr", "10.0.0.1:2377");
+}
+
+/* /services/{ref}: by ID, name or ID prefix, like the daemon. */
+static json_t *fake_lookup_service(const char *ref)
+{
+    if (strcmp(ref, "web") == 0 || strncmp(WEB_ID, ref, strlen(ref)) == 0)
+        return fake_service(WEB_ID, "web", false);
+    if (strcmp(ref, "agent") == 0 || strncmp(AGENT_ID, ref, strlen(ref)) == 0)
+        return fake_service(AGENT_ID, "agent", true);
+    if (strcmp(ref, NEW_ID) == 0)
+        return fake_service(NEW_ID, "api", false);
+    return NULL;
+}
+
+static void fake_record(struct fixture *f, const struct api_request *req)
+{
+    pthread_mutex_lock(&f->lock);
+    if (f->record_count < MAX_RECORDS) {
+        struct record *r = &f->records[f->record_count++];
+        const char *filters = api_request_query(req, "filters");
+        const char *version = api_request_query(req, "version");
+        snprintf(r->method, sizeof(r->method), "%s", req->method);
+        snprintf(r->path, sizeof(r->path), "%s", req->path);
+        snprintf(r->filters, sizeof(r->filters), "%s", filters ? filters : "");
+        snprintf(r->version, sizeof(r->version), "%s", version ? version : "");
+        snprintf(r->body, sizeof(r->body), "%s", req->body);
+        r->api_minor = req->version_minor;
+    }
+    pthread_mutex_unlock(&f->lock);
+}
+
+static void fake_services_route(const struct api_request *req, struct api_response *resp,
+                                const char *rest)
+{
+    char ref[128];
+    const char *slash = strchr(rest, '/');
+    snprintf(ref, sizeof(ref), "%.*s", slash ? (int)(slash - rest) : (int)strlen(rest), rest);
+    json_t *s = fake_lookup_service(ref);
+    if (s == NULL) {
+        api_response_error(resp, 404, "service %s not found", ref);
+        return;
+    }
+    if (slash == NULL && strcmp(req->method, "GET") == 0) {
+        api_response_json(resp, 200, s);
+        return;
+    }
+    json_decref(s);
+    if (slash == NULL && strcmp(req->method, "DELETE") == 0)
+        api_response_set(resp, 200, "text/plain", "", 0);
+    else if (slash && strcmp(slash, "/update") == 0)
+        api_response_json(resp, 200, json_pack("{s:n}", "Warnings"));
+    else if (slash && strcmp(slash, "/logs") == 0)
+        api_response_set(resp, 200, "text/plain", "web.1.t1aaa@node-a    | hello\n", 30);
+    else
+        api_response_error(resp, 404, "page not found");
+}
+
+static void fake_handler(void *ctx, const struct api_request *req, struct api_response *resp)
+{
+    struct fixture *f = ctx;
+    fake_record(f, req);
+    if (strcmp(req->path, "/info") == 0) {
+        api_response_json(resp, 200, fake_info());
+    } else if (strcmp(req->path, "/nodes") == 0) {
+        api_response_json(resp, 200, fake_nodes());
+    } else if (strcmp(req->path, "/services") == 0) {
+        json_t *list = json_pack("[o, o]", fake_service(WEB_ID, "web", false),
+                                 fake_service(AGENT_ID, "agent", true));
+        json_object_set_new(json_array_get(list, 0), "ServiceStatus",
+                            json_pack("{s:i, s:i}", "RunningTasks", 2, "DesiredTasks", 3));
+        json_object_set_new(json_array_get(list, 1), "ServiceStatus",
+                            json_pack("{s:i, s:i}", "RunningTasks", 2, "DesiredTasks", 2));
+        api_response_json(resp, 200, list);
+    } else if (strcmp(req->path, "/services/create") == 0) {
+        api_response_json(resp, 201, json_pack("{s:s}", "ID", NEW_ID));
+    } else if (strncmp(req->path, "/services/", 10) == 0) {
+        fake_services_route(req, resp, req->path + 10);
+    } else if (strcmp(req->path, "/tasks") == 0) {
+        const char *text = api_request_query(req, "filters");
+        json_t *filters = text ? json_loads(text, 0, NULL) : NULL;
+        api_response_json(resp, 200, fake_tasks(filters));
+        json_decref(filters);
+    } else if (strcmp(req->path, "/swarm/init") == 0) {
+        api_response_json(resp, 200, json_string(NODE1));
+    } else {
+        api_response_error(resp, 404, "page not found");
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Fixture and running orchctl                                         */
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    char err[256] = "";
+    assert_non_null(f);
+    strcpy(f->dir, "/tmp/test_orchctl_cli.XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->sock, sizeof(f->sock), "%s/orchd.sock", f->dir);
+    snprintf(f->host, sizeof(f->host), "unix://%s", f->sock);
+    pthread_mutex_init(&f->lock, NULL);
+    struct api_http_config config = {
+        .socket_path = f->sock, .handler = fake_handler, .handler_ctx = f};
+    if (api_http_start(&config, &f->server, err, sizeof(err)) != 0)
+        fail_msg("api_http_start: %s", err);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    char path[160];
+    api_http_stop(f->server);
+    snprintf(path, sizeof(path), "%s/out", f->dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/err", f->dir);
+    unlink(path);
+    rmdir(f->dir);
+    pthread_mutex_destroy(&f->lock);
+    free(f->out);
+    free(f->err);
+    free(f);
+    return 0;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    char *text = NULL;
+    size_t cap = 0;
+    ssize_t n = getdelim(&text, &cap, '\0', fp);
+    fclose(fp);
+    if (n < 0) {
+        free(text);
+        text = strdup("");
+    }
+    return text;
+}
+
+/* Runs orchctl with argv (NULL-terminated, without argv[0]); ORCH_HOST
+ * points at the fake daemon. Returns the exit code; f->out/f->err hold
+ * what it printed. */
+static int run_orchctl(struct fixture *f, const char *const *args)
+{
+    char out_path[160], err_path[160], host_env[200];
+    const char *argv[64] = {"orchctl"};
+    size_t n = 1;
+    for (; args[n - 1] != NULL; n++) {
+        assert_true(n < 63);
+        argv[n] = args[n - 1];
+    }
+    argv[n] = NULL;
+    snprintf(out_path, sizeof(out_path), "%s/out", f->dir);
+    snprintf(err_path, sizeof(err_path), "%s/err", f->dir);
+    snprintf(host_env, sizeof(host_env), "ORCH_HOST=%s", f->host);
+    char *envp[] = {host_env, "ORCHCTL_TEST_NOW=" TEST_NOW, "LC_ALL=C", NULL};
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&actions, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    pid_t pid;
+    int rc = posix_spawn(&pid, ORCHCTL_BINARY, &actions, NULL, (char *const *)argv, envp);
+    posix_spawn_file_actions_destroy(&actions);
+    assert_int_equal(rc, 0);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    free(f->out);
+    free(f->err);
+    f->out = slurp(out_path);
+    f->err = slurp(err_path);
+    if (!WIFEXITED(status))
+        fail_msg("orchctl did not exit normally (status %d); stderr: %s", status, f->err);
+    return WEXITSTATUS(status);
+}
+
+#define RUN(f, ...) run_orchctl((f), (const char *const[]){__VA_ARGS__, NULL})
+
+static void expect_text(const char *what, const char *got, const char *want)
+{
+    if (strcmp(got, want) != 0)
+        fail_msg("%s differs.\n--- got ---\n%s--- want ---\n%s---", what, got, want);
+}
+
+static size_t records(struct fixture *f)
+{
+    pthread_mutex_lock(&f->lock);
+    size_t n = f->record_count;
+    pthread_mutex_unlock(&f->lock);
+    return n;
+}
+
+static const struct record *find_record(struct fixture *f, const char *method, const char *path)
+{
+    for (size_t i = 0; i < records(f); i++) {
+        if (strcmp(f->records[i].method, method) == 0 && strcmp(f->records[i].path, path) == 0)
+            return &f->records[i];
+    }
+    fail_msg("no %s %s request was sent", method, path);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Listing commands                                                    */
+
+static void test_service_ls_columns(void **state)
+{
+    struct fixture *f = *state;
+    char want[1024];
+    assert_int_equal(RUN(f, "service", "ls"), 0);
+    /* Columns: widest cell + 3, at least 10; the last one unpadded. */
+    snprintf(want, sizeof(want), "%-15s%-10s%-13s%-11s%-16s%s\n%-15s%-10s%-13s%-11s%-16s%s\n"
+                                 "%-15s%-10s%-13s%-11s%-16s%s\n",
+             "ID", "NAME", "MODE", "REPLICAS", "IMAGE", "PORTS",
+             "ag1234567890", "agent", "global", "2/2", "orchd/agent:2", "",
+             "wb1234567890", "web", "replicated", "2/3", "nginx:1.25", "*:8080->80/tcp");
+    expect_text("service ls", f->out, want);
+    const struct record *r = find_record(f, "GET", "/services");
+    assert_int_equal(r->api_minor, 41);
+    assert_string_equal(f->err, "");
+}
+
+static void test_node_ls_columns(void **state)
+{
+    struct fixture *f = *state;
+    char want[1024];
+    assert_int_equal(RUN(f, "node", "ls"), 0);
+    snprintf(want, sizeof(want), "%-30s%-11s%-10s%-15s%-17s%s\n%-30s%-11s%-10s%-15s%-17s%s\n"
+                                 "%-30s%-11s%-10s%-15s%-17s%s\n",
+             "ID", "HOSTNAME", "STATUS", "AVAILABILITY", "MANAGER STATUS", "ENGINE VERSION",
+             NODE1 " *", "node-a", "Ready", "Active", "Leader", "0.1.0",
+             NODE2, "node-b", "Down", "Drain", "", "0.1.0");
+    expect_text("node ls", f->out, want);
+    find_record(f, "GET", "/info");
+}
+
+static void test_service_ps_columns(void **state)
+{
+    struct fixture *f = *state;
+    char want[2048];
+    assert_int_equal(RUN(f, "service", "ps", "web"), 0);
+    /* The error cell holds "…" (3 bytes, 1 column): printf pads bytes,
+     * so that row's ERROR cell is padded by hand to 35 columns. */
+    snprintf(want, sizeof(want),
+             "%-15s%-12s%-13s%-10s%-16s%-25s%-35s%s\n"
+             "%-15s%-12s%-13s%-10s%-16s%-25s%-35s%s\n"
+             "%-15s%-12s%-13s%-10s%-16s%-25s%-35s%s\n"
+             "%-15s%-12s%-13s%-10s%-16s%-25s%s%s\n"
+             "%-15s%-12s%-13s%-10s%-16s%-25s%-35s%s\n",
+             "ID", "NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR", "PORTS",
+             "t1aaaaaaaaaa", "web.1", "nginx:1.25", "node-a", "Running",
+             "Running 2 minutes ago", "", "",
+             "t2aaaaaaaaaa", "web.2", "nginx:1.25", "node-b", "Running",
+             "Running 30 seconds ago", "", "",
+             "t2old0000000", " \\_ web.2", "nginx:1.25", "node-b", "Shutdown",
+             "Failed 3 hours ago", "\"No such image: nginx:nope-not\xe2\x80\xa6\"   ", "",
+             "t3aaaaaaaaaa", "web.3", "nginx:1.25", "", "Running", "Pending 1 second ago", "",
+             "");
+    expect_text("service ps", f->out, want);
+    const struct record *r = find_record(f, "GET", "/tasks");
+    json_t *filters = json_loads(r->filters, 0, NULL);
+    assert_non_null(filters);
+    assert_true(json_is_true(json_object_get(json_object_get(filters, "service"), WEB_ID)));
+    json_decref(filters);
+    find_record(f, "GET", "/services/web");
+}
+
+static void test_service_ps_filter_and_no_trunc(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(RUN(f, "service", "ps", "--no-trunc", "-f", "desired-state=running", "web"),
+                     0);
+    assert_non_null(strstr(f->out, "t1aaaaaaaaaaaaaaaaaaaaaaa"));
+    assert_non_null(strstr(f->out, "nginx:1.25@sha256:abc"));
+    assert_null(strstr(f->out, "t2old"));
+    const struct record *r = find_record(f, "GET", "/tasks");
+    json_t *filters = json_loads(r->filters, 0, NULL);
+    assert_true(json_is_true(json_object_get(json_object_get(filters, "desired-state"),
+                                             "running")));
+    json_decref(filters);
+}
+
+static void test_info(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(RUN(f, "info"), 0);
+    assert_non_null(strstr(f->out, " Swarm: active\n  NodeID: " NODE1 "\n  Is Manager: true\n"
+                                   "  ClusterID: cl1234\n  Managers: 1\n  Nodes: 2\n"));
+    assert_non_null(strstr(f->out, "  Manager Addresses:\n   10.0.0.1:2377\n"));
+}
+
+static void test_inspect_and_logs(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(RUN(f, "service", "inspect", "web"), 0);
+    json_t *v = json_loads(f->out, 0, NULL);
+    assert_true(json_is_array(v));
+    assert_string_equal(json_string_value(json_object_get(json_array_get(v, 0), "ID")), WEB_ID);
+    json_decref(v);
+    assert_int_equal(RUN(f, "service", "inspect", "--pretty", "web"), 0);
+    assert_non_null(strstr(f->out, "Name:\t\tweb\n"));
+    assert_non_null(strstr(f->out, " Replicas:\t3\n"));
+    assert_int_equal(RUN(f, "node", "inspect", "node-b", "n1"), 0);
+    v = json_loads(f->out, 0, NULL);
+    assert_int_equal(json_array_size(v), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(v, 0), "ID")), NODE2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(v, 1), "ID")), NODE1);
+    json_decref(v);
+    assert_int_equal(RUN(f, "node", "inspect", "nothere"), 1);
+    assert_string_equal(f->err, "Error: No such node: nothere\n");
+    assert_int_equal(RUN(f, "service", "logs", "--tail", "5", "web"), 0);
+    assert_string_equal(f->out, "web.1.t1aaa@node-a    | hello\n");
+}
+
+/* ------------------------------------------------------------------ */
+/* Commands that change things                                         */
+
+static void test_service_create_body(void **state)
+{
+    struct fixture *f = *state;
+    int rc = RUN(f, "service", "create", "-d", "--name", "api", "--replicas", "2", "-e", "A=1",
+                 "--env", "B=two", "--reserve-cpu", "0.5", "--reserve-memory", "64m",
+                 "--limit-cpu", "1", "--limit-memory", "1g", "--restart-condition",
+                 "on-failure", "--restart-delay", "1.5s", "--restart-max-attempts", "3",
+                 "--restart-window", "1m", "--constraint", "node.role==manager", "--mount",
+                 "type=bind,source=/srv,target=/data,readonly", "--label", "tier=api",
+                 "--runtime", "process", "--stop-grace-period", "10s", "nginx:1.25", "nginx",
+                 "-g", "daemon off;");
+    if (rc != 0)
+        fail_msg("exit %d: %s", rc, f->err);
+    assert_string_equal(f->out, NEW_ID "\n");
+    const struct record *r = find_record(f, "POST", "/services/create");
+    json_error_t jerr;
+    json_t *spec = json_loads(r->body, 0, &jerr);
+    if (spec == NULL)
+        fail_msg("bad body %s: %s", r->body, jerr.text);
+    json_t *want = json_pack(
+        "{s:s, s:{s:s}, s:{s:{s:I}},"
+        " s:{s:{s:s, s:[s, s, s], s:[s, s], s:[{s:s, s:s, s:b, s:s}], s:I},"
+        "    s:{s:{s:I, s:I}, s:{s:I, s:I}},"
+        "    s:{s:s, s:I, s:I, s:I}, s:{s:[s]}, s:s}}",
+        "Name", "api", "Labels", "tier", "api", "Mode", "Replicated", "Replicas",
+        (json_int_t)2, "TaskTemplate", "ContainerSpec", "Image", "nginx:1.25", "Args", "nginx",
+        "-g", "daemon off;", "Env", "A=1", "B=two", "Mounts", "Type", "bind", "Target", "/data",
+        "ReadOnly", 1, "Source", "/srv", "StopGracePeriod", (json_int_t)10000000000LL,
+        "Resources", "Limits", "NanoCPUs", (json_int_t)1000000000LL, "MemoryBytes",
+        (json_int_t)1073741824LL, "Reservations", "NanoCPUs", (json_int_t)500000000LL,
+        "MemoryBytes", (json_int_t)67108864LL, "RestartPolicy", "Condition", "on-failure",
+        "Delay", (json_int_t)1500000000LL, "MaxAttempts", (json_int_t)3, "Window",
+        (json_int_t)60000000000LL, "Placement", "Constraints", "node.role==manager",
+        "Runtime", "process");
+    assert_non_null(want);
+    if (!json_equal(spec, want)) {
+        char *got_text = json_dumps(spec, JSON_INDENT(2) | JSON_SORT_KEYS);
+        char *want_text = json_dumps(want, JSON_INDENT(2) | JSON_SORT_KEYS);
+        fail_msg("spec differs\n--- got ---\n%s\n--- want ---\n%s", got_text, want_text);
+    }
+    json_decref(spec);
+    json_decref(want);
+    assert_int_equal(records(f), 1); /* detached: no progress polling */
+}
+
+static void test_service_create_progress(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(RUN(f, "service", "create", "--mode", "global", "orchd/agent:2"), 0);
+    const struct record *r = find_record(f, "POST", "/services/create");
+    json_t *spec = json_loads(r->body, 0, NULL);
+    assert_true(json_is_object(json_object_get(json_object_get(spec, "Mode"), "Global")));
+    assert_null(json_object_get(json_object_get(spec, "Mode"), "Replicated"));
+    json_decref(spec);
+    /* The fake answers NEW_ID as a 2-replica service whose tasks run. */
+    expect_text("create progress", f->out,
+                NEW_ID "\n"
+                "overall progress: 2 out of 2 tasks\n"
+                "1/2: running   [==================================================>]\n"
+                "2/2: running   [==================================================>]\n"
+                "verify: Service converged\n");
+    r = find_record(f, "GET", "/tasks");
+    json_t *filters = json_loads(r->filters, 0, NULL);
+    assert_true(json_is_true(json_object_get(json_object_get(filters, "service"), NEW_ID)));
+    json_decref(filters);
+    find_record(f, "GET", "/services/" NEW_ID);
+}
+
+static void test_service_scale(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(RUN(f, "service", "scale", "-d", "web=5"), 0);
+    assert_string_equal(f->out, "web scaled to 5\n");
+    const struct record *r = find_record(f, "POST", "/services/" WEB_ID "/update");
+    assert_string_equal(r->version, "42");
+    json_t *spec = json_loads(r->body, 0, NULL);
+    assert_non_null(spec);
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(json_object_get(spec, "Mode"), "Replicated"),
+                         "Replicas")),
+                     5);
+    assert_string_equal(json_string_value(json_object_get(spec, "Name")), "web");
+    json_decref(spec);
+}
+
+static void test_service_scale_global_refused(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(RUN(f, "service", "scale", "agent=2"), 1);
+    assert_non_null(strstr(f->err, "scale can only be used with replicated mode"));
+    for (size_t i = 0; i < records(f); i++)
+        assert_string_not_equal(f->records[i].method, "POST");
+}
+
+static void test_service_rm_and_daemon_error(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(RUN(f, "service", "rm", "web", "nope"), 1);
+    assert_string_equal(f->out, "web\n");
+    assert_string_equal(f->err, "Error response from daemon: service nope not found\n");
+    find_record(f, "DELETE", "/services/web");
+    find_record(f, "DELETE", "/services/nope");
+}
+
+static void test_swarm_init(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(RUN(f, "swarm", "init", "--advertise-addr", "10.0.0.1"), 0);
+    assert_string_equal(f->out, "Swarm initialized: current node (" NODE1 ") is now a manager.\n");
+    const struct record *r = find_record(f, "POST", "/swarm/init");
+    json_t *body = json_loads(r->body, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(body, "AdvertiseAddr")), "10.0.0.1");
+    assert_string_equal(json_string_value(json_object_get(body, "ListenAddr")), "0.0.0.0:2377");
+    json_decref(body);
+}
+
+/* ------------------------------------------------------------------ */
+/* Refusals                                                            */
+
+static void test_bad_input_sends_nothing(void **state)
+{
+    struct fixture *f = *state;
+    static const struct {
+        const char *args[8];
+        const char *message;
+    } cases[] = {
+        {{"service", "create", "--replicas", "abc", "nginx"},
+         "invalid argument \"abc\" for \"--replicas\" flag: strconv.ParseUint: parsing \"abc\": "
+         "invalid syntax"},
+        {{"service", "create", "--replicas", "-1", "nginx"}, "for \"--replicas\" flag"},
+        {{"service", "create", "--mode", "sideways", "nginx"},
+         "invalid argument \"sideways\" for \"--mode\" flag"},
+        {{"service", "create", "--restart-delay", "5x", "nginx"},
+         "invalid argument \"5x\" for \"--restart-delay\" flag: time: unknown unit"},
+        {{"service", "create", "--stop-grace-period", "10", "nginx"},
+         "for \"--stop-grace-period\" flag: time: missing unit"},
+        {{"service", "create", "--limit-memory", "12q", "nginx"},
+         "invalid argument \"12q\" for \"--limit-memory\" flag: invalid size: '12q'"},
+        {{"service", "create", "--reserve-cpu", "half", "nginx"},
+         "invalid argument \"half\" for \"--reserve-cpu\" flag"},
+        {{"service", "create", "--constraint", "node.role=manager", "nginx"},
+         "for \"--constraint\" flag: constraint expected one operator from ==, !="},
+        {{"service", "create", "--mount", "type=bind,target=/data", "nginx"},
+         "for \"--mount\" flag: source is required when specifying bind mount"},
+        {{"service", "create", "--restart-condition", "always", "nginx"},
+         "for \"--restart-condition\" flag"},
+        {{"service", "create", "--mode", "global", "--replicas", "2", "nginx"},
+         "replicas can only be used with replicated mode"},
+        {{"service", "create", "--bogus", "nginx"}, "unknown flag: --bogus"},
+        {{"service", "create", "--name"}, "flag needs an argument: --name"},
+        {{"service", "create"}, "requires at least 1 argument"},
+        {{"service", "scale", "web=abc"}, "invalid replicas value abc"},
+        {{"service", "scale", "web"}, "invalid scale specifier 'web'"},
+        {{"service", "scale", "web=2", "api"}, "invalid scale specifier 'api'"},
+        {{"service", "ps", "-f", "desired-state=asleep", "web"}, "for \"--filter\" flag"},
+        {{"service", "logs", "--tail", "x", "web"}, "for \"--tail\" flag"},
+        {{"service", "frobnicate"}, "unknown command: frobnicate"},
+        {{"node", "ls", "extra"}, "accepts no arguments"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *const *args = cases[i].args;
+        int rc = run_orchctl(f, args);
+        if (rc != 1)
+            fail_msg("case %zu (%s %s): exit %d, want 1", i, args[0], args[1], rc);
+        if (strstr(f->err, cases[i].message) == NULL)
+            fail_msg("case %zu: stderr '%s' lacks '%s'", i, f->err, cases[i].message);
+        if (records(f) != 0)
+            fail_msg("case %zu: %zu requests were sent", i, records(f));
+        assert_string_equal(f->out, "");
+    }
+}
+
+static void test_daemon_unreachable(void **state)
+{
+    struct fixture *f = *state;
+    char host[200], want[300];
+    snprintf(host, sizeof(host), "unix://%s/nothing.sock", f->dir);
+    assert_int_equal(RUN(f, "-H", host, "service", "ls"), 1);
+    snprintf(want, sizeof(want),
+             "Cannot connect to the orchd daemon at %s. Is the orchd daemon running?\n", host);
+    assert_string_equal(f->err, want);
+    assert_int_equal(RUN(f, "-H", "tcp://10.0.0.1:2375", "info"), 1);
+    assert_non_null(strstr(f->err, "only unix:///path sockets are supported"));
+    assert_int_equal(records(f), 0);
+}
+
+static void test_help_exits_zero(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(RUN(f, "service", "create", "--help"), 0);
+    assert_non_null(strstr(f->out, "Usage:  orchctl service create [OPTIONS] IMAGE"));
+    assert_int_equal(RUN(f, "node", "ls", "--help"), 0);
+    assert_int_equal(RUN(f, "--help"), 0);
+    assert_int_equal(records(f), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_service_ls_columns, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_node_ls_columns, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_service_ps_columns, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_service_ps_filter_and_no_trunc, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_info, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inspect_and_logs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_service_create_body, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_service_create_progress, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_service_scale, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_service_scale_global_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_service_rm_and_daemon_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_swarm_init, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_input_sends_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_unreachable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_help_exits_zero, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

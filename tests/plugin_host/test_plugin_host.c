@@ -1,0 +1,416 @@
+/*
+ * test_plugin_host.c: cmocka tests of core/plugin_host.c against a plugin
+ * directory the test's CMake fills with good and broken shared objects
+ * (PLUGIN_TEST_DIR): every broken one must be refused with its file and
+ * reason, the good ones loaded, callable and able to push events; over
+ * inproc:// and ipc://, with two hosts in one process.
+ *
+ * State: each test makes its own data root (mkdtemp, removed at the end)
+ * and host; events arrive on the host's receiver thread into `inbox`.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "plugin_host.h"
+
+#ifndef PLUGIN_TEST_DIR
+#error "PLUGIN_TEST_DIR must name the directory of test plugins"
+#endif
+
+/* Guard against a hang only; a passing test never waits for it. */
+#define TEST_GUARD_S 10
+#define TEST_CALL_MS 10000
+
+/* ------------------------------------------------------ events, refusals */
+
+struct inbox {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	json_t *events; /* array */
+	json_t *refused; /* array of [file, reason] */
+};
+
+static void inbox_init(struct inbox *in)
+{
+	pthread_mutex_init(&in->lock, NULL);
+	pthread_cond_init(&in->cond, NULL);
+	in->events = json_array();
+	in->refused = json_array();
+}
+
+static void inbox_fini(struct inbox *in)
+{
+	json_decref(in->events);
+	json_decref(in->refused);
+	pthread_cond_destroy(&in->cond);
+	pthread_mutex_destroy(&in->lock);
+}
+
+static void on_event(void *ctx, json_t *event)
+{
+	struct inbox *in = ctx;
+
+	pthread_mutex_lock(&in->lock);
+	json_array_append_new(in->events, event);
+	pthread_cond_broadcast(&in->cond);
+	pthread_mutex_unlock(&in->lock);
+}
+
+static void on_refused(void *ctx, const char *file, const char *reason)
+{
+	struct inbox *in = ctx;
+
+	json_array_append_new(in->refused, json_pack("[s,s]", file, reason));
+}
+
+/* Waits for the n-th event (0-based) and returns it (borrowed). */
+static json_t *inbox_wait(struct inbox *in, size_t n)
+{
+	struct timespec deadline;
+	json_t *event = NULL;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += TEST_GUARD_S;
+	pthread_mutex_lock(&in->lock);
+	while (json_array_size(in->events) <= n &&
+	       pthread_cond_timedwait(&in->cond, &in->lock, &deadline) == 0)
+		;
+	event = json_array_get(in->events, n);
+	pthread_mutex_unlock(&in->lock);
+	assert_non_null(event);
+	return event;
+}
+
+static const char *config_of(void *ctx, const char *name)
+{
+	(void)ctx;
+	return strcmp(name, "beta") == 0 ? "{\"greeting\":\"hi\"}" : NULL;
+}
+
+static int logged;
+
+static void test_log(enum orch_log_level level, const char *plugin_name,
+		     const char *fmt, ...)
+{
+	(void)level;
+	(void)fmt;
+	if (strcmp(plugin_name, "alpha") == 0 ||
+	    strcmp(plugin_name, "beta") == 0)
+		__atomic_add_fetch(&logged, 1, __ATOMIC_SEQ_CST);
+}
+
+/* ------------------------------------------------------------ temp dirs */
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+			struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void make_root(char *root)
+{
+	strcpy(root, "/tmp/orch-host-test-XXXXXX");
+	assert_non_null(mkdtemp(root));
+}
+
+static void remove_root(const char *root)
+{
+	assert_int_equal(nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS),
+			 0);
+}
+
+/* ------------------------------------------------------------- helpers */
+
+static struct plugin_host *open_host(const char *instance,
+				     enum plugin_host_transport transport,
+				     const char *root, struct inbox *in)
+{
+	struct plugin_host_options o = {
+		.plugin_dir = PLUGIN_TEST_DIR,
+		.data_root = root,
+		.node_id = "node-a",
+		.instance = instance,
+		.transport = transport,
+		.plugin_config = config_of,
+		.on_event = on_event,
+		.on_refused = on_refused,
+		.log = test_log,
+		.ctx = in,
+	};
+	struct plugin_host *host = NULL;
+	char err[512] = "";
+
+	if (plugin_host_open(&o, &host, err, sizeof(err)) != 0)
+		fail_msg("plugin_host_open: %s", err);
+	return host;
+}
+
+static json_t *call(struct plugin_host_plugin *p, json_t *request)
+{
+	char err[512] = "";
+	json_t *reply = NULL;
+
+	if (plugin_host_call(p, request, TEST_CALL_MS, &reply, err,
+			     sizeof(err)) != 0)
+		fail_msg("call: %s", err);
+	return reply;
+}
+
+static const char *str(json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(obj, key));
+}
+
+/* The refusals expected from PLUGIN_TEST_DIR, in file-name order. */
+static const struct {
+	const char *file;
+	const char *reason; /* a prefix of the reason */
+} expected_refusals[] = {
+	{"abi99.so", "built for ABI 99, orchd speaks 1"},
+	{"bad.so", "cannot load: "},
+	{"badkind.so", "unknown plugin kind 9"},
+	{"badname.so", "invalid plugin name \"Bad Name\""},
+	{"dup.so", "duplicate plugin name \"alpha\" (already loaded from "},
+	{"initfail.so", "init failed: cannot open the door"},
+	{"nosym.so", "no symbol orch_plugin_entry (not an orchd plugin)"},
+};
+#define N_REFUSALS (sizeof(expected_refusals) / sizeof(expected_refusals[0]))
+
+static void check_refusals(struct plugin_host *host, struct inbox *in)
+{
+	const char *file, *reason, *base;
+	size_t i;
+
+	assert_int_equal(plugin_host_refused_count(host), N_REFUSALS);
+	assert_int_equal(json_array_size(in->refused), N_REFUSALS);
+	for (i = 0; i < N_REFUSALS; i++) {
+		plugin_host_refused(host, i, &file, &reason);
+		base = strrchr(file, '/') + 1;
+		assert_string_equal(base, expected_refusals[i].file);
+		if (strncmp(reason, expected_refusals[i].reason,
+			    strlen(expected_refusals[i].reason)) != 0)
+			fail_msg("%s: reason \"%s\", want \"%s...\"", base,
+				 reason, expected_refusals[i].reason);
+		/* The callback saw the same. */
+		assert_string_equal(json_string_value(json_array_get(
+					    json_array_get(in->refused, i), 0)),
+				    file);
+		assert_string_equal(json_string_value(json_array_get(
+					    json_array_get(in->refused, i), 1)),
+				    reason);
+	}
+	plugin_host_refused(host, N_REFUSALS, &file, &reason);
+	assert_null(file);
+}
+
+static void check_loaded(struct plugin_host *host, const char *url_prefix)
+{
+	struct plugin_host_info info;
+	char want[512];
+
+	assert_int_equal(plugin_host_count(host), 2);
+	plugin_host_info(plugin_host_get(host, 0), &info);
+	assert_string_equal(info.name, "alpha");
+	assert_int_equal(info.kind, ORCH_PLUGIN_SCHEDULER);
+	assert_string_equal(info.version, "test-1");
+	assert_string_equal(strrchr(info.file, '/'), "/alpha.so");
+	snprintf(want, sizeof(want), "%splugin-alpha", url_prefix);
+	assert_true(strncmp(info.request_url, want, strlen(want)) == 0);
+	plugin_host_info(plugin_host_get(host, 1), &info);
+	assert_string_equal(info.name, "beta");
+	assert_int_equal(info.kind, ORCH_PLUGIN_RUNTIME);
+	assert_null(plugin_host_get(host, 2));
+
+	assert_int_equal(plugin_host_count_kind(host, ORCH_PLUGIN_SCHEDULER),
+			 1);
+	assert_int_equal(plugin_host_count_kind(host, ORCH_PLUGIN_RUNTIME), 1);
+	assert_int_equal(plugin_host_count_kind(host, ORCH_PLUGIN_HEALTH), 0);
+	assert_non_null(plugin_host_find(host, ORCH_PLUGIN_SCHEDULER, "alpha"));
+	assert_null(plugin_host_find(host, ORCH_PLUGIN_RUNTIME, "alpha"));
+	assert_null(plugin_host_find(host, ORCH_PLUGIN_RUNTIME, "dup"));
+}
+
+/* Calls both plugins and checks what they were given at init. */
+static void check_calls(struct plugin_host *host, const char *root)
+{
+	struct plugin_host_plugin *alpha, *beta;
+	char want_dir[512];
+	json_t *reply;
+
+	alpha = plugin_host_find(host, ORCH_PLUGIN_SCHEDULER, "alpha");
+	beta = plugin_host_find(host, ORCH_PLUGIN_RUNTIME, "beta");
+	reply = call(alpha, json_pack("{s:s}", "op", "info"));
+	assert_string_equal(str(reply, "plugin_name"), "alpha");
+	assert_string_equal(str(reply, "node_id"), "node-a");
+	assert_int_equal(json_integer_value(
+				 json_object_get(reply, "host_version")),
+			 ORCH_PLUGIN_ABI_VERSION);
+	assert_int_equal(json_object_size(json_object_get(reply, "config")),
+			 0);
+	json_decref(reply);
+
+	reply = call(beta, json_pack("{s:s}", "op", "info"));
+	snprintf(want_dir, sizeof(want_dir), "%s/plugins/beta", root);
+	assert_string_equal(str(reply, "data_dir"), want_dir);
+	assert_true(json_is_true(json_object_get(reply, "data_dir_exists")));
+	assert_string_equal(str(json_object_get(reply, "config"), "greeting"),
+			    "hi");
+	json_decref(reply);
+
+	reply = call(beta, json_pack("{s:s}", "op", "nonsense"));
+	assert_string_equal(str(reply, "error"), "unknown op nonsense");
+	json_decref(reply);
+}
+
+/* beta pushes an event; the host's on_event gets it. */
+static void check_events(struct plugin_host *host, struct inbox *in)
+{
+	struct plugin_host_plugin *beta;
+	json_t *reply, *event, *status;
+
+	beta = plugin_host_find(host, ORCH_PLUGIN_RUNTIME, "beta");
+	reply = call(beta, json_pack("{s:s, s:s}", "op", "emit", "task_id",
+				     "task-9"));
+	assert_null(json_object_get(reply, "error"));
+	json_decref(reply);
+	event = inbox_wait(in, 0);
+	assert_string_equal(str(event, "op"), "task_status");
+	assert_string_equal(str(event, "plugin"), "beta");
+	status = json_array_get(json_object_get(event, "statuses"), 0);
+	assert_string_equal(str(status, "task_id"), "task-9");
+	assert_string_equal(str(status, "state"), "running");
+}
+
+static void host_round(enum plugin_host_transport transport,
+		       const char *instance, const char *url_prefix_fmt)
+{
+	char root[64], url_prefix[256];
+	struct plugin_host *host;
+	struct inbox in;
+
+	make_root(root);
+	inbox_init(&in);
+	logged = 0;
+	host = open_host(instance, transport, root, &in);
+	snprintf(url_prefix, sizeof(url_prefix), url_prefix_fmt, root,
+		 instance);
+	check_refusals(host, &in);
+	check_loaded(host, url_prefix);
+	check_calls(host, root);
+	check_events(host, &in);
+	assert_int_equal(logged, 2); /* alpha's and beta's "serving" lines */
+	assert_string_equal(plugin_host_event_url(host) + strlen(url_prefix),
+			    transport == PLUGIN_HOST_IPC ? "events.sock"
+							 : "events");
+	plugin_host_close(host);
+	inbox_fini(&in);
+	remove_root(root);
+}
+
+/* ----------------------------------------------------------------- tests */
+
+static void test_inproc(void **state)
+{
+	(void)state;
+	host_round(PLUGIN_HOST_INPROC, "t-inproc", "inproc://orchd-%.0s%s-");
+}
+
+static void test_ipc(void **state)
+{
+	(void)state;
+	host_round(PLUGIN_HOST_IPC, "t-ipc", "ipc://%s/orchd-%s-");
+}
+
+/* Two hosts live at once in one process: distinct instances, no clash;
+ * the same instance twice is refused. */
+static void test_two_hosts(void **state)
+{
+	struct plugin_host *one, *two, *again = NULL;
+	struct plugin_host_options o;
+	char root1[64], root2[64], err[512] = "";
+	struct inbox in1, in2;
+	json_t *reply;
+
+	(void)state;
+	make_root(root1);
+	make_root(root2);
+	inbox_init(&in1);
+	inbox_init(&in2);
+	one = open_host("one", PLUGIN_HOST_INPROC, root1, &in1);
+	two = open_host("two", PLUGIN_HOST_INPROC, root2, &in2);
+	assert_int_equal(plugin_host_count(one), 2);
+	assert_int_equal(plugin_host_count(two), 2);
+	reply = call(plugin_host_find(two, ORCH_PLUGIN_SCHEDULER, "alpha"),
+		     json_pack("{s:s}", "op", "info"));
+	assert_string_equal(str(reply, "plugin_name"), "alpha");
+	json_decref(reply);
+	/* Events of host two's beta go to host two only. */
+	check_events(two, &in2);
+	assert_int_equal(json_array_size(in1.events), 0);
+
+	o = (struct plugin_host_options){.plugin_dir = PLUGIN_TEST_DIR,
+					 .data_root = root1,
+					 .node_id = "n",
+					 .instance = "one"};
+	assert_int_equal(plugin_host_open(&o, &again, err, sizeof(err)), -1);
+	assert_null(again);
+	assert_non_null(strstr(err, "inproc://orchd-one-events"));
+
+	plugin_host_close(two);
+	plugin_host_close(one);
+	inbox_fini(&in1);
+	inbox_fini(&in2);
+	remove_root(root1);
+	remove_root(root2);
+}
+
+static void test_open_errors(void **state)
+{
+	struct plugin_host_options o = {.plugin_dir = "/nonexistent/plugins",
+					.data_root = "/tmp",
+					.node_id = "n",
+					.instance = "errors"};
+	struct plugin_host *host = NULL;
+	char err[512] = "";
+
+	(void)state;
+	assert_int_equal(plugin_host_open(&o, &host, err, sizeof(err)), -1);
+	assert_null(host);
+	assert_string_equal(err, "cannot read plugin directory "
+				 "/nonexistent/plugins: No such file or "
+				 "directory");
+	o.plugin_dir = PLUGIN_TEST_DIR;
+	o.instance = "bad instance";
+	assert_int_equal(plugin_host_open(&o, &host, err, sizeof(err)), -1);
+	assert_string_equal(err, "instance must match [A-Za-z0-9_.-]{1,64}");
+	plugin_host_close(NULL);
+	assert_string_equal(plugin_host_kind_name(ORCH_PLUGIN_HEALTH),
+			    "health");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_inproc),
+		cmocka_unit_test(test_ipc),
+		cmocka_unit_test(test_two_hosts),
+		cmocka_unit_test(test_open_errors),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,807 @@
+/*
+ * test_runtime_process.c: end-to-end tests of the `process` runtime plugin
+ * (plugins/runtime/process/). Each test is its own tiny orchd host: it
+ * makes a temporary directory (data dir and ipc:// sockets), listens for
+ * events on an nng PULL socket, dlopens build/plugins/process.so, calls its
+ * init with a struct orch_host and talks to it with orch_sdk_client_call.
+ * Tasks are real processes (orchd-shim, /bin/sleep, sh). Every wait is for
+ * an event, bounded by a timeout; nothing sleeps. Teardown kills only the
+ * processes recorded in the test's own data dir (checked by start time)
+ * and removes the directory, also when a test failed. State: one struct
+ * test_host per test, owned by cmocka's setup/teardown.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <nng/nng.h>
+#include <nng/protocol/pipeline0/pull.h>
+#include <nng/supplemental/util/platform.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "orch_sdk.h"
+#include "process_store.h"
+
+#define WAIT_MS 10000
+#define CALL_MS 10000
+
+struct test_host {
+	char root[64];
+	char data_dir[PATH_MAX];
+	char request_url[PATH_MAX];
+	char event_url[PATH_MAX];
+	nng_socket events;
+	void *dl;
+	const struct orch_plugin *plugin;
+	void *state;
+	struct orch_sdk_client *client;
+	struct orch_host host;
+	json_t *seen; /* every STATUS received, in order */
+};
+
+/* ---------------------------------------------------------------- host */
+
+static void host_log(enum orch_log_level level, const char *plugin_name,
+		     const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "[%d %s] ", (int)level, plugin_name);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+/* Loads and starts the plugin; returns init's result. */
+static int host_load(struct test_host *h, const char *config)
+{
+	char err[512] = "";
+	h->dl = dlopen(ORCHD_TEST_PLUGIN, RTLD_NOW | RTLD_LOCAL);
+	assert_non_null(h->dl);
+	const struct orch_plugin *(*entry)(void) =
+		(const struct orch_plugin *(*)(void))dlsym(
+			h->dl, ORCH_PLUGIN_ENTRY_SYMBOL);
+	assert_non_null(entry);
+	h->plugin = entry();
+	assert_int_equal(h->plugin->abi_version, ORCH_PLUGIN_ABI_VERSION);
+	assert_int_equal(h->plugin->kind, ORCH_PLUGIN_RUNTIME);
+	h->host = (struct orch_host){
+		.version = ORCH_PLUGIN_ABI_VERSION,
+		.plugin_name = h->plugin->name,
+		.request_url = h->request_url,
+		.event_url = h->event_url,
+		.node_id = "node-1",
+		.data_dir = h->data_dir,
+		.config_json = config,
+		.log = host_log,
+	};
+	int rc = h->plugin->init(&h->host, &h->state, err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "init: %s\n", err);
+		dlclose(h->dl);
+		h->dl = NULL;
+		return rc;
+	}
+	assert_int_equal(orch_sdk_client_open(h->request_url, &h->client, err,
+					      sizeof(err)),
+			 0);
+	return 0;
+}
+
+static void host_unload(struct test_host *h)
+{
+	if (h->dl == NULL)
+		return;
+	orch_sdk_client_close(h->client);
+	h->client = NULL;
+	h->plugin->fini(h->state);
+	h->state = NULL;
+	dlclose(h->dl);
+	h->dl = NULL;
+}
+
+static json_t *host_call(struct test_host *h, json_t *request)
+{
+	char err[512] = "";
+	json_t *reply = NULL;
+	int rc = orch_sdk_client_call(h->client, request, CALL_MS, &reply, err,
+				      sizeof(err));
+	if (rc != 0)
+		fprintf(stderr, "call: %s\n", err);
+	assert_int_equal(rc, 0);
+	assert_non_null(reply);
+	return reply;
+}
+
+/* Receives one event (up to timeout_ms) into h->seen. */
+static bool host_receive(struct test_host *h, nng_duration timeout_ms)
+{
+	nng_socket_set_ms(h->events, NNG_OPT_RECVTIMEO, timeout_ms);
+	char *buf = NULL;
+	size_t len = 0;
+	if (nng_recv(h->events, &buf, &len, NNG_FLAG_ALLOC) != 0)
+		return false;
+	json_t *event = json_loadb(buf, len, 0, NULL);
+	nng_free(buf, len);
+	assert_non_null(event);
+	assert_string_equal(json_string_value(json_object_get(event, "op")),
+			    "task_status");
+	assert_string_equal(json_string_value(json_object_get(event, "plugin")),
+			    "process");
+	json_array_extend(h->seen, json_object_get(event, "statuses"));
+	json_decref(event);
+	return true;
+}
+
+static json_t *find_seen(struct test_host *h, const char *task_id,
+			 const char *state)
+{
+	size_t i;
+	json_t *status;
+	json_array_foreach(h->seen, i, status) {
+		const char *id = json_string_value(
+			json_object_get(status, "task_id"));
+		const char *st = json_string_value(
+			json_object_get(status, "state"));
+		if (strcmp(id, task_id) == 0 && strcmp(st, state) == 0)
+			return status;
+	}
+	return NULL;
+}
+
+/* Waits for the status event (task_id, state); returns it (borrowed). */
+static json_t *wait_status_ms(struct test_host *h, const char *task_id,
+			      const char *state, int timeout_ms)
+{
+	nng_time deadline = nng_clock() + (nng_time)timeout_ms;
+	json_t *status;
+	while ((status = find_seen(h, task_id, state)) == NULL) {
+		nng_time now = nng_clock();
+		if (now >= deadline || !host_receive(h, deadline - now))
+			break;
+	}
+	if (status == NULL)
+		fprintf(stderr, "no '%s' status for task %s within %d ms\n",
+			state, task_id, timeout_ms);
+	assert_non_null(status);
+	return status;
+}
+
+static json_t *wait_status(struct test_host *h, const char *task_id,
+			   const char *state)
+{
+	return wait_status_ms(h, task_id, state, WAIT_MS);
+}
+
+/* ------------------------------------------------------- setup/cleanup */
+
+static int host_setup(void **state)
+{
+	struct test_host *h = calloc(1, sizeof(*h));
+	assert_non_null(h);
+	snprintf(h->root, sizeof(h->root), "/tmp/orchd-rtp-XXXXXX");
+	assert_non_null(mkdtemp(h->root));
+	snprintf(h->data_dir, sizeof(h->data_dir), "%s/data", h->root);
+	assert_int_equal(mkdir(h->data_dir, 0755), 0);
+	snprintf(h->request_url, sizeof(h->request_url), "ipc://%s/req.ipc",
+		 h->root);
+	snprintf(h->event_url, sizeof(h->event_url), "ipc://%s/events.ipc",
+		 h->root);
+	assert_int_equal(nng_pull0_open(&h->events), 0);
+	assert_int_equal(nng_listen(h->events, h->event_url, NULL, 0), 0);
+	h->seen = json_array();
+	*state = h;
+	return 0;
+}
+
+/* Kills what a task directory records (only if the start times match)
+ * and waits for its shim to go. */
+static void cleanup_task(const char *dir)
+{
+	struct proc_pid_record task, shim;
+	int shim_fd = -1;
+	if (proc_store_read_pid(dir, PROC_FILE_SHIM_PID, &shim) == 0) {
+		shim_fd = pidfd_open(shim.pid, 0);
+		if (shim_fd >= 0 && !proc_pid_alive(&shim)) {
+			close(shim_fd);
+			shim_fd = -1;
+		}
+	}
+	if (proc_store_read_pid(dir, PROC_FILE_TASK_PID, &task) == 0 &&
+	    proc_pid_alive(&task))
+		kill(-task.pid, SIGKILL);
+	if (shim_fd >= 0) {
+		struct pollfd pfd = { .fd = shim_fd, .events = POLLIN };
+		poll(&pfd, 1, WAIT_MS);
+		close(shim_fd);
+	}
+}
+
+static void cleanup_tasks(const char *data_dir)
+{
+	char tasks_dir[PATH_MAX];
+	snprintf(tasks_dir, sizeof(tasks_dir), "%s/tasks", data_dir);
+	DIR *dir = opendir(tasks_dir);
+	if (dir == NULL)
+		return;
+	struct dirent *entry;
+	while ((entry = readdir(dir)) != NULL) {
+		if (entry->d_name[0] == '.')
+			continue;
+		char path[PATH_MAX * 2];
+		snprintf(path, sizeof(path), "%s/%s", tasks_dir, entry->d_name);
+		cleanup_task(path);
+	}
+	closedir(dir);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+			struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int host_teardown(void **state)
+{
+	struct test_host *h = *state;
+	host_unload(h);
+	cleanup_tasks(h->data_dir);
+	nng_close(h->events);
+	nftw(h->root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	json_decref(h->seen);
+	free(h);
+	return 0;
+}
+
+/* ------------------------------------------------------------- helpers */
+
+/* {"id":id,"image":image,"args":[args...]} (NULL-terminated varargs). */
+static json_t *rtask(const char *id, const char *image, ...)
+{
+	json_t *args = json_array();
+	va_list ap;
+	va_start(ap, image);
+	const char *arg;
+	while ((arg = va_arg(ap, const char *)) != NULL)
+		json_array_append_new(args, json_string(arg));
+	va_end(ap);
+	return json_pack("{s:s, s:s, s:s, s:i, s:s, s:o}", "id", id,
+			 "service_id", "svc", "service_name", "web", "slot", 1,
+			 "image", image, "args", args);
+}
+
+static json_t *start_request(json_t *tasks)
+{
+	return json_pack("{s:i, s:s, s:o}", "v", 1, "op", "start", "tasks",
+			 tasks);
+}
+
+/* Starts the tasks; asserts that `expect_accepted` of them were taken. */
+static json_t *start_tasks(struct test_host *h, json_t *tasks,
+			   size_t expect_accepted)
+{
+	json_t *reply = host_call(h, start_request(tasks));
+	assert_null(json_object_get(reply, "error"));
+	json_t *errors = json_object_get(reply, "errors");
+	if (json_array_size(errors) > 0 && expect_accepted > 0) {
+		char *text = json_dumps(errors, 0);
+		fprintf(stderr, "start errors: %s\n", text);
+		free(text);
+	}
+	assert_int_equal(json_array_size(json_object_get(reply, "accepted")),
+			 expect_accepted);
+	return reply;
+}
+
+static void start_one(struct test_host *h, json_t *task)
+{
+	json_decref(start_tasks(h, json_pack("[o]", task), 1));
+}
+
+static json_t *stop_request(const char *id, int grace_ms)
+{
+	return json_pack("{s:i, s:s, s:[{s:s, s:i}]}", "v", 1, "op", "stop",
+			 "tasks", "task_id", id, "grace_ms", grace_ms);
+}
+
+static void stop_one(struct test_host *h, const char *id, int grace_ms)
+{
+	json_t *reply = host_call(h, stop_request(id, grace_ms));
+	assert_int_equal(json_array_size(json_object_get(reply, "accepted")),
+			 1);
+	json_decref(reply);
+}
+
+static json_t *simple_request(const char *op)
+{
+	return json_pack("{s:i, s:s}", "v", 1, "op", op);
+}
+
+static json_t *remove_request(const char *id)
+{
+	return json_pack("{s:i, s:s, s:[{s:s}]}", "v", 1, "op", "remove",
+			 "tasks", "task_id", id);
+}
+
+static json_t *list_find(json_t *list_reply, const char *id)
+{
+	size_t i;
+	json_t *status;
+	json_array_foreach(json_object_get(list_reply, "tasks"), i, status) {
+		if (strcmp(json_string_value(json_object_get(status, "task_id")),
+			   id) == 0)
+			return status;
+	}
+	return NULL;
+}
+
+static const char *field_str(json_t *object, const char *key)
+{
+	const char *value = json_string_value(json_object_get(object, key));
+	assert_non_null(value);
+	return value;
+}
+
+static json_int_t field_int(json_t *object, const char *key)
+{
+	json_t *value = json_object_get(object, key);
+	assert_true(json_is_integer(value));
+	return json_integer_value(value);
+}
+
+static pid_t status_pid(json_t *status)
+{
+	return (pid_t)atoi(field_str(status, "runtime_id"));
+}
+
+static char *logs_of(struct test_host *h, const char *id, int tail)
+{
+	json_t *reply = host_call(h, json_pack("{s:i, s:s, s:s, s:i}", "v", 1,
+					       "op", "logs", "task_id", id,
+					       "tail", tail));
+	char *data = strdup(field_str(reply, "data"));
+	json_decref(reply);
+	return data;
+}
+
+static size_t count_dir_entries(const char *path)
+{
+	DIR *dir = opendir(path);
+	assert_non_null(dir);
+	size_t count = 0;
+	struct dirent *entry;
+	while ((entry = readdir(dir)) != NULL)
+		count += entry->d_name[0] != '.';
+	closedir(dir);
+	return count;
+}
+
+static size_t task_dir_count(struct test_host *h)
+{
+	char path[PATH_MAX + 8];
+	snprintf(path, sizeof(path), "%s/tasks", h->data_dir);
+	return count_dir_entries(path);
+}
+
+/* --------------------------------------------------------------- tests */
+
+static void test_info_finds_shim_next_to_plugin(void **state)
+{
+	struct test_host *h = *state;
+	assert_int_equal(host_load(h, "{}"), 0);
+	json_t *reply = host_call(h, simple_request("info"));
+	assert_true(json_is_true(json_object_get(reply, "available")));
+	assert_null(json_object_get(reply, "error"));
+	assert_string_equal(field_str(reply, "kind"), "runtime");
+	assert_string_equal(field_str(reply, "name"), "process");
+	const char *shim = field_str(reply, "shim");
+	assert_non_null(strstr(shim, "/bin/orchd-shim"));
+	json_t *resources = json_object_get(reply, "resources");
+	json_int_t cpus = field_int(resources, "nano_cpus");
+	assert_true(cpus >= 1000000000 && cpus % 1000000000 == 0);
+	json_int_t memory = field_int(resources, "memory_bytes");
+	assert_true(memory > 0 && memory % 1024 == 0);
+	assert_non_null(strstr(field_str(reply, "limits"), "not enforced"));
+	json_decref(reply);
+}
+
+static void test_missing_shim_is_reported(void **state)
+{
+	struct test_host *h = *state;
+	assert_int_equal(host_load(h, "{\"shim\":\"/nonexistent/orchd-shim\"}"),
+			 0);
+	json_t *reply = host_call(h, simple_request("info"));
+	assert_true(json_is_false(json_object_get(reply, "available")));
+	assert_non_null(strstr(field_str(reply, "error"),
+			       "/nonexistent/orchd-shim"));
+	json_decref(reply);
+	reply = start_tasks(h, json_pack("[o]", rtask("t1", "/bin/true", NULL)),
+			    0);
+	json_t *error = json_array_get(json_object_get(reply, "errors"), 0);
+	assert_string_equal(field_str(error, "task_id"), "t1");
+	assert_non_null(strstr(field_str(error, "error"), "orchd-shim"));
+	json_decref(reply);
+	assert_int_equal(task_dir_count(h), 0);
+}
+
+static void test_bad_config_fails_init(void **state)
+{
+	struct test_host *h = *state;
+	assert_int_not_equal(host_load(h, "[1,2]"), 0);
+	assert_int_not_equal(host_load(h, "{\"shim\":7}"), 0);
+}
+
+static void test_invalid_tasks_are_refused(void **state)
+{
+	struct test_host *h = *state;
+	assert_int_equal(host_load(h, "{}"), 0);
+	json_t *tasks = json_pack(
+		"[{s:s}, {s:s}, {s:s, s:i}, {s:s, s:s}, {s:s, s:s, s:[i]},"
+		" {s:s, s:s, s:[s]}, {s:s, s:s, s:[{s:s, s:s}]}, i,"
+		" {s:s, s:s, s:s}, o, o]",
+		"image", "/bin/true",                        /* no id */
+		"id", "no-image",                            /* no image */
+		"id", "int-image", "image", 5,               /* bad type */
+		"id", "../escape", "image", "/bin/true",     /* bad id */
+		"id", "bad-args", "image", "/bin/true", "args", 1,
+		"id", "bad-env", "image", "/bin/true", "env", "NOEQUALS",
+		"id", "mounts", "image", "/bin/true", "mounts", "source", "/a",
+		"target", "/b",
+		42,                                          /* not an object */
+		"id", "bad-command", "image", "/bin/true", "command", "x",
+		rtask("dup", "/bin/sleep", "1000", NULL),
+		rtask("dup", "/bin/sleep", "1000", NULL));
+	json_t *reply = start_tasks(h, tasks, 1);
+	json_t *errors = json_object_get(reply, "errors");
+	assert_int_equal(json_array_size(errors), 10);
+	assert_string_equal(
+		json_string_value(json_array_get(
+			json_object_get(reply, "accepted"), 0)),
+		"dup");
+	json_t *last = json_array_get(errors, 9);
+	assert_string_equal(field_str(last, "task_id"), "dup");
+	assert_string_equal(field_str(last, "error"), "task already exists");
+	assert_non_null(strstr(field_str(json_array_get(errors, 6), "error"),
+			       "mounts"));
+	json_decref(reply);
+	wait_status(h, "dup", "running");
+	assert_int_equal(task_dir_count(h), 1);
+
+	reply = host_call(h, json_pack("{s:i, s:s, s:s}", "v", 1, "op",
+				       "start", "tasks", "nope"));
+	assert_non_null(json_object_get(reply, "error"));
+	json_decref(reply);
+	reply = host_call(h, json_pack("{s:i, s:s, s:[{s:s, s:s}]}", "v", 1,
+				       "op", "stop", "tasks", "task_id", "dup",
+				       "grace_ms", "soon"));
+	assert_int_equal(json_array_size(json_object_get(reply, "errors")), 1);
+	json_decref(reply);
+	stop_one(h, "dup", 0);
+	wait_status(h, "dup", "shutdown");
+}
+
+static void test_run_stop_remove(void **state)
+{
+	struct test_host *h = *state;
+	assert_int_equal(host_load(h, "{}"), 0);
+	start_one(h, rtask("web", "/bin/sleep", "1000", NULL));
+	wait_status(h, "web", "preparing");
+	wait_status(h, "web", "starting");
+	pid_t pid = status_pid(wait_status(h, "web", "running"));
+	assert_true(pid > 0);
+	assert_int_equal(kill(pid, 0), 0);
+	assert_int_equal(getpgid(pid), pid);      /* own process group */
+	assert_int_not_equal(getsid(pid), getsid(0)); /* detached */
+
+	json_t *list = host_call(h, simple_request("list"));
+	json_t *status = list_find(list, "web");
+	assert_non_null(status);
+	assert_string_equal(field_str(status, "state"), "running");
+	assert_int_equal(status_pid(status), pid);
+	json_decref(list);
+
+	json_t *reply = host_call(h, remove_request("web"));
+	assert_int_equal(json_array_size(json_object_get(reply, "errors")), 1);
+	json_decref(reply);
+
+	/* The grace is far longer than the wait: SIGTERM alone ends it. */
+	stop_one(h, "web", 60000);
+	status = wait_status(h, "web", "shutdown");
+	assert_int_equal(field_int(status, "exit_code"), 128 + SIGTERM);
+
+	reply = host_call(h, remove_request("web"));
+	assert_int_equal(json_array_size(json_object_get(reply, "removed")), 1);
+	json_decref(reply);
+	assert_int_equal(task_dir_count(h), 0);
+	list = host_call(h, simple_request("list"));
+	assert_int_equal(json_array_size(json_object_get(list, "tasks")), 0);
+	json_decref(list);
+}
+
+/* Starts a task that ignores SIGTERM, and waits until it does: "running"
+ * only means exec succeeded, so the shell tells through a FIFO once its
+ * trap is set. */
+static void start_stubborn(struct test_host *h, const char *id)
+{
+	char fifo[PATH_MAX], script[PATH_MAX + 64];
+	snprintf(fifo, sizeof(fifo), "%s/%s.ready", h->root, id);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	int fd = open(fifo, O_RDONLY | O_NONBLOCK);
+	assert_true(fd >= 0);
+	snprintf(script, sizeof(script),
+		 "trap '' TERM; echo ready > %s; exec sleep 100", fifo);
+	start_one(h, rtask(id, "sh", "-c", script, NULL));
+	wait_status(h, id, "running");
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	assert_int_equal(poll(&pfd, 1, WAIT_MS), 1);
+	close(fd);
+}
+
+static void test_stop_escalates_to_sigkill(void **state)
+{
+	struct test_host *h = *state;
+	assert_int_equal(host_load(h, "{}"), 0);
+	start_stubborn(h, "stubborn");
+	stop_one(h, "stubborn", 200);
+	json_t *status = wait_status(h, "stubborn", "shutdown");
+	assert_int_equal(field_int(status, "exit_code"), 128 + SIGKILL);
+}
+
+static void test_exit_codes(void **state)
+{
+	struct test_host *h = *state;
+	assert_int_equal(host_load(h, "{}"), 0);
+	json_decref(start_tasks(
+		h,
+		json_pack("[o, o, o]", rtask("three", "sh", "-c", "exit 3", NULL),
+			  rtask("zero", "/bin/true", NULL),
+			  rtask("signal", "sh", "-c", "kill -KILL $$", NULL)),
+		3));
+	json_t *status = wait_status(h, "three", "failed");
+	assert_int_equal(field_int(status, "exit_code"), 3);
+	assert_string_equal(field_str(status, "error"),
+			    "task: non-zero exit (3)");
+	status = wait_status(h, "zero", "complete");
+	assert_int_equal(field_int(status, "exit_code"), 0);
+	status = wait_status(h, "signal", "failed");
+	assert_int_equal(field_int(status, "exit_code"), 128 + SIGKILL);
+	assert_non_null(strstr(field_str(status, "error"), "signal 9"));
+
+	/* Every state came, in order. */
+	static const char *const order[] = { "preparing", "starting",
+					     "running", "failed" };
+	size_t next = 0, i;
+	json_t *seen;
+	json_array_foreach(h->seen, i, seen) {
+		if (strcmp(field_str(seen, "task_id"), "three") == 0 &&
+		    next < 4 &&
+		    strcmp(field_str(seen, "state"), order[next]) == 0)
+			next++;
+	}
+	assert_int_equal(next, 4);
+
+	json_t *list = host_call(h, simple_request("list"));
+	assert_int_equal(field_int(list_find(list, "three"), "exit_code"), 3);
+	json_decref(list);
+}
+
+static void test_unknown_programs_are_rejected(void **state)
+{
+	struct test_host *h = *state;
+	assert_int_equal(host_load(h, "{}"), 0);
+	char not_exec[PATH_MAX];
+	snprintf(not_exec, sizeof(not_exec), "%s/not-executable", h->root);
+	int fd = open(not_exec, O_WRONLY | O_CREAT, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+	json_decref(start_tasks(
+		h,
+		json_pack("[o, o, o, o, o]",
+			  rtask("unknown", "orchd-no-such-program", NULL),
+			  rtask("missing", "/nonexistent/program", NULL),
+			  rtask("noexec", not_exec, NULL),
+			  rtask("dir", "/tmp", NULL),
+			  rtask("relative", "bin/sleep", NULL)),
+		5));
+	assert_non_null(strstr(field_str(wait_status(h, "unknown", "rejected"),
+					 "error"),
+			       "executable file not found in $PATH"));
+	assert_non_null(strstr(field_str(wait_status(h, "missing", "rejected"),
+					 "error"),
+			       "No such file or directory"));
+	assert_non_null(strstr(field_str(wait_status(h, "noexec", "rejected"),
+					 "error"),
+			       "Permission denied"));
+	assert_non_null(strstr(field_str(wait_status(h, "dir", "rejected"),
+					 "error"),
+			       "Is a directory"));
+	assert_non_null(strstr(field_str(wait_status(h, "relative",
+						     "rejected"),
+					 "error"),
+			       "absolute"));
+	assert_null(find_seen(h, "unknown", "starting"));
+	json_t *list = host_call(h, simple_request("list"));
+	assert_string_equal(field_str(list_find(list, "unknown"), "state"),
+			    "rejected");
+	json_decref(list);
+}
+
+static void test_logs_and_environment(void **state)
+{
+	struct test_host *h = *state;
+	assert_int_equal(host_load(h, "{}"), 0);
+	json_t *task = rtask("talk", "sh", "-c",
+			     "echo out; echo err >&2; echo \"foo=$FOO\";"
+			     " echo \"path=$PATH\"; printf 'bad\\377\\n';"
+			     " printf 'a\\nb\\nc\\n'",
+			     NULL);
+	json_object_set_new(task, "env", json_pack("[s]", "FOO=bar"));
+	start_one(h, task);
+	wait_status(h, "talk", "complete");
+	char *all = logs_of(h, "talk", 0);
+	assert_non_null(strstr(all, "out\nerr\nfoo=bar\n"));
+	assert_non_null(strstr(all, "path=/usr/local/sbin:/usr/local/bin:"
+				    "/usr/sbin:/usr/bin:/sbin:/bin\n"));
+	assert_non_null(strstr(all, "bad?\n"));
+	free(all);
+	char *tail = logs_of(h, "talk", 2);
+	assert_string_equal(tail, "b\nc\n");
+	free(tail);
+	json_t *reply = host_call(h, json_pack("{s:i, s:s, s:s}", "v", 1, "op",
+					       "logs", "task_id", "nobody"));
+	assert_non_null(json_object_get(reply, "error"));
+	json_decref(reply);
+}
+
+#define BATCH 20
+
+static void test_batch_of_twenty(void **state)
+{
+	struct test_host *h = *state;
+	assert_int_equal(host_load(h, "{}"), 0);
+	json_t *tasks = json_array(), *stops = json_array(),
+	       *removes = json_array();
+	char id[32];
+	for (int i = 0; i < BATCH; i++) {
+		snprintf(id, sizeof(id), "batch-%02d", i);
+		json_array_append_new(tasks, rtask(id, "sleep", "1000", NULL));
+		json_array_append_new(stops, json_pack("{s:s, s:i}", "task_id",
+						       id, "grace_ms", 30000));
+		json_array_append_new(removes, json_pack("{s:s}", "task_id",
+							 id));
+	}
+	json_decref(start_tasks(h, tasks, BATCH));
+	for (int i = 0; i < BATCH; i++) {
+		snprintf(id, sizeof(id), "batch-%02d", i);
+		wait_status(h, id, "running");
+	}
+	json_t *list = host_call(h, simple_request("list"));
+	assert_int_equal(json_array_size(json_object_get(list, "tasks")), BATCH);
+	json_decref(list);
+	json_t *reply = host_call(h, json_pack("{s:i, s:s, s:o}", "v", 1, "op",
+					       "stop", "tasks", stops));
+	assert_int_equal(json_array_size(json_object_get(reply, "accepted")),
+			 BATCH);
+	json_decref(reply);
+	for (int i = 0; i < BATCH; i++) {
+		snprintf(id, sizeof(id), "batch-%02d", i);
+		wait_status(h, id, "shutdown");
+	}
+	reply = host_call(h, json_pack("{s:i, s:s, s:o}", "v", 1, "op",
+				       "remove", "tasks", removes));
+	assert_int_equal(json_array_size(json_object_get(reply, "removed")),
+			 BATCH);
+	json_decref(reply);
+	assert_int_equal(task_dir_count(h), 0);
+}
+
+/* Waits until the shim recorded in a task directory has exited. */
+static void wait_shim_exit(struct test_host *h, const char *id)
+{
+	char dir[PATH_MAX * 2];
+	snprintf(dir, sizeof(dir), "%s/tasks/%s", h->data_dir, id);
+	struct proc_pid_record shim;
+	assert_int_equal(proc_store_read_pid(dir, PROC_FILE_SHIM_PID, &shim),
+			 0);
+	int fd = pidfd_open(shim.pid, 0);
+	if (fd < 0)
+		return; /* already gone */
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	assert_int_equal(poll(&pfd, 1, WAIT_MS), 1);
+	close(fd);
+}
+
+static void test_restart_survival(void **state)
+{
+	struct test_host *h = *state;
+	char fifo[PATH_MAX], script[PATH_MAX + 64];
+	snprintf(fifo, sizeof(fifo), "%s/go", h->root);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	snprintf(script, sizeof(script), "read line < %s; exit 5", fifo);
+
+	assert_int_equal(host_load(h, "{}"), 0);
+	json_decref(start_tasks(
+		h,
+		json_pack("[o, o]", rtask("survivor", "/bin/sleep", "1000", NULL),
+			  rtask("ender", "sh", "-c", script, NULL)),
+		2));
+	pid_t survivor = status_pid(wait_status(h, "survivor", "running"));
+	wait_status(h, "ender", "running");
+	host_unload(h);
+
+	/* No plugin loaded: the survivor runs on, the ender ends. */
+	assert_int_equal(kill(survivor, 0), 0);
+	int fd = open(fifo, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "go\n", 3), 3);
+	wait_shim_exit(h, "ender");
+	close(fd);
+	assert_int_equal(kill(survivor, 0), 0);
+
+	assert_int_equal(host_load(h, "{}"), 0);
+	json_t *list = host_call(h, simple_request("list"));
+	json_t *status = list_find(list, "survivor");
+	assert_string_equal(field_str(status, "state"), "running");
+	assert_int_equal(status_pid(status), survivor);
+	status = list_find(list, "ender");
+	assert_string_equal(field_str(status, "state"), "failed");
+	assert_int_equal(field_int(status, "exit_code"), 5);
+	json_decref(list);
+
+	stop_one(h, "survivor", 60000);
+	status = wait_status(h, "survivor", "shutdown");
+	assert_int_equal(status_pid(status), survivor);
+}
+
+static void test_pending_sigkill_survives_restart(void **state)
+{
+	struct test_host *h = *state;
+	assert_int_equal(host_load(h, "{}"), 0);
+	start_stubborn(h, "stubborn");
+	stop_one(h, "stubborn", 300);
+	host_unload(h);
+	assert_int_equal(host_load(h, "{}"), 0);
+	json_t *status = wait_status(h, "stubborn", "shutdown");
+	assert_int_equal(field_int(status, "exit_code"), 128 + SIGKILL);
+}
+
+#define HOST_TEST(fn) cmocka_unit_test_setup_teardown(fn, host_setup, host_teardown)
+
+int main(void)
+{
+	unsetenv("ORCHD_SHIM"); /* exercise the path next to the plugin */
+	const struct CMUnitTest tests[] = {
+		HOST_TEST(test_info_finds_shim_next_to_plugin),
+		HOST_TEST(test_missing_shim_is_reported),
+		HOST_TEST(test_bad_config_fails_init),
+		HOST_TEST(test_invalid_tasks_are_refused),
+		HOST_TEST(test_run_stop_remove),
+		HOST_TEST(test_stop_escalates_to_sigkill),
+		HOST_TEST(test_exit_codes),
+		HOST_TEST(test_unknown_programs_are_rejected),
+		HOST_TEST(test_logs_and_environment),
+		HOST_TEST(test_batch_of_twenty),
+		HOST_TEST(test_restart_survival),
+		HOST_TEST(test_pending_sigkill_survives_restart),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,502 @@
+/*
+ * test_sdk_transport.c: cmocka tests of the SDK's transport half: a request
+ * server answered through orch_sdk_client over inproc:// and ipc://,
+ * concurrent callers, malformed requests sent as raw bytes, timeouts, and
+ * events pushed to a PULL socket (also when the sender dials first).
+ *
+ * State: each test owns its server, client and sockets; ipc:// sockets live
+ * in a fresh mkdtemp directory removed at the end of the test.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/pipeline0/pull.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "orch_sdk.h"
+
+/* Generous guard against a hang; tests never wait for it on success. */
+#define TEST_GUARD_MS 10000
+
+/* A handler whose "block" op waits until the test opens a gate. */
+struct test_gate {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool open;
+	int entered;
+};
+
+static struct test_gate gate = {PTHREAD_MUTEX_INITIALIZER,
+				PTHREAD_COND_INITIALIZER, false, 0};
+
+static void gate_open(void)
+{
+	pthread_mutex_lock(&gate.lock);
+	gate.open = true;
+	pthread_cond_broadcast(&gate.cond);
+	pthread_mutex_unlock(&gate.lock);
+}
+
+static void gate_wait(void)
+{
+	pthread_mutex_lock(&gate.lock);
+	gate.entered++;
+	pthread_cond_broadcast(&gate.cond);
+	while (!gate.open)
+		pthread_cond_wait(&gate.cond, &gate.lock);
+	pthread_mutex_unlock(&gate.lock);
+}
+
+static json_t *test_handler(void *ctx, const char *op, json_t *request)
+{
+	int *calls = ctx;
+
+	__atomic_add_fetch(calls, 1, __ATOMIC_SEQ_CST);
+	if (strcmp(op, "echo") == 0)
+		return json_pack("{s:O}", "echo", request);
+	if (strcmp(op, "none") == 0)
+		return NULL;
+	if (strcmp(op, "array") == 0)
+		return json_array();
+	if (strcmp(op, "block") == 0) {
+		gate_wait();
+		return json_object();
+	}
+	return orch_sdk_error("unknown op %s", op);
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+struct test_dir {
+	char path[64];
+};
+
+static void dir_make(struct test_dir *dir)
+{
+	strcpy(dir->path, "/tmp/orch-sdk-test-XXXXXX");
+	assert_non_null(mkdtemp(dir->path));
+}
+
+static void dir_remove(struct test_dir *dir, const char *file)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/%s", dir->path, file);
+	unlink(path);
+	assert_int_equal(rmdir(dir->path), 0);
+}
+
+static json_t *call_ok(struct orch_sdk_client *client, json_t *request)
+{
+	char err[256] = "";
+	json_t *reply = NULL;
+
+	if (orch_sdk_client_call(client, request, TEST_GUARD_MS, &reply, err,
+				 sizeof(err)) != 0)
+		fail_msg("call failed: %s", err);
+	assert_int_equal(json_integer_value(json_object_get(reply, "v")), 1);
+	return reply;
+}
+
+static const char *error_of(json_t *reply)
+{
+	return json_string_value(json_object_get(reply, "error"));
+}
+
+/* ------------------------------------------------------------ round trip */
+
+static void round_trip(const char *url)
+{
+	struct orch_sdk_server *server;
+	struct orch_sdk_client *client;
+	char err[256] = "";
+	json_t *reply;
+	int calls = 0;
+
+	assert_int_equal(orch_sdk_server_start(url, 2, test_handler, &calls,
+					       &server, err, sizeof(err)),
+			 0);
+	assert_int_equal(
+		orch_sdk_client_open(url, &client, err, sizeof(err)), 0);
+
+	reply = call_ok(client, json_pack("{s:s, s:i}", "op", "echo", "n", 7));
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(reply, "echo"), "n")),
+			 7);
+	assert_null(json_object_get(reply, "error"));
+	json_decref(reply);
+
+	reply = call_ok(client, json_pack("{s:s}", "op", "nope"));
+	assert_string_equal(error_of(reply), "unknown op nope");
+	json_decref(reply);
+
+	reply = call_ok(client, json_pack("{s:s}", "op", "none"));
+	assert_string_equal(error_of(reply), "internal error: no reply");
+	json_decref(reply);
+
+	reply = call_ok(client, json_pack("{s:s}", "op", "array"));
+	assert_string_equal(error_of(reply),
+			    "internal error: reply is not an object");
+	json_decref(reply);
+
+	assert_int_equal(calls, 4);
+	orch_sdk_client_close(client);
+	orch_sdk_server_stop(server);
+}
+
+static void test_round_trip_inproc(void **state)
+{
+	(void)state;
+	round_trip("inproc://sdk-test-round-trip");
+}
+
+static void test_round_trip_ipc(void **state)
+{
+	struct test_dir dir;
+	char url[128];
+
+	(void)state;
+	dir_make(&dir);
+	snprintf(url, sizeof(url), "ipc://%s/req.sock", dir.path);
+	round_trip(url);
+	dir_remove(&dir, "req.sock");
+}
+
+/* ----------------------------------------------------------- concurrency */
+
+#define CALLERS 4
+#define CALLS_EACH 50
+
+struct caller {
+	struct orch_sdk_client *client;
+	int id;
+	int matched;
+};
+
+static void *caller_main(void *arg)
+{
+	struct caller *caller = arg;
+	json_t *reply, *echo;
+	char err[256];
+	int i;
+
+	for (i = 0; i < CALLS_EACH; i++) {
+		if (orch_sdk_client_call(
+			    caller->client,
+			    json_pack("{s:s, s:i, s:i}", "op", "echo", "caller",
+				      caller->id, "i", i),
+			    TEST_GUARD_MS, &reply, err, sizeof(err)) != 0)
+			continue;
+		echo = json_object_get(reply, "echo");
+		if (json_integer_value(json_object_get(echo, "caller")) ==
+			    caller->id &&
+		    json_integer_value(json_object_get(echo, "i")) == i)
+			caller->matched++;
+		json_decref(reply);
+	}
+	return NULL;
+}
+
+/* Several threads share one client and one 3-worker server: every reply
+ * must answer its own request. */
+static void test_concurrent_callers(void **state)
+{
+	const char *url = "inproc://sdk-test-concurrent";
+	struct caller callers[CALLERS];
+	pthread_t threads[CALLERS];
+	struct orch_sdk_server *server;
+	struct orch_sdk_client *client;
+	char err[256];
+	int calls = 0, i;
+
+	(void)state;
+	assert_int_equal(orch_sdk_server_start(url, 3, test_handler, &calls,
+					       &server, err, sizeof(err)),
+			 0);
+	assert_int_equal(
+		orch_sdk_client_open(url, &client, err, sizeof(err)), 0);
+	for (i = 0; i < CALLERS; i++) {
+		callers[i] = (struct caller){.client = client, .id = i};
+		assert_int_equal(pthread_create(&threads[i], NULL, caller_main,
+						&callers[i]),
+				 0);
+	}
+	for (i = 0; i < CALLERS; i++) {
+		pthread_join(threads[i], NULL);
+		assert_int_equal(callers[i].matched, CALLS_EACH);
+	}
+	assert_int_equal(calls, CALLERS * CALLS_EACH);
+	orch_sdk_client_close(client);
+	orch_sdk_server_stop(server);
+}
+
+/* ---------------------------------------------------- malformed requests */
+
+/* Sends raw bytes on a plain REQ socket; returns the decoded reply. */
+static json_t *raw_call(const char *url, const char *bytes)
+{
+	nng_socket sock;
+	json_error_t jerr;
+	json_t *reply;
+	char *buf;
+	size_t len;
+
+	assert_int_equal(nng_req0_open(&sock), 0);
+	assert_int_equal(nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO,
+					   TEST_GUARD_MS),
+			 0);
+	assert_int_equal(nng_dial(sock, url, NULL, 0), 0);
+	assert_int_equal(nng_send(sock, (void *)bytes, strlen(bytes), 0), 0);
+	assert_int_equal(nng_recv(sock, &buf, &len, NNG_FLAG_ALLOC), 0);
+	reply = json_loadb(buf, len, 0, &jerr);
+	assert_non_null(reply);
+	nng_free(buf, len);
+	nng_close(sock);
+	assert_int_equal(json_integer_value(json_object_get(reply, "v")), 1);
+	return reply;
+}
+
+static void expect_error(const char *url, const char *bytes,
+			 const char *want)
+{
+	json_t *reply = raw_call(url, bytes);
+	const char *error = error_of(reply);
+
+	assert_non_null(error);
+	if (strstr(error, want) == NULL)
+		fail_msg("request %s: error \"%s\" lacks \"%s\"", bytes, error,
+			 want);
+	json_decref(reply);
+}
+
+static void test_malformed_requests(void **state)
+{
+	const char *url = "inproc://sdk-test-malformed";
+	struct orch_sdk_server *server;
+	char err[256];
+	int calls = 0;
+
+	(void)state;
+	assert_int_equal(orch_sdk_server_start(url, 1, test_handler, &calls,
+					       &server, err, sizeof(err)),
+			 0);
+	expect_error(url, "this is not json", "malformed request: not JSON");
+	expect_error(url, "", "malformed request: not JSON");
+	expect_error(url, "[1,2]", "malformed request: not a JSON object");
+	expect_error(url, "{\"v\":1}", "\"op\" missing or not a string");
+	expect_error(url, "{\"v\":1,\"op\":3}",
+		     "\"op\" missing or not a string");
+	expect_error(url, "{\"op\":\"echo\"}", "\"v\" must be 1");
+	expect_error(url, "{\"v\":2,\"op\":\"echo\"}", "\"v\" must be 1");
+	expect_error(url, "{\"v\":\"1\",\"op\":\"echo\"}", "\"v\" must be 1");
+	/* None of them reached the handler; a good one still does. */
+	assert_int_equal(calls, 0);
+	json_decref(raw_call(url, "{\"v\":1,\"op\":\"echo\"}"));
+	assert_int_equal(calls, 1);
+	orch_sdk_server_stop(server);
+}
+
+/* ------------------------------------------------- client-side failures */
+
+static void test_client_errors(void **state)
+{
+	const char *url = "inproc://sdk-test-client-errors";
+	struct orch_sdk_server *server;
+	struct orch_sdk_client *client;
+	char err[256] = "";
+	json_t *reply;
+	int calls = 0;
+
+	(void)state;
+	/* Nobody serving: open fails and says where. */
+	assert_int_equal(orch_sdk_client_open(url, &client, err, sizeof(err)),
+			 -1);
+	assert_null(client);
+	assert_non_null(strstr(err, url));
+
+	/* A handler that does not answer in time: the call times out. */
+	assert_int_equal(orch_sdk_server_start(url, 1, test_handler, &calls,
+					       &server, err, sizeof(err)),
+			 0);
+	assert_int_equal(orch_sdk_client_open(url, &client, err, sizeof(err)),
+			 0);
+	assert_int_equal(orch_sdk_client_call(client,
+					      json_pack("{s:s}", "op", "block"),
+					      50, &reply, err, sizeof(err)),
+			 -1);
+	assert_null(reply);
+	assert_non_null(strstr(err, "no reply from"));
+	gate_open();
+
+	/* A request that is not an object is refused before sending. */
+	assert_int_equal(orch_sdk_client_call(client, json_array(), 1000,
+					      &reply, err, sizeof(err)),
+			 -1);
+	assert_string_equal(err, "request is not a JSON object");
+
+	/* A second server on the same url is refused. */
+	struct orch_sdk_server *second;
+	assert_int_equal(orch_sdk_server_start(url, 1, test_handler, &calls,
+					       &second, err, sizeof(err)),
+			 -1);
+	assert_null(second);
+	assert_non_null(strstr(err, "cannot listen on"));
+
+	orch_sdk_client_close(client);
+	orch_sdk_server_stop(server);
+	orch_sdk_server_stop(NULL);
+}
+
+/* ----------------------------------------------------------------- events */
+
+static nng_socket pull_listen(const char *url)
+{
+	nng_socket sock;
+
+	assert_int_equal(nng_pull0_open(&sock), 0);
+	assert_int_equal(nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO,
+					   TEST_GUARD_MS),
+			 0);
+	assert_int_equal(nng_listen(sock, url, NULL, 0), 0);
+	return sock;
+}
+
+static json_t *pull_event(nng_socket sock)
+{
+	json_error_t jerr;
+	json_t *event;
+	char *buf;
+	size_t len;
+
+	assert_int_equal(nng_recv(sock, &buf, &len, NNG_FLAG_ALLOC), 0);
+	event = json_loadb(buf, len, 0, &jerr);
+	nng_free(buf, len);
+	assert_non_null(event);
+	return event;
+}
+
+static void send_statuses(struct orch_sdk_events *events)
+{
+	json_t *statuses = json_array();
+
+	json_array_append_new(statuses,
+			      orch_sdk_task_status("t1", "running", 0, NULL,
+						   "pid-42"));
+	json_array_append_new(statuses,
+			      orch_sdk_task_status("t2", "failed", 3, "boom",
+						   NULL));
+	assert_int_equal(
+		orch_sdk_events_send_statuses(events, "proc", statuses), 0);
+}
+
+static void check_statuses(json_t *event)
+{
+	json_t *statuses = json_object_get(event, "statuses"), *s;
+
+	assert_int_equal(json_integer_value(json_object_get(event, "v")), 1);
+	assert_string_equal(
+		json_string_value(json_object_get(event, "op")), "task_status");
+	assert_string_equal(
+		json_string_value(json_object_get(event, "plugin")), "proc");
+	assert_int_equal(json_array_size(statuses), 2);
+	s = json_array_get(statuses, 0);
+	assert_string_equal(json_string_value(json_object_get(s, "task_id")),
+			    "t1");
+	assert_string_equal(json_string_value(json_object_get(s, "state")),
+			    "running");
+	assert_string_equal(
+		json_string_value(json_object_get(s, "runtime_id")), "pid-42");
+	assert_null(json_object_get(s, "error"));
+	assert_true(json_integer_value(json_object_get(s, "timestamp_ns")) >
+		    0);
+	s = json_array_get(statuses, 1);
+	assert_int_equal(json_integer_value(json_object_get(s, "exit_code")),
+			 3);
+	assert_string_equal(json_string_value(json_object_get(s, "error")),
+			    "boom");
+	assert_null(json_object_get(s, "runtime_id"));
+}
+
+static void events_round_trip(const char *url, bool dial_first)
+{
+	struct orch_sdk_events *events = NULL;
+	nng_socket sock;
+	char err[256];
+	json_t *event;
+
+	if (dial_first)
+		assert_int_equal(
+			orch_sdk_events_open(url, &events, err, sizeof(err)),
+			0);
+	sock = pull_listen(url);
+	if (!dial_first)
+		assert_int_equal(
+			orch_sdk_events_open(url, &events, err, sizeof(err)),
+			0);
+	send_statuses(events);
+	assert_int_equal(orch_sdk_events_send(
+				 events, json_pack("{s:s, s:i}", "op", "custom",
+						   "n", 5)),
+			 0);
+	event = pull_event(sock);
+	check_statuses(event);
+	json_decref(event);
+	event = pull_event(sock);
+	assert_int_equal(json_integer_value(json_object_get(event, "n")), 5);
+	assert_int_equal(json_integer_value(json_object_get(event, "v")), 1);
+	json_decref(event);
+	/* Not an object: refused, reference still consumed. */
+	assert_int_equal(orch_sdk_events_send(events, json_string("x")),
+			 NNG_EINVAL);
+	orch_sdk_events_close(events);
+	nng_close(sock);
+}
+
+static void test_events_inproc(void **state)
+{
+	(void)state;
+	events_round_trip("inproc://sdk-test-events", false);
+}
+
+static void test_events_dial_before_listen(void **state)
+{
+	(void)state;
+	events_round_trip("inproc://sdk-test-events-early", true);
+}
+
+static void test_events_ipc(void **state)
+{
+	struct test_dir dir;
+	char url[128];
+
+	(void)state;
+	dir_make(&dir);
+	snprintf(url, sizeof(url), "ipc://%s/ev.sock", dir.path);
+	events_round_trip(url, false);
+	dir_remove(&dir, "ev.sock");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip_inproc),
+		cmocka_unit_test(test_round_trip_ipc),
+		cmocka_unit_test(test_concurrent_callers),
+		cmocka_unit_test(test_malformed_requests),
+		cmocka_unit_test(test_client_errors),
+		cmocka_unit_test(test_events_inproc),
+		cmocka_unit_test(test_events_dial_before_listen),
+		cmocka_unit_test(test_events_ipc),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
