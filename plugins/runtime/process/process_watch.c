@@ -271,7 +271,9 @@ static void watch_end_reason(struct proc_runtime *rt, struct proc_task *task,
 			     json_t *statuses)
 {
 	struct proc_exit end = { .kind = kind, .value = -1 };
-	snprintf(end.reason, sizeof(end.reason), "%s", reason);
+	/* A longer reason is cut: the status message has a fixed size. */
+	snprintf(end.reason, sizeof(end.reason), "%.*s",
+		 (int)sizeof(end.reason) - 1, reason);
 	watch_end(rt, task, &end, false, statuses);
 }
 
