@@ -505,6 +505,23 @@ static void raft_conf_at(const struct raft *r, uint64_t index,
 static void raft_set_conf(struct raft *r, const struct raft_conf *c,
 			  uint64_t index);
 
+/* A successful APPEND_RESP says "my log matches yours up to index, and it
+ * is durable once you read this". The log below index just changed, so the
+ * acks still in the outbox (not yet handed out in a ready, hence not yet
+ * backed by storage) may claim entries that will never be persisted. Each
+ * such ack is cut down to `valid`, the last index whose entry is unchanged:
+ * the prefix up to it still matches what the ack's leader sent. */
+static void raft_outbox_cap_acks(struct raft *r, uint64_t valid)
+{
+	for (size_t i = 0; i < r->n_outbox; i++) {
+		struct raft_msg *m = &r->outbox[i];
+
+		if (m->type == RAFT_MSG_APPEND_RESP && !m->reject &&
+		    m->index > valid)
+			m->index = valid;
+	}
+}
+
 /* Drops entries index.. (a conflicting suffix on a follower). A dropped
  * conf entry reverts the membership. */
 static void raft_log_truncate_from(struct raft *r, uint64_t index)
@@ -513,6 +530,7 @@ static void raft_log_truncate_from(struct raft *r, uint64_t index)
 
 	assert(index > r->log.prev_index && index <= last);
 	assert(index > r->log.commit);
+	raft_outbox_cap_acks(r, index - 1);
 	for (uint64_t i = index; i <= last; i++)
 		raft_discard(r, raft_entry_at(r, i)->data);
 	r->log.n = index - r->log.prev_index - 1;
@@ -546,9 +564,11 @@ static void raft_log_compact_to(struct raft *r, uint64_t index)
 	r->log.prev_index = index;
 }
 
-/* Drops the whole log; it continues after (index, term). */
+/* Drops the whole log; it continues after (index, term), a snapshot that
+ * holds the committed prefix: only acks up to the commit index stay true. */
 static void raft_log_reset(struct raft *r, uint64_t index, uint64_t term)
 {
+	raft_outbox_cap_acks(r, r->log.commit);
 	for (uint64_t i = 0; i < r->log.n; i++)
 		raft_discard(r, r->log.ents[i].data);
 	r->log.n = 0;
@@ -728,12 +748,32 @@ static void raft_randomize_timeout(struct raft *r)
 				(uint32_t)(n % r->cfg.election_ticks);
 }
 
+/* A granted vote promises that the hard state (term, vote) is durable when
+ * it arrives. The term is about to change, so the next ready will hand out a
+ * hard state without the vote: queued grants of the old term are dropped,
+ * so that every message of a ready agrees with its hard state. (Losing a
+ * vote is always safe; the candidate is outdated anyway.) */
+static void raft_outbox_drop_vote_grants(struct raft *r)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < r->n_outbox; i++) {
+		const struct raft_msg *m = &r->outbox[i];
+
+		if (m->type == RAFT_MSG_VOTE_RESP && !m->reject)
+			continue;
+		r->outbox[kept++] = *m;
+	}
+	r->n_outbox = kept;
+}
+
 /* Common to every role change: clears the per-role state; a new term
  * clears the vote. */
 static void raft_reset(struct raft *r, uint64_t term)
 {
 	if (r->term != term) {
 		assert(term > r->term);
+		raft_outbox_drop_vote_grants(r);
 		r->term = term;
 		r->vote = RAFT_NONE;
 	}
@@ -1786,7 +1826,11 @@ int raft_propose_conf(struct raft *r, enum raft_conf_change change,
 		return RAFT_ENOTLEADER;
 	if (r->transferee != RAFT_NONE)
 		return RAFT_ETRANSFER;
-	if (r->conf_index > r->log.commit)
+	/* One change at a time, and only once the leader has committed an
+	 * entry of its own term (raft-dev errata, Ongaro 2015): a change
+	 * left uncommitted by an earlier leader may still win out, and a new
+	 * change based on the other branch could give two disjoint quorums. */
+	if (r->conf_index > r->log.commit || !raft_committed_in_term(r))
 		return RAFT_ECONFPENDING;
 	if (node == RAFT_NONE)
 		return RAFT_EINVAL;

@@ -17,14 +17,16 @@ e2e_cleanup() {
 }
 trap e2e_cleanup EXIT
 
-# e2e_start_orchd BUILD_DIR DATA_DIR: starts orchd, sets ORCHD_PID, SOCK.
+# e2e_start_orchd BUILD_DIR DATA_DIR [ORCHD_FLAGS...]: starts orchd with
+# the plugins of $E2E_PLUGINS (default BUILD_DIR/plugins); sets ORCHD_PID,
+# SOCK.
 e2e_start_orchd() {
-  local build=$1 data=$2
+  local build=$1 data=$2; shift 2
   mkdir -p "$data"
   SOCK="$data/orchd.sock"
   E2E_LOG="$data/orchd.log"
-  "$build/bin/orchd" --plugins "$build/plugins" --data-root "$data/root" \
-    -H "unix://$SOCK" --pidfile "$data/orchd.pid" --log-level debug \
+  "$build/bin/orchd" --plugins "${E2E_PLUGINS:-$build/plugins}" --data-root "$data/root" \
+    -H "unix://$SOCK" --pidfile "$data/orchd.pid" --log-level debug "$@" \
     >>"$E2E_LOG" 2>&1 &
   ORCHD_PID=$!
   E2E_PIDS+=("$ORCHD_PID")

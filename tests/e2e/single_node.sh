@@ -29,7 +29,7 @@ if [ "$runtime" = process ]; then
   E2E_CLEANUPS+=('pkill -9 -f -x "/bin/sleep '"$uniq"'"')
 else
   image=(busybox:local sleep "$uniq")
-  bad_image=no-such-image:v0
+  bad_image=127.0.0.1:9/no-such-image:v0  # loopback registry: no traffic leaves the machine
   live_count() { docker ps -q --filter "label=orchd.node.id=$node_id" --filter "label=orchd.service.name=web" | wc -l; }
   kill_one() { docker kill "$(docker ps -q --filter "label=orchd.node.id=$node_id" --filter "label=orchd.service.name=web" | head -n 1)" >/dev/null; }
   E2E_CLEANUPS+=('docker ps -aq --filter "label=orchd.node.id=$node_id" | xargs -r docker rm -f >/dev/null')
@@ -37,7 +37,7 @@ fi
 count_is() { [ "$(live_count)" = "$1" ]; }
 
 e2e_start_orchd "$build" "$data"
-E2E_CLEANUPS+=('kill -0 $ORCHD_PID 2>/dev/null && { orchctl service rm web glob >/dev/null 2>&1; for _ in $(seq 100); do [ "$(api /tasks)" = "[]" ] && break; sleep 0.1; done; }')
+E2E_CLEANUPS+=('kill -0 $ORCHD_PID 2>/dev/null && { orchctl service rm web glob talk norun >/dev/null 2>&1; for _ in $(seq 100); do [ "$(api /tasks)" = "[]" ] && break; sleep 0.1; done; }')
 
 e2e_note "swarm init"
 node_id=$(orchctl swarm init --advertise-addr 127.0.0.1 | grep -o '[0-9a-z]\{25\}' | head -n 1)
@@ -89,6 +89,34 @@ grep -qi "exists" "$data/err" || e2e_fail "duplicate name error does not say so:
 orchctl service scale nosuch=2 >/dev/null 2>"$data/err" && e2e_fail "scale of an unknown service accepted"
 [ "$(api /services | jq length)" = 1 ] || e2e_fail "bad input changed the services"
 running_is web 2 || e2e_fail "bad input changed the tasks"
+
+e2e_note "the API refuses bodies that are not JSON or have wrong types"
+post_create() {
+  curl -s -o "$data/body" -w '%{http_code}' --max-time 10 --unix-socket "$SOCK" -X POST \
+    -H 'Content-Type: application/json' -d "$1" http://orchd/v1.41/services/create
+}
+[ "$(post_create 'not json')" = 400 ] || e2e_fail "a body that is not JSON was not refused with 400"
+grep -q "invalid JSON" "$data/body" || e2e_fail "no 'invalid JSON' message: $(cat "$data/body")"
+[ "$(post_create '{"Name":"typed","Mode":{"Replicated":{"Replicas":"three"}},"TaskTemplate":{"ContainerSpec":{"Image":"x"}}}')" = 400 ] ||
+  e2e_fail "Replicas as a string was not refused with 400"
+grep -q "Replicas" "$data/body" || e2e_fail "the error does not name Replicas: $(cat "$data/body")"
+[ "$(api /services | jq length)" = 1 ] || e2e_fail "a refused body changed the services"
+
+e2e_note "a runtime no node offers: the task stays pending with the reason"
+orchctl service create --detach --name norun --runtime nosuch /bin/true >/dev/null ||
+  e2e_fail "create with an unknown runtime failed at the API"
+e2e_wait 30 "pending with a reason naming the runtime" bash -c "curl -sf --max-time 5 --unix-socket $SOCK http://orchd/tasks | jq -e '[.[] | select(.ServiceName == \"norun\" and .Status.State == \"pending\" and (.Status.Err | test(\"nosuch\")))] | length == 1'"
+orchctl service ps norun | tail -n 1
+orchctl service rm norun >/dev/null
+
+e2e_note "service logs"
+if [ "$runtime" = process ]; then talk=(/bin/sh -c "echo hello-$uniq; exec sleep $uniq");
+else talk=(busybox:local sh -c "echo hello-$uniq; exec sleep $uniq"); fi
+orchctl service create --detach --name talk --runtime "$runtime" "${talk[@]}" >/dev/null ||
+  e2e_fail "create of the talking service failed"
+e2e_wait 60 "the task's output in service logs" bash -c "'$build/bin/orchctl' -H 'unix://$SOCK' service logs talk | grep -q hello-$uniq"
+orchctl service logs talk
+orchctl service rm talk >/dev/null
 
 e2e_note "unknown image is rejected with the reason"
 orchctl service create --detach --name glob --runtime "$runtime" --restart-condition none "$bad_image" >/dev/null ||

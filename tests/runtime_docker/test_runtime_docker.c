@@ -35,7 +35,9 @@
 #include "orch_sdk.h"
 
 #define TEST_IMAGE "busybox:local"
-#define TEST_MISSING_IMAGE "orchd-no-such-image:latest"
+/* A registry on a loopback port nothing listens on: the pull fails at once
+ * and no traffic leaves the machine (a bare name would ask Docker Hub). */
+#define TEST_MISSING_IMAGE "127.0.0.1:9/orchd-no-such-image:latest"
 #define TEST_EVENT_TIMEOUT_MS 60000
 #define TEST_CALL_TIMEOUT_MS 30000
 #define TEST_MAX_EVENTS 10000
