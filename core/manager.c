@@ -115,6 +115,7 @@ static int manager_open_raft(struct manager *m, bool bootstrap, char *err,
 	snprintf(dir, sizeof(dir), "%s/raft", m->data_dir);
 	struct raft_node_config cfg;
 	raft_node_config_defaults(&cfg);
+	m->tick_ms = cfg.tick_ms;
 	cfg.dir = dir;
 	cfg.id = m->cfg.raft_id;
 	cfg.bootstrap = bootstrap;
@@ -674,9 +675,9 @@ static void manager_step(struct manager *m)
 	now = inbox_now_ns();
 	if (m->raft && now >= m->next_tick_ns) {
 		raft_node_tick(m->raft);
-		m->next_tick_ns = now + 100 * 1000000LL;
+		m->next_tick_ns = now + (int64_t)m->tick_ms * 1000000LL;
 	} else if (!m->raft && now >= m->next_tick_ns) {
-		m->next_tick_ns = now + 100 * 1000000LL;
+		m->next_tick_ns = now + (int64_t)m->tick_ms * 1000000LL;
 	}
 	if (m->raft) {
 		char err[512];
@@ -731,6 +732,7 @@ int manager_start(const struct manager_config *cfg, struct manager **out,
 	m->inbox = inbox_new();
 	m->orchestrator_wakeup_ns = INT64_MAX;
 	m->next_tick_ns = inbox_now_ns();
+	m->tick_ms = 100; /* until a raft replica sets its own */
 	if (!m->inbox || manager_resume(m, err, errlen) != 0) {
 		inbox_free(m->inbox);
 		store_fini(&m->store);

@@ -54,6 +54,7 @@ struct manager {
 
 	bool dirty;              /* store changed since the pipelines ran */
 	int64_t next_tick_ns;
+	uint32_t tick_ms;        /* the raft replica's tick */
 	int64_t orchestrator_wakeup_ns;
 	int64_t scheduler_retry_ns;
 	json_t *node_info;       /* the local agent's last report */
