@@ -316,13 +316,23 @@ static void manager_propose_internal(struct manager *m, json_t *cmd)
 	json_decref(cmd);
 }
 
+/* The cluster's TaskHistoryRetentionLimit, or the configured default. */
+static unsigned manager_history_limit(const struct manager *m)
+{
+	json_t *limit = json_object_get(
+		json_object_get(json_object_get(m->store.cluster, "Spec"), "Orchestration"),
+		"TaskHistoryRetentionLimit");
+	json_int_t n = json_integer_value(limit);
+	return json_is_integer(limit) && n > 0 ? (unsigned)n : m->cfg.history_limit;
+}
+
 static bool run_orchestrator(struct manager *m, int64_t now)
 {
 	if (!m->dirty && now < m->orchestrator_wakeup_ns)
 		return false;
 	struct orchestrator_input in = { .store = &m->store,
 					 .now_ns = manager_wall_ns(),
-					 .history_limit = m->cfg.history_limit,
+					 .history_limit = manager_history_limit(m),
 					 .new_id = ids_new_id };
 	int64_t wake_wall = INT64_MAX;
 	json_t *cmds = orchestrator_reconcile(&in, &wake_wall);

@@ -392,6 +392,23 @@ static void write_service_remove(struct route_ctx *rc)
 	propose_write(rc, cmd, NULL, 200, 404);
 }
 
+/* Managers among the nodes (those with a ManagerStatus). */
+static size_t count_managers(const struct store *s)
+{
+	size_t n = 0;
+	const char *id;
+	json_t *node;
+	json_object_foreach(s->nodes, id, node)
+		n += json_object_get(node, "ManagerStatus") != NULL;
+	return n;
+}
+
+static const char *node_role(const json_t *node)
+{
+	return str_or_empty(json_string_value(
+		json_object_get(json_object_get(node, "Spec"), "Role")));
+}
+
 static void write_node_update(struct route_ctx *rc)
 {
 	json_t *node = store_node_find(&rc->m->store, rc->arg);
@@ -420,6 +437,14 @@ static void write_node_update(struct route_ctx *rc)
 		return;
 	}
 	manager_now_text(now, sizeof(now));
+	const char *role = json_string_value(json_object_get(spec, "Role"));
+	if (role && strcmp(role, "worker") == 0 && json_object_get(node, "ManagerStatus") &&
+	    count_managers(&rc->m->store) <= 1) {
+		api_response_error(rc->resp, 400,
+				   "attempting to demote the last manager of the swarm");
+		json_decref(spec);
+		return;
+	}
 	json_t *copy = json_deep_copy(node);
 	json_t *merged = json_deep_copy(json_object_get(node, "Spec"));
 	json_object_update(merged, spec);
@@ -430,6 +455,79 @@ static void write_node_update(struct route_ctx *rc)
 		      NULL, 200, 409);
 }
 
+static void write_node_remove(struct route_ctx *rc)
+{
+	json_t *node = store_node_find(&rc->m->store, rc->arg);
+	if (!node) {
+		api_response_error(rc->resp, 404, "node %s not found", rc->arg);
+		return;
+	}
+	const char *id = json_string_value(json_object_get(node, "ID"));
+	const char *state = json_string_value(
+		json_object_get(json_object_get(node, "Status"), "State"));
+	if (strcmp(node_role(node), "manager") == 0 || json_object_get(node, "ManagerStatus")) {
+		api_response_error(rc->resp, 400,
+				   "node %s is a cluster manager and is a member of the raft cluster. "
+				   "It must be demoted to worker before removal", id);
+		return;
+	}
+	if (!api_request_query_bool(rc->req, "force") && state &&
+	    strcmp(state, "down") != 0) {
+		api_response_error(rc->resp, 400,
+				   "node %s is not down and can't be removed (use --force)", id);
+		return;
+	}
+	propose_write(rc, json_pack("{s:s,s:s}", "op", "node.remove", "id", id), NULL,
+		      200, 404);
+}
+
+/* Checks the parts of a swarm Spec that orchd uses. */
+static int check_swarm_spec(const json_t *spec, char *err, size_t errlen)
+{
+	json_t *limit = json_object_get(json_object_get(spec, "Orchestration"),
+					"TaskHistoryRetentionLimit");
+	json_t *hb = json_object_get(json_object_get(spec, "Dispatcher"), "HeartbeatPeriod");
+	json_t *expiry = json_object_get(json_object_get(spec, "CAConfig"), "NodeCertExpiry");
+	if (limit && (!json_is_integer(limit) || json_integer_value(limit) < 0)) {
+		snprintf(err, errlen, "Orchestration.TaskHistoryRetentionLimit: must be a non-negative integer");
+		return -1;
+	}
+	if (hb && (!json_is_integer(hb) || json_integer_value(hb) <= 0)) {
+		snprintf(err, errlen, "Dispatcher.HeartbeatPeriod: must be a positive number of nanoseconds");
+		return -1;
+	}
+	if (expiry && (!json_is_integer(expiry) ||
+		       json_integer_value(expiry) < 3600LL * 1000000000LL)) {
+		snprintf(err, errlen, "CAConfig.NodeCertExpiry: must be at least 1 hour");
+		return -1;
+	}
+	return 0;
+}
+
+static void write_swarm_update(struct route_ctx *rc)
+{
+	json_int_t version;
+	if (json_is_null(rc->m->store.cluster)) {
+		api_response_error(rc->resp, 503, "%s", not_manager_message);
+		return;
+	}
+	if (!parse_version(rc, &version))
+		return;
+	json_t *spec = parse_body(rc);
+	if (!spec)
+		return;
+	char err[512], now[40];
+	if (check_swarm_spec(spec, err, sizeof(err)) != 0) {
+		api_response_error(rc->resp, 400, "invalid swarm spec: %s", err);
+		json_decref(spec);
+		return;
+	}
+	manager_now_text(now, sizeof(now));
+	propose_write(rc, json_pack("{s:s,s:I,s:o,s:s}", "op", "cluster.update", "version",
+				    version, "spec", spec, "now", now),
+		      NULL, 200, 409);
+}
+
 static const struct route write_routes[] = {
 	{ "POST", "/swarm/init", NULL, write_swarm_init },
 	{ "POST", "/swarm/leave", NULL, write_swarm_leave },
@@ -437,6 +535,8 @@ static const struct route write_routes[] = {
 	{ "POST", "/services/", "/update", write_service_update },
 	{ "DELETE", "/services/", "", write_service_remove },
 	{ "POST", "/nodes/", "/update", write_node_update },
+	{ "DELETE", "/nodes/", "", write_node_remove },
+	{ "POST", "/swarm/update", NULL, write_swarm_update },
 };
 
 /* ---------------------------------------------------------- local ones */

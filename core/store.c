@@ -5,7 +5,9 @@
  *
  * Commands, each a JSON object {"op": ..., ...}:
  *   cluster.init    {cluster: Swarm, node: Node}
+ *   cluster.update  {version, spec, now}              version must match
  *   node.put        {node: Node}                      create or replace
+ *   node.remove     {id}                              its tasks stay, orphaned
  *   service.create  {service: Service}                name and id unique
  *   service.update  {id, version, spec, now}          version must match
  *   service.remove  {id, now}                         tasks get desired remove
@@ -200,6 +202,37 @@ static int apply_node_put(struct store *s, const json_t *cmd, uint64_t index,
 	json_t *copy = json_deep_copy(node);
 	set_version(copy, index);
 	json_object_set_new(s->nodes, id, copy);
+	return 0;
+}
+
+static int apply_cluster_update(struct store *s, const json_t *cmd,
+				uint64_t index, char *err, size_t errlen)
+{
+	json_t *spec = json_object_get(cmd, "spec");
+	if (json_is_null(s->cluster))
+		FAIL("This node is not a swarm manager.");
+	if (!json_is_object(spec))
+		FAIL("cluster.update: spec object required");
+	json_int_t want = json_integer_value(json_object_get(cmd, "version"));
+	json_int_t have = json_integer_value(
+		json_object_get(json_object_get(s->cluster, "Version"), "Index"));
+	if (want != have)
+		FAIL("update out of sequence: swarm is at version %lld, not %lld",
+		     (long long)have, (long long)want);
+	json_object_set_new(s->cluster, "Spec", json_deep_copy(spec));
+	json_object_set(s->cluster, "UpdatedAt", json_object_get(cmd, "now"));
+	set_version(s->cluster, index);
+	return 0;
+}
+
+static int apply_node_remove(struct store *s, const json_t *cmd,
+			     uint64_t index, char *err, size_t errlen)
+{
+	(void)index;
+	const char *id = json_string_value(json_object_get(cmd, "id"));
+	if (!store_node(s, id))
+		FAIL("node %s not found", id ? id : "(null)");
+	json_object_del(s->nodes, id);
 	return 0;
 }
 
@@ -440,7 +473,9 @@ static const struct {
 	store_apply_fn fn;
 } store_commands[] = {
 	{ "cluster.init", apply_cluster_init },
+	{ "cluster.update", apply_cluster_update },
 	{ "node.put", apply_node_put },
+	{ "node.remove", apply_node_remove },
 	{ "service.create", apply_service_create },
 	{ "service.update", apply_service_update },
 	{ "service.remove", apply_service_remove },

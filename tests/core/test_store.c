@@ -138,6 +138,22 @@ static void test_dump_and_load_round_trip(void **state)
 	store_fini(&t);
 }
 
+static void test_cluster_update_checks_version_and_node_remove(void **state)
+{
+	(void)state;
+	struct store s;
+	store_init(&s);
+	assert_int_equal(apply(&s, "{\"op\":\"cluster.update\",\"version\":1,\"spec\":{}}", 1), -1);
+	assert_int_equal(apply(&s, "{\"op\":\"cluster.init\",\"cluster\":{\"ID\":\"c\"},\"node\":{\"ID\":\"n1\"}}", 1), 0);
+	assert_int_equal(apply(&s, "{\"op\":\"cluster.update\",\"version\":9,\"spec\":{}}", 2), -1);
+	assert_int_equal(apply(&s, "{\"op\":\"cluster.update\",\"version\":1,\"spec\":{\"Orchestration\":{\"TaskHistoryRetentionLimit\":2}}}", 2), 0);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(s.cluster, "Version"), "Index")), 2);
+	assert_int_equal(apply(&s, "{\"op\":\"node.remove\",\"id\":\"n1\"}", 3), 0);
+	assert_null(store_node(&s, "n1"));
+	assert_int_equal(apply(&s, "{\"op\":\"node.remove\",\"id\":\"n1\"}", 4), -1);
+	store_fini(&s);
+}
+
 static void test_unknown_command_is_refused(void **state)
 {
 	(void)state;
@@ -157,6 +173,7 @@ int main(void)
 		cmocka_unit_test(test_assign_only_pending_tasks),
 		cmocka_unit_test(test_service_remove_marks_tasks_for_removal),
 		cmocka_unit_test(test_dump_and_load_round_trip),
+		cmocka_unit_test(test_cluster_update_checks_version_and_node_remove),
 		cmocka_unit_test(test_unknown_command_is_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

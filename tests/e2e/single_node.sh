@@ -37,7 +37,7 @@ fi
 count_is() { [ "$(live_count)" = "$1" ]; }
 
 e2e_start_orchd "$build" "$data"
-E2E_CLEANUPS+=('kill -0 $ORCHD_PID 2>/dev/null && { orchctl service rm web glob talk norun >/dev/null 2>&1; for _ in $(seq 100); do [ "$(api /tasks)" = "[]" ] && break; sleep 0.1; done; }')
+E2E_CLEANUPS+=('kill -0 $ORCHD_PID 2>/dev/null && { orchctl service rm web glob talk norun huge >/dev/null 2>&1; for _ in $(seq 100); do [ "$(api /tasks)" = "[]" ] && break; sleep 0.1; done; }')
 
 e2e_note "swarm init"
 node_id=$(orchctl swarm init --advertise-addr 127.0.0.1 | grep -o '[0-9a-z]\{25\}' | head -n 1)
@@ -108,6 +108,13 @@ orchctl service create --detach --name norun --runtime nosuch /bin/true >/dev/nu
 e2e_wait 30 "pending with a reason naming the runtime" bash -c "curl -sf --max-time 5 --unix-socket $SOCK http://orchd/tasks | jq -e '[.[] | select(.ServiceName == \"norun\" and .Status.State == \"pending\" and (.Status.Err | test(\"nosuch\")))] | length == 1'"
 orchctl service ps norun | tail -n 1
 orchctl service rm norun >/dev/null
+
+e2e_note "a task that fits nowhere stays pending with the reason"
+orchctl service create --detach --name huge --reserve-memory 100000g --runtime "$runtime" "${image[@]}" >/dev/null ||
+  e2e_fail "create with a huge reservation failed at the API"
+e2e_wait 30 "pending: insufficient memory" bash -c "curl -sf --max-time 5 --unix-socket $SOCK http://orchd/tasks | jq -e '[.[] | select(.ServiceName == \"huge\" and .Status.State == \"pending\" and (.Status.Err | test(\"insufficient memory\")))] | length == 1'"
+api /tasks | jq -r '.[] | select(.ServiceName == "huge") | .Status.Err'
+orchctl service rm huge >/dev/null
 
 e2e_note "service logs"
 if [ "$runtime" = process ]; then talk=(/bin/sh -c "echo hello-$uniq; exec sleep $uniq");
