@@ -1,0 +1,793 @@
+/*
+ * pki_x509.c: key pairs, certificates, CSRs and the CA's signing, with
+ * mbed TLS (never an external openssl). Owns the objects it returns:
+ * struct pki_key (an ECDSA P-256 key pair), struct pki_cert (one parsed
+ * certificate and its PEM text) and struct pki_ca (the CA certificate and
+ * its key). Times are parameters, never read from a clock; chain checks
+ * use mbed TLS and ignore its own clock, validity is checked here.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mbedtls/asn1write.h>
+#include <mbedtls/ecp.h>
+#include <mbedtls/oid.h>
+#include <mbedtls/x509_csr.h>
+
+#include "pki_internal.h"
+
+/* Largest PEM certificate or CSR this library writes (they are ~700 B). */
+#define PKI_PEM_MAX 4096
+/* "YYYYMMDDhhmmss" and a NUL, as mbedtls_x509write_crt_set_validity wants. */
+#define PKI_X509_TIME_LEN 15
+
+static const char *const pki_role_names[] = {
+	[PKI_ROLE_WORKER] = "swarm-worker",
+	[PKI_ROLE_MANAGER] = "swarm-manager",
+};
+#define PKI_N_ROLES (sizeof(pki_role_names) / sizeof(pki_role_names[0]))
+
+const char *pki_role_name(enum pki_role role)
+{
+	if ((unsigned)role >= PKI_N_ROLES)
+		return NULL;
+	return pki_role_names[role];
+}
+
+static int pki_role_from_name(const char *name, size_t len,
+			      enum pki_role *role)
+{
+	for (unsigned i = 0; i < PKI_N_ROLES; i++) {
+		if (strlen(pki_role_names[i]) == len &&
+		    memcmp(pki_role_names[i], name, len) == 0) {
+			*role = (enum pki_role)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+mbedtls_pk_context *pki_key_pk(const struct pki_key *key)
+{
+	return (mbedtls_pk_context *)&key->pk;
+}
+
+mbedtls_x509_crt *pki_cert_crt(const struct pki_cert *cert)
+{
+	return (mbedtls_x509_crt *)&cert->crt;
+}
+
+/* ---- identities ---- */
+
+static int pki_id_char_ok(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+}
+
+/* Node and cluster ids end up in a subject DN string: the restricted
+ * alphabet keeps ',', '=', '\\' and '+' out of it. */
+static int pki_id_check(const char *what, const char *s, size_t len,
+			char *err, size_t errlen)
+{
+	if (len == 0)
+		return pki_fail(err, errlen, "pki: %s is empty", what);
+	if (len > PKI_ID_MAX)
+		return pki_fail(err, errlen,
+				"pki: %s is %zu characters long (max %d)", what,
+				len, PKI_ID_MAX);
+	for (size_t i = 0; i < len; i++) {
+		if (!pki_id_char_ok((unsigned char)s[i]))
+			return pki_fail(err, errlen,
+					"pki: %s has invalid character 0x%02x at "
+					"position %zu (allowed: A-Z a-z 0-9 . _ -)",
+					what, (unsigned char)s[i], i);
+	}
+	return 0;
+}
+
+static int pki_identity_check(const struct pki_identity *id, char *err,
+			      size_t errlen)
+{
+	if (pki_id_check("node id", id->node_id,
+			 strnlen(id->node_id, sizeof(id->node_id)), err,
+			 errlen) != 0 ||
+	    pki_id_check("cluster id", id->cluster_id,
+			 strnlen(id->cluster_id, sizeof(id->cluster_id)), err,
+			 errlen) != 0)
+		return -1;
+	if (pki_role_name(id->role) == NULL)
+		return pki_fail(err, errlen, "pki: unknown role %d",
+				(int)id->role);
+	return 0;
+}
+
+int pki_identity_set(struct pki_identity *id, const char *node_id,
+		     enum pki_role role, const char *cluster_id, char *err,
+		     size_t errlen)
+{
+	memset(id, 0, sizeof(*id));
+	if (node_id == NULL || cluster_id == NULL)
+		return pki_fail(err, errlen, "pki: node id or cluster id is NULL");
+	if (pki_id_check("node id", node_id, strlen(node_id), err, errlen) != 0 ||
+	    pki_id_check("cluster id", cluster_id, strlen(cluster_id), err,
+			 errlen) != 0)
+		return -1;
+	if (pki_role_name(role) == NULL)
+		return pki_fail(err, errlen, "pki: unknown role %d", (int)role);
+	memcpy(id->node_id, node_id, strlen(node_id) + 1);
+	memcpy(id->cluster_id, cluster_id, strlen(cluster_id) + 1);
+	id->role = role;
+	return 0;
+}
+
+static void pki_identity_dn(const struct pki_identity *id, char *buf,
+			    size_t size)
+{
+	snprintf(buf, size, "CN=%s,OU=%s,O=%s", id->node_id,
+		 pki_role_name(id->role), id->cluster_id);
+}
+
+/* ---- time ---- */
+
+static int pki_time_to_x509(int64_t t, char out[PKI_X509_TIME_LEN],
+			    char *err, size_t errlen)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if ((int64_t)tt != t || gmtime_r(&tt, &tm) == NULL ||
+	    tm.tm_year + 1900 < 1950 || tm.tm_year + 1900 > 9999)
+		return pki_fail(err, errlen,
+				"pki: time %lld is outside years 1950..9999",
+				(long long)t);
+	snprintf(out, PKI_X509_TIME_LEN, "%04d%02d%02d%02d%02d%02d",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec);
+	return 0;
+}
+
+static int64_t pki_time_from_x509(const mbedtls_x509_time *x)
+{
+	struct tm tm = {
+		.tm_year = x->year - 1900,
+		.tm_mon = x->mon - 1,
+		.tm_mday = x->day,
+		.tm_hour = x->hour,
+		.tm_min = x->min,
+		.tm_sec = x->sec,
+	};
+
+	return (int64_t)timegm(&tm);
+}
+
+/* For messages: 2024-05-01T12:00:00Z. */
+static void pki_time_text(int64_t t, char *buf, size_t size)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL) {
+		snprintf(buf, size, "%lld", (long long)t);
+		return;
+	}
+	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* ---- keys ---- */
+
+int pki_key_generate(struct pki_rng *rng, struct pki_key **out, char *err,
+		     size_t errlen)
+{
+	struct pki_key *key = calloc(1, sizeof(*key));
+	int ret;
+
+	*out = NULL;
+	if (key == NULL)
+		return pki_fail(err, errlen, "pki: out of memory");
+	mbedtls_pk_init(&key->pk);
+	ret = mbedtls_pk_setup(&key->pk,
+			       mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
+	if (ret == 0)
+		ret = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1,
+					  mbedtls_pk_ec(key->pk), pki_rng_fill,
+					  rng);
+	if (ret != 0) {
+		pki_key_free(key);
+		return pki_fail_mbed(err, errlen, ret,
+				     "pki: cannot generate a P-256 key");
+	}
+	*out = key;
+	return 0;
+}
+
+void pki_key_free(struct pki_key *key)
+{
+	if (key == NULL)
+		return;
+	mbedtls_pk_free(&key->pk);
+	free(key);
+}
+
+/* ---- certificates ---- */
+
+int pki_cert_parse(const char *pem, size_t len, struct pki_cert **out,
+		   char *err, size_t errlen)
+{
+	struct pki_cert *cert;
+	int ret;
+
+	*out = NULL;
+	if (pem == NULL || len == 0 || memchr(pem, '\0', len) != NULL ||
+	    strstr(pem, "-----BEGIN CERTIFICATE-----") == NULL)
+		return pki_fail(err, errlen,
+				"pki: not a PEM certificate (no BEGIN CERTIFICATE)");
+	cert = calloc(1, sizeof(*cert));
+	if (cert == NULL)
+		return pki_fail(err, errlen, "pki: out of memory");
+	mbedtls_x509_crt_init(&cert->crt);
+	cert->pem = strndup(pem, len);
+	if (cert->pem == NULL) {
+		pki_cert_free(cert);
+		return pki_fail(err, errlen, "pki: out of memory");
+	}
+	/* PEM input must include its NUL in the length. */
+	ret = mbedtls_x509_crt_parse(&cert->crt, (const unsigned char *)cert->pem,
+				     len + 1);
+	if (ret != 0) {
+		pki_cert_free(cert);
+		if (ret > 0)
+			return pki_fail(err, errlen,
+					"pki: %d certificate(s) in the PEM text "
+					"could not be parsed", ret);
+		return pki_fail_mbed(err, errlen, ret,
+				     "pki: invalid certificate");
+	}
+	if (cert->crt.next != NULL) {
+		pki_cert_free(cert);
+		return pki_fail(err, errlen,
+				"pki: expected one certificate, found several");
+	}
+	*out = cert;
+	return 0;
+}
+
+void pki_cert_free(struct pki_cert *cert)
+{
+	if (cert == NULL)
+		return;
+	mbedtls_x509_crt_free(&cert->crt);
+	free(cert->pem);
+	free(cert);
+}
+
+const char *pki_cert_pem(const struct pki_cert *cert)
+{
+	return cert->pem;
+}
+
+bool pki_cert_matches_key(const struct pki_cert *cert,
+			  const struct pki_key *key)
+{
+	return mbedtls_pk_check_pair(&cert->crt.pk, &key->pk) == 0;
+}
+
+/* Copies one subject attribute value, checked as an id. */
+static int pki_name_value(const char *what, const mbedtls_x509_name *n,
+			  char *out, size_t size, int *seen, char *err,
+			  size_t errlen)
+{
+	if (*seen)
+		return pki_fail(err, errlen,
+				"pki: certificate subject has several %s", what);
+	*seen = 1;
+	if (n->val.len >= size)
+		return pki_fail(err, errlen,
+				"pki: certificate %s is %zu bytes long (max %zu)",
+				what, n->val.len, size - 1);
+	memcpy(out, n->val.p, n->val.len);
+	out[n->val.len] = '\0';
+	return 0;
+}
+
+static int pki_subject_identity(const mbedtls_x509_name *subject,
+				struct pki_identity *id, char *err,
+				size_t errlen)
+{
+	char role[PKI_ID_MAX + 1] = "";
+	int seen_cn = 0, seen_ou = 0, seen_o = 0;
+	int rc = 0;
+
+	memset(id, 0, sizeof(*id));
+	for (const mbedtls_x509_name *n = subject; n != NULL && rc == 0; n = n->next) {
+		if (n->oid.p == NULL)
+			continue;
+		if (MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &n->oid) == 0)
+			rc = pki_name_value("CN", n, id->node_id,
+					    sizeof(id->node_id), &seen_cn, err,
+					    errlen);
+		else if (MBEDTLS_OID_CMP(MBEDTLS_OID_AT_ORG_UNIT, &n->oid) == 0)
+			rc = pki_name_value("OU", n, role, sizeof(role),
+					    &seen_ou, err, errlen);
+		else if (MBEDTLS_OID_CMP(MBEDTLS_OID_AT_ORGANIZATION, &n->oid) == 0)
+			rc = pki_name_value("O", n, id->cluster_id,
+					    sizeof(id->cluster_id), &seen_o, err,
+					    errlen);
+	}
+	if (rc != 0)
+		return -1;
+	if (!seen_cn || !seen_ou || !seen_o)
+		return pki_fail(err, errlen,
+				"pki: certificate subject lacks %s (a node "
+				"certificate has CN, OU and O)",
+				!seen_cn ? "CN" : !seen_ou ? "OU" : "O");
+	if (pki_role_from_name(role, strlen(role), &id->role) != 0)
+		return pki_fail(err, errlen,
+				"pki: certificate OU \"%s\" is not a role "
+				"(swarm-worker or swarm-manager)", role);
+	return pki_identity_check(id, err, errlen);
+}
+
+int pki_cert_read_info(const struct pki_cert *cert,
+		       struct pki_cert_info *info, char *err, size_t errlen)
+{
+	memset(info, 0, sizeof(*info));
+	if (pki_subject_identity(&cert->crt.subject, &info->id, err, errlen) != 0)
+		return -1;
+	info->not_before = pki_time_from_x509(&cert->crt.valid_from);
+	info->not_after = pki_time_from_x509(&cert->crt.valid_to);
+	return 0;
+}
+
+static int pki_check_time(const char *what, const mbedtls_x509_crt *crt,
+			  int64_t now, char *err, size_t errlen)
+{
+	int64_t from = pki_time_from_x509(&crt->valid_from);
+	int64_t to = pki_time_from_x509(&crt->valid_to);
+	char when[32];
+
+	if (now < from) {
+		pki_time_text(from, when, sizeof(when));
+		return pki_fail(err, errlen, "pki: %s is not valid before %s",
+				what, when);
+	}
+	if (now > to) {
+		pki_time_text(to, when, sizeof(when));
+		return pki_fail(err, errlen, "pki: %s expired at %s", what,
+				when);
+	}
+	return 0;
+}
+
+/* Signature chain only: mbed TLS's own clock checks are masked out. */
+static int pki_check_chain(const struct pki_cert *ca_cert,
+			   const struct pki_cert *cert, char *err,
+			   size_t errlen)
+{
+	const uint32_t clock_flags = MBEDTLS_X509_BADCERT_EXPIRED |
+				     MBEDTLS_X509_BADCERT_FUTURE;
+	uint32_t flags = 0;
+	char why[256];
+	int ret;
+
+	ret = mbedtls_x509_crt_verify(pki_cert_crt(cert), pki_cert_crt(ca_cert),
+				      NULL, NULL, &flags, NULL, NULL);
+	if (ret != 0 && ret != MBEDTLS_ERR_X509_CERT_VERIFY_FAILED)
+		return pki_fail_mbed(err, errlen, ret,
+				     "pki: cannot verify the certificate");
+	flags &= ~clock_flags;
+	if (flags != 0) {
+		mbedtls_x509_crt_verify_info(why, sizeof(why), "", flags);
+		why[strcspn(why, "\n")] = '\0';
+		return pki_fail(err, errlen,
+				"pki: certificate not issued by this cluster CA "
+				"(%s)", why);
+	}
+	return 0;
+}
+
+int pki_cert_verify(const struct pki_cert *ca_cert,
+		    const struct pki_cert *cert, int64_t now,
+		    struct pki_cert_info *info, char *err, size_t errlen)
+{
+	struct pki_cert_info local;
+
+	if (!ca_cert->crt.ca_istrue)
+		return pki_fail(err, errlen,
+				"pki: the trusted certificate is not a CA");
+	if (cert->crt.ca_istrue)
+		return pki_fail(err, errlen,
+				"pki: a CA certificate is not a node certificate");
+	if (pki_check_chain(ca_cert, cert, err, errlen) != 0 ||
+	    pki_check_time("CA certificate", &ca_cert->crt, now, err,
+			   errlen) != 0 ||
+	    pki_check_time("certificate", &cert->crt, now, err, errlen) != 0)
+		return -1;
+	return pki_cert_read_info(cert, info != NULL ? info : &local, err,
+				  errlen);
+}
+
+bool pki_cert_needs_renewal(const struct pki_cert_info *info, int64_t now,
+			    unsigned remaining_percent)
+{
+	int64_t total = info->not_after - info->not_before;
+	int64_t remaining;
+
+	if (total <= 0 || now >= info->not_after)
+		return true;
+	if (now <= info->not_before) /* all of it remains */
+		return false;
+	if (remaining_percent > 100)
+		remaining_percent = 100;
+	remaining = info->not_after - now;
+	/* remaining / total < percent / 100, without rounding. */
+	return remaining * 100 < total * (int64_t)remaining_percent;
+}
+
+/* ---- writing certificates ---- */
+
+/* What differs between the CA's own certificate and a node's. */
+struct pki_issue {
+	const char *subject;              /* DN string */
+	const char *issuer;               /* DN string */
+	mbedtls_pk_context *subject_key;  /* public part used */
+	mbedtls_pk_context *issuer_key;   /* signs */
+	int64_t not_before;
+	int64_t not_after;
+	const struct pki_identity *node;  /* NULL: the CA certificate */
+};
+
+static int pki_set_serial(mbedtls_x509write_cert *w, struct pki_rng *rng,
+			  char *err, size_t errlen)
+{
+	unsigned char raw[16];
+	mbedtls_mpi serial;
+	int ret;
+
+	if (pki_rng_bytes(rng, raw, sizeof(raw), err, errlen) != 0)
+		return -1;
+	raw[0] &= 0x7f; /* positive */
+	raw[0] |= 0x40; /* and never zero */
+	mbedtls_mpi_init(&serial);
+	ret = mbedtls_mpi_read_binary(&serial, raw, sizeof(raw));
+	if (ret == 0)
+		ret = mbedtls_x509write_crt_set_serial(w, &serial);
+	mbedtls_mpi_free(&serial);
+	if (ret != 0)
+		return pki_fail_mbed(err, errlen, ret, "pki: cannot set serial");
+	return 0;
+}
+
+/* subjectAltName: SEQUENCE { [2] dNSName node id, [2] dNSName role }. */
+static int pki_set_san(mbedtls_x509write_cert *w, const struct pki_identity *id)
+{
+	const char *names[] = { pki_role_name(id->role), id->node_id };
+	unsigned char buf[256];
+	unsigned char *p = buf + sizeof(buf);
+	size_t len = 0;
+	int ret;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		size_t n = strlen(names[i]);
+		size_t one = 0;
+
+		if ((ret = mbedtls_asn1_write_raw_buffer(
+			     &p, buf, (const unsigned char *)names[i], n)) < 0)
+			return ret;
+		one += (size_t)ret;
+		if ((ret = mbedtls_asn1_write_len(&p, buf, one)) < 0)
+			return ret;
+		one += (size_t)ret;
+		if ((ret = mbedtls_asn1_write_tag(
+			     &p, buf, MBEDTLS_ASN1_CONTEXT_SPECIFIC | 2)) < 0)
+			return ret;
+		len += one + (size_t)ret;
+	}
+	if ((ret = mbedtls_asn1_write_len(&p, buf, len)) < 0)
+		return ret;
+	len += (size_t)ret;
+	if ((ret = mbedtls_asn1_write_tag(&p, buf, MBEDTLS_ASN1_CONSTRUCTED |
+							   MBEDTLS_ASN1_SEQUENCE)) < 0)
+		return ret;
+	len += (size_t)ret;
+	return mbedtls_x509write_crt_set_extension(
+		w, MBEDTLS_OID_SUBJECT_ALT_NAME,
+		MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), 0, p, len);
+}
+
+/* extKeyUsage: SEQUENCE { serverAuth, clientAuth } (mutual TLS). */
+static int pki_set_ext_key_usage(mbedtls_x509write_cert *w)
+{
+	unsigned char buf[64];
+	unsigned char *p = buf + sizeof(buf);
+	size_t len = 0;
+	int ret;
+
+	if ((ret = mbedtls_asn1_write_oid(&p, buf, MBEDTLS_OID_CLIENT_AUTH,
+					  MBEDTLS_OID_SIZE(MBEDTLS_OID_CLIENT_AUTH))) < 0)
+		return ret;
+	len += (size_t)ret;
+	if ((ret = mbedtls_asn1_write_oid(&p, buf, MBEDTLS_OID_SERVER_AUTH,
+					  MBEDTLS_OID_SIZE(MBEDTLS_OID_SERVER_AUTH))) < 0)
+		return ret;
+	len += (size_t)ret;
+	if ((ret = mbedtls_asn1_write_len(&p, buf, len)) < 0)
+		return ret;
+	len += (size_t)ret;
+	if ((ret = mbedtls_asn1_write_tag(&p, buf, MBEDTLS_ASN1_CONSTRUCTED |
+							   MBEDTLS_ASN1_SEQUENCE)) < 0)
+		return ret;
+	len += (size_t)ret;
+	return mbedtls_x509write_crt_set_extension(
+		w, MBEDTLS_OID_EXTENDED_KEY_USAGE,
+		MBEDTLS_OID_SIZE(MBEDTLS_OID_EXTENDED_KEY_USAGE), 0, p, len);
+}
+
+static int pki_set_extensions(mbedtls_x509write_cert *w,
+			      const struct pki_identity *node)
+{
+	int ret;
+
+	if (node == NULL) {
+		ret = mbedtls_x509write_crt_set_basic_constraints(w, 1, -1);
+		if (ret == 0)
+			ret = mbedtls_x509write_crt_set_key_usage(
+				w, MBEDTLS_X509_KU_KEY_CERT_SIGN |
+					   MBEDTLS_X509_KU_CRL_SIGN);
+	} else {
+		ret = mbedtls_x509write_crt_set_basic_constraints(w, 0, 0);
+		if (ret == 0)
+			ret = mbedtls_x509write_crt_set_key_usage(
+				w, MBEDTLS_X509_KU_DIGITAL_SIGNATURE |
+					   MBEDTLS_X509_KU_KEY_ENCIPHERMENT);
+		if (ret == 0)
+			ret = pki_set_ext_key_usage(w);
+		if (ret == 0)
+			ret = pki_set_san(w, node);
+	}
+	if (ret == 0)
+		ret = mbedtls_x509write_crt_set_subject_key_identifier(w);
+	if (ret == 0)
+		ret = mbedtls_x509write_crt_set_authority_key_identifier(w);
+	return ret;
+}
+
+static int pki_set_validity(mbedtls_x509write_cert *w, int64_t from,
+			    int64_t to, char *err, size_t errlen)
+{
+	char not_before[PKI_X509_TIME_LEN];
+	char not_after[PKI_X509_TIME_LEN];
+	int ret;
+
+	if (pki_time_to_x509(from, not_before, err, errlen) != 0 ||
+	    pki_time_to_x509(to, not_after, err, errlen) != 0)
+		return -1;
+	ret = mbedtls_x509write_crt_set_validity(w, not_before, not_after);
+	if (ret != 0)
+		return pki_fail_mbed(err, errlen, ret,
+				     "pki: cannot set the validity period");
+	return 0;
+}
+
+static int pki_fill_writer(mbedtls_x509write_cert *w,
+			   const struct pki_issue *is, struct pki_rng *rng,
+			   char *err, size_t errlen)
+{
+	int ret;
+
+	mbedtls_x509write_crt_set_version(w, MBEDTLS_X509_CRT_VERSION_3);
+	mbedtls_x509write_crt_set_md_alg(w, MBEDTLS_MD_SHA256);
+	mbedtls_x509write_crt_set_subject_key(w, is->subject_key);
+	mbedtls_x509write_crt_set_issuer_key(w, is->issuer_key);
+	if (pki_set_serial(w, rng, err, errlen) != 0 ||
+	    pki_set_validity(w, is->not_before, is->not_after, err, errlen) != 0)
+		return -1;
+	ret = mbedtls_x509write_crt_set_subject_name(w, is->subject);
+	if (ret == 0)
+		ret = mbedtls_x509write_crt_set_issuer_name(w, is->issuer);
+	if (ret == 0)
+		ret = pki_set_extensions(w, is->node);
+	if (ret != 0)
+		return pki_fail_mbed(err, errlen, ret,
+				     "pki: cannot build the certificate");
+	return 0;
+}
+
+static int pki_issue(const struct pki_issue *is, struct pki_rng *rng,
+		     struct pki_cert **out, char *err, size_t errlen)
+{
+	mbedtls_x509write_cert w;
+	unsigned char pem[PKI_PEM_MAX];
+	int ret;
+
+	*out = NULL;
+	mbedtls_x509write_crt_init(&w);
+	if (pki_fill_writer(&w, is, rng, err, errlen) != 0) {
+		mbedtls_x509write_crt_free(&w);
+		return -1;
+	}
+	ret = mbedtls_x509write_crt_pem(&w, pem, sizeof(pem), pki_rng_fill, rng);
+	mbedtls_x509write_crt_free(&w);
+	if (ret != 0)
+		return pki_fail_mbed(err, errlen, ret,
+				     "pki: cannot sign the certificate");
+	return pki_cert_parse((const char *)pem, strlen((const char *)pem), out,
+			      err, errlen);
+}
+
+/* not_before = now - backdate, not_after = now + validity. */
+static int pki_validity_period(int64_t now, int64_t validity,
+			       int64_t fallback, int64_t *from, int64_t *to,
+			       char *err, size_t errlen)
+{
+	if (validity == 0)
+		validity = fallback;
+	if (validity < 0)
+		return pki_fail(err, errlen,
+				"pki: negative validity %lld seconds",
+				(long long)validity);
+	if (now > INT64_MAX - validity)
+		return pki_fail(err, errlen, "pki: validity period overflows");
+	*from = now - PKI_CERT_BACKDATE;
+	*to = now + validity;
+	return 0;
+}
+
+/* ---- CSRs ---- */
+
+int pki_csr_make(const struct pki_key *key, const struct pki_identity *id,
+		 struct pki_rng *rng, char **pem_out, char *err,
+		 size_t errlen)
+{
+	mbedtls_x509write_csr w;
+	unsigned char pem[PKI_PEM_MAX];
+	char dn[3 * PKI_ID_MAX + 32];
+	int ret;
+
+	*pem_out = NULL;
+	if (pki_identity_check(id, err, errlen) != 0)
+		return -1;
+	pki_identity_dn(id, dn, sizeof(dn));
+	mbedtls_x509write_csr_init(&w);
+	mbedtls_x509write_csr_set_key(&w, pki_key_pk(key));
+	mbedtls_x509write_csr_set_md_alg(&w, MBEDTLS_MD_SHA256);
+	ret = mbedtls_x509write_csr_set_subject_name(&w, dn);
+	if (ret == 0)
+		ret = mbedtls_x509write_csr_pem(&w, pem, sizeof(pem),
+						pki_rng_fill, rng);
+	mbedtls_x509write_csr_free(&w);
+	if (ret != 0)
+		return pki_fail_mbed(err, errlen, ret, "pki: cannot write the CSR");
+	*pem_out = strdup((const char *)pem);
+	if (*pem_out == NULL)
+		return pki_fail(err, errlen, "pki: out of memory");
+	return 0;
+}
+
+/* Proof of possession: the CSR is signed by the key it carries. */
+static int pki_csr_check_signature(mbedtls_x509_csr *csr, char *err,
+				   size_t errlen)
+{
+	const mbedtls_md_info_t *md = mbedtls_md_info_from_type(csr->sig_md);
+	unsigned char hash[MBEDTLS_MD_MAX_SIZE];
+	int ret;
+
+	if (md == NULL)
+		return pki_fail(err, errlen,
+				"pki: CSR uses an unsupported digest");
+	ret = mbedtls_md(md, csr->cri.p, csr->cri.len, hash);
+	if (ret == 0)
+		ret = mbedtls_pk_verify_ext(csr->sig_pk, csr->sig_opts, &csr->pk,
+					    csr->sig_md, hash,
+					    mbedtls_md_get_size(md), csr->sig.p,
+					    csr->sig.len);
+	if (ret != 0)
+		return pki_fail_mbed(err, errlen, ret,
+				     "pki: CSR signature does not verify");
+	return 0;
+}
+
+static int pki_csr_parse(const char *pem, size_t len, mbedtls_x509_csr *csr,
+			 char *err, size_t errlen)
+{
+	char *copy;
+	int ret;
+
+	if (pem == NULL || len == 0 || memchr(pem, '\0', len) != NULL)
+		return pki_fail(err, errlen, "pki: empty or binary CSR");
+	copy = strndup(pem, len);
+	if (copy == NULL)
+		return pki_fail(err, errlen, "pki: out of memory");
+	ret = mbedtls_x509_csr_parse(csr, (const unsigned char *)copy, len + 1);
+	free(copy);
+	if (ret != 0)
+		return pki_fail_mbed(err, errlen, ret, "pki: invalid CSR");
+	if (!mbedtls_pk_can_do(&csr->pk, MBEDTLS_PK_ECKEY) ||
+	    mbedtls_pk_ec(csr->pk)->grp.id != MBEDTLS_ECP_DP_SECP256R1)
+		return pki_fail(err, errlen, "pki: CSR key is not ECDSA P-256");
+	return pki_csr_check_signature(csr, err, errlen);
+}
+
+/* ---- the CA ---- */
+
+int pki_ca_generate(struct pki_rng *rng, int64_t now, int64_t validity,
+		    struct pki_ca **out, char *err, size_t errlen)
+{
+	struct pki_ca *ca = calloc(1, sizeof(*ca));
+	struct pki_issue is = {
+		.subject = "CN=" PKI_CA_CN,
+		.issuer = "CN=" PKI_CA_CN,
+	};
+
+	*out = NULL;
+	if (ca == NULL)
+		return pki_fail(err, errlen, "pki: out of memory");
+	if (pki_validity_period(now, validity, PKI_CA_VALIDITY_DEFAULT,
+				&is.not_before, &is.not_after, err, errlen) != 0 ||
+	    pki_key_generate(rng, &ca->key, err, errlen) != 0) {
+		pki_ca_free(ca);
+		return -1;
+	}
+	is.subject_key = &ca->key->pk;
+	is.issuer_key = &ca->key->pk;
+	if (pki_issue(&is, rng, &ca->cert, err, errlen) != 0) {
+		pki_ca_free(ca);
+		return -1;
+	}
+	*out = ca;
+	return 0;
+}
+
+void pki_ca_free(struct pki_ca *ca)
+{
+	if (ca == NULL)
+		return;
+	pki_cert_free(ca->cert);
+	pki_key_free(ca->key);
+	free(ca);
+}
+
+const struct pki_cert *pki_ca_cert(const struct pki_ca *ca)
+{
+	return ca->cert;
+}
+
+int pki_ca_sign_csr(const struct pki_ca *ca, struct pki_rng *rng,
+		    const char *csr_pem, size_t csr_len,
+		    const struct pki_identity *id, int64_t now,
+		    int64_t validity, struct pki_cert **out, char *err,
+		    size_t errlen)
+{
+	struct pki_issue is = { .node = id, .issuer_key = pki_key_pk(ca->key) };
+	char subject[3 * PKI_ID_MAX + 32];
+	char issuer[256];
+	mbedtls_x509_csr csr;
+	int ret;
+
+	*out = NULL;
+	if (pki_identity_check(id, err, errlen) != 0 ||
+	    pki_validity_period(now, validity, PKI_NODE_VALIDITY_DEFAULT,
+				&is.not_before, &is.not_after, err, errlen) != 0)
+		return -1;
+	ret = mbedtls_x509_dn_gets(issuer, sizeof(issuer), &ca->cert->crt.subject);
+	if (ret < 0)
+		return pki_fail_mbed(err, errlen, ret,
+				     "pki: cannot read the CA subject");
+	/* A node certificate never outlives the CA that vouches for it. */
+	if (is.not_after > pki_time_from_x509(&ca->cert->crt.valid_to))
+		is.not_after = pki_time_from_x509(&ca->cert->crt.valid_to);
+	pki_identity_dn(id, subject, sizeof(subject));
+	is.subject = subject;
+	is.issuer = issuer;
+	mbedtls_x509_csr_init(&csr);
+	if (pki_csr_parse(csr_pem, csr_len, &csr, err, errlen) != 0) {
+		mbedtls_x509_csr_free(&csr);
+		return -1;
+	}
+	is.subject_key = &csr.pk;
+	ret = pki_issue(&is, rng, out, err, errlen);
+	mbedtls_x509_csr_free(&csr);
+	return ret;
+}
