@@ -20,6 +20,7 @@
 #define AGENT_CALL_TIMEOUT_MS 10000
 #define AGENT_RUNTIME_REFRESH_NS 5000000000LL
 #define AGENT_DEFAULT_GRACE_MS 10000
+#define AGENT_RETRY_NS 500000000LL /* unsent statuses, failed sessions */
 
 struct agent {
 	struct agent_config cfg;
@@ -32,6 +33,16 @@ struct agent {
 	json_t *assigned; /* task id -> Task, the manager's last word */
 	int64_t next_refresh_ns;
 	json_t *reported_info;
+	json_t *outbox;   /* status updates the manager has not taken yet */
+	int64_t next_flush_ns;
+
+	/* The session thread: asks the manager for this node's tasks (long
+	 * poll) and posts what changed into the inbox. */
+	pthread_t session_thread;
+	bool session_started;
+	pthread_mutex_t session_lock;
+	pthread_cond_t session_cond;
+	bool session_stop;
 };
 
 /* Batches of runtime requests and status reports built by one pass. */
@@ -105,10 +116,14 @@ static void agent_refresh_runtimes(struct agent *a)
 	json_t *info = json_pack("{s:s,s:o,s:o,s:s}", "node", a->cfg.node_id, "runtimes",
 				 offered, "resources", resources ? resources : json_object(),
 				 "default_runtime", a->default_runtime);
+	json_object_set_new(info, "hostname", json_string(str_or_empty(a->cfg.hostname)));
 	if (!json_equal(info, a->reported_info)) {
 		json_decref(a->reported_info);
 		a->reported_info = json_incref(info);
-		inbox_post(a->cfg.manager_inbox, INBOX_NODE_INFO, info, NULL);
+		if (a->cfg.link.send(a->cfg.link.ctx, INBOX_NODE_INFO, info) != 0) {
+			json_decref(a->reported_info); /* not taken: resend later */
+			a->reported_info = NULL;
+		}
 	} else {
 		json_decref(info);
 	}
@@ -281,6 +296,21 @@ static void reconcile_task(struct agent *a, struct agent_batch *b, const char *i
 		plan_remove(a, b, id);
 }
 
+/* Sends the status updates the manager has not taken yet; what cannot be
+ * sent now (no manager reachable) is kept, in order, for the next try. */
+static void agent_flush(struct agent *a)
+{
+	if (json_array_size(a->outbox) == 0)
+		return;
+	/* The message gets its own array: the outbox is cleared below. */
+	json_t *msg = json_pack("{s:s,s:o}", "node", a->cfg.node_id, "updates",
+				json_copy(a->outbox));
+	if (a->cfg.link.send(a->cfg.link.ctx, INBOX_TASK_STATUSES, msg) == 0)
+		json_array_clear(a->outbox);
+	else
+		a->next_flush_ns = inbox_now_ns() + AGENT_RETRY_NS;
+}
+
 static void agent_send_batches(struct agent *a, struct agent_batch *b)
 {
 	const char *ops[] = { "start", "stop", "remove" };
@@ -311,10 +341,8 @@ static void agent_send_batches(struct agent *a, struct agent_batch *b)
 			json_decref(reply);
 		}
 	}
-	if (json_array_size(b->updates))
-		inbox_post(a->cfg.manager_inbox, INBOX_TASK_STATUSES,
-			   json_pack("{s:s,s:O}", "node", a->cfg.node_id, "updates", b->updates),
-			   NULL);
+	json_array_extend(a->outbox, b->updates);
+	agent_flush(a);
 }
 
 static void batch_init(struct agent_batch *b)
@@ -429,23 +457,39 @@ static json_t *agent_logs(struct agent *a, const json_t *req)
 	return reply ? reply : json_pack("{s:s}", "error", err);
 }
 
+/* Applies a dispatcher reply: all of this node's tasks ("full"), or those
+ * that changed and the ids of those that went. */
+static void agent_apply_diff(struct agent *a, const json_t *diff)
+{
+	if (getenv("ORCHD_DEBUG_AGENT")) {
+		char *dbg = json_dumps(diff, JSON_COMPACT);
+		fprintf(stderr, "DBG diff %.400s\n", dbg);
+		free(dbg);
+	}
+	if (json_is_true(json_object_get(diff, "full")))
+		json_object_clear(a->assigned);
+	size_t i;
+	json_t *t;
+	json_array_foreach(json_object_get(diff, "tasks"), i, t) {
+		const char *id = json_string_value(json_object_get(t, "ID"));
+		if (id)
+			json_object_set(a->assigned, id, t);
+	}
+	json_array_foreach(json_object_get(diff, "removed"), i, t)
+		if (json_string_value(t))
+			json_object_del(a->assigned, json_string_value(t));
+}
+
 static void agent_handle(struct agent *a, struct inbox_msg *msg)
 {
 	switch (msg->kind) {
 	case INBOX_STOP:
 		a->stopping = true;
 		break;
-	case INBOX_ASSIGNMENTS: {
-		json_t *by_id = json_object();
-		size_t i;
-		json_t *t;
-		json_array_foreach(json_object_get(msg->body, "tasks"), i, t)
-			json_object_set(by_id, json_string_value(json_object_get(t, "ID")), t);
-		json_decref(a->assigned);
-		a->assigned = by_id;
+	case INBOX_ASSIGNMENTS:
+		agent_apply_diff(a, msg->body);
 		agent_reconcile(a);
 		break;
-	}
 	case INBOX_RUNTIME_EVENT:
 		agent_on_statuses(a, msg->body);
 		break;
@@ -474,6 +518,59 @@ static void *agent_main(void *arg)
 			agent_refresh_runtimes(a);
 			a->next_refresh_ns = inbox_now_ns() + AGENT_RUNTIME_REFRESH_NS;
 		}
+		if (json_array_size(a->outbox) && inbox_now_ns() >= a->next_flush_ns)
+			agent_flush(a);
+	}
+	return NULL;
+}
+
+/* Waits up to ns unless the agent is stopping; returns whether it is. */
+static bool session_pause(struct agent *a, int64_t ns)
+{
+	int64_t deadline = inbox_now_ns() + ns;
+	struct timespec ts = { .tv_sec = deadline / 1000000000,
+			       .tv_nsec = deadline % 1000000000 };
+	pthread_mutex_lock(&a->session_lock);
+	while (!a->session_stop &&
+	       pthread_cond_timedwait(&a->session_cond, &a->session_lock, &ts) == 0)
+		;
+	bool stop = a->session_stop;
+	pthread_mutex_unlock(&a->session_lock);
+	return stop;
+}
+
+static bool session_stopping(struct agent *a)
+{
+	pthread_mutex_lock(&a->session_lock);
+	bool stop = a->session_stop;
+	pthread_mutex_unlock(&a->session_lock);
+	return stop;
+}
+
+static void *agent_session_main(void *arg)
+{
+	struct agent *a = arg;
+	char session_id[32] = "";
+	json_int_t version = 0;
+	while (!session_stopping(a)) {
+		json_t *req = json_pack("{s:i,s:s,s:s,s:s,s:I}", "v", 1, "op", "session",
+					"node_id", a->cfg.node_id, "session_id", session_id,
+					"ack", version);
+		json_t *reply = NULL;
+		char err[512] = "";
+		int rc = a->cfg.link.session(a->cfg.link.ctx, req, &reply, err, sizeof(err));
+		const char *error = json_string_value(json_object_get(reply, "error"));
+		if (rc != 0 || error) {
+			json_decref(reply);
+			session_id[0] = '\0'; /* the next session starts with a full sync */
+			if (session_pause(a, AGENT_RETRY_NS))
+				break;
+			continue;
+		}
+		snprintf(session_id, sizeof(session_id), "%s",
+			 str_or_empty(json_string_value(json_object_get(reply, "session_id"))));
+		version = json_integer_value(json_object_get(reply, "version"));
+		inbox_post(a->inbox, INBOX_ASSIGNMENTS, reply, NULL);
 	}
 	return NULL;
 }
@@ -491,11 +588,24 @@ int agent_start(const struct agent_config *cfg, struct agent **out, char *err,
 	a->runtimes = json_object();
 	a->local = json_object();
 	a->assigned = json_object();
+	a->outbox = json_array();
+	pthread_mutex_init(&a->session_lock, NULL);
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&a->session_cond, &attr);
+	pthread_condattr_destroy(&attr);
 	if (pthread_create(&a->thread, NULL, agent_main, a) != 0) {
 		snprintf(err, errlen, "agent: cannot start its thread");
 		agent_stop(a);
 		return -1;
 	}
+	if (pthread_create(&a->session_thread, NULL, agent_session_main, a) != 0) {
+		snprintf(err, errlen, "agent: cannot start its session thread");
+		agent_stop(a);
+		return -1;
+	}
+	a->session_started = true;
 	*out = a;
 	return 0;
 }
@@ -504,6 +614,13 @@ void agent_stop(struct agent *a)
 {
 	if (!a)
 		return;
+	if (a->session_started) {
+		pthread_mutex_lock(&a->session_lock);
+		a->session_stop = true;
+		pthread_cond_signal(&a->session_cond);
+		pthread_mutex_unlock(&a->session_lock);
+		pthread_join(a->session_thread, NULL);
+	}
 	if (a->thread) {
 		inbox_post(a->inbox, INBOX_STOP, NULL, NULL);
 		pthread_join(a->thread, NULL);
@@ -513,6 +630,9 @@ void agent_stop(struct agent *a)
 	json_decref(a->local);
 	json_decref(a->assigned);
 	json_decref(a->reported_info);
+	json_decref(a->outbox);
+	pthread_cond_destroy(&a->session_cond);
+	pthread_mutex_destroy(&a->session_lock);
 	free(a);
 }
 

@@ -13,13 +13,29 @@
 #include "inbox.h"
 #include "plugin_calls.h"
 
+/* How the agent reaches its manager: in-process for the manager node's own
+ * agent, over the cluster network for a worker. */
+struct agent_link {
+	void *ctx;
+	/* Sends a status batch (INBOX_TASK_STATUSES) or the node's
+	 * description (INBOX_NODE_INFO); steals body. Returns 0, or -1 when
+	 * it could not be sent (the agent keeps it and tries again). */
+	int (*send)(void *ctx, enum inbox_kind kind, json_t *body);
+	/* One dispatcher session request (see core/dispatcher.h); blocks up
+	 * to about one heartbeat period; steals request. Returns 0 with the
+	 * reply, or -1 with err. */
+	int (*session)(void *ctx, json_t *request, json_t **reply, char *err,
+		       size_t errlen);
+};
+
 struct agent_config {
 	const char *node_id;
+	const char *hostname;
 	/* Runtime for tasks whose service names none; NULL: docker when it
 	 * answers, else process. */
 	const char *default_runtime;
 	struct plugin_calls plugins;
-	struct inbox *manager_inbox;
+	struct agent_link link;
 };
 
 struct agent;

@@ -46,6 +46,10 @@ static void inbox_drain_locked(struct inbox *in)
 			m->call->refused = true;
 			inbox_call_finish(m->call);
 		}
+		if (m->kind == INBOX_SESSION && m->ptr) {
+			struct inbox_reply_to *to = m->ptr;
+			to->fn(to->ctx, json_pack("{s:s}", "error", "the manager is stopping"));
+		}
 		inbox_msg_free(m);
 	}
 	in->tail = NULL;
@@ -69,8 +73,8 @@ void inbox_free(struct inbox *in)
 	free(in);
 }
 
-int inbox_post(struct inbox *in, enum inbox_kind kind, json_t *body,
-	       struct inbox_call *call)
+static int inbox_enqueue(struct inbox *in, enum inbox_kind kind, json_t *body,
+			 struct inbox_call *call, void *ptr)
 {
 	struct inbox_msg *m = calloc(1, sizeof(*m));
 	if (!m) {
@@ -80,6 +84,7 @@ int inbox_post(struct inbox *in, enum inbox_kind kind, json_t *body,
 	m->kind = kind;
 	m->body = body;
 	m->call = call;
+	m->ptr = ptr;
 	pthread_mutex_lock(&in->lock);
 	if (in->closed) {
 		pthread_mutex_unlock(&in->lock);
@@ -94,6 +99,18 @@ int inbox_post(struct inbox *in, enum inbox_kind kind, json_t *body,
 	pthread_cond_signal(&in->nonempty);
 	pthread_mutex_unlock(&in->lock);
 	return 0;
+}
+
+int inbox_post(struct inbox *in, enum inbox_kind kind, json_t *body,
+	       struct inbox_call *call)
+{
+	return inbox_enqueue(in, kind, body, call, NULL);
+}
+
+int inbox_post_ptr(struct inbox *in, enum inbox_kind kind, json_t *body,
+		   void *ptr)
+{
+	return inbox_enqueue(in, kind, body, NULL, ptr);
 }
 
 struct inbox_msg *inbox_wait(struct inbox *in, int64_t deadline_ns)
@@ -146,11 +163,16 @@ int inbox_call(struct inbox *in, enum inbox_kind kind, json_t *body,
 {
 	if (inbox_post(in, kind, body, call) != 0)
 		return -1;
+	inbox_call_wait(call);
+	return call->refused ? -1 : 0;
+}
+
+void inbox_call_wait(struct inbox_call *call)
+{
 	pthread_mutex_lock(&call->lock);
 	while (!call->done)
 		pthread_cond_wait(&call->done_cond, &call->lock);
 	pthread_mutex_unlock(&call->lock);
-	return call->refused ? -1 : 0;
 }
 
 void inbox_call_finish(struct inbox_call *call)

@@ -21,6 +21,16 @@ enum inbox_kind {
 	INBOX_ASSIGNMENTS,      /* manager -> agent: {tasks:[Task...]} */
 	INBOX_RUNTIME_EVENT,    /* plugin -> agent: a task_status event */
 	INBOX_CALL,             /* a generic synchronous call (call set) */
+	INBOX_SESSION,          /* agent -> manager: a dispatcher session
+				 * request; ptr is a struct inbox_reply_to */
+};
+
+/* Where the answer to a message goes when the poster does not wait on an
+ * inbox_call (a request from the network, answered later). fn is called
+ * exactly once, from the owner's thread, and takes the reply. */
+struct inbox_reply_to {
+	void (*fn)(void *ctx, json_t *reply);
+	void *ctx;
 };
 
 /* A request whose poster waits for the answer. */
@@ -37,6 +47,7 @@ struct inbox_msg {
 	enum inbox_kind kind;
 	json_t *body;             /* owned by the message; may be NULL */
 	struct inbox_call *call;  /* borrowed; NULL unless kind is a call */
+	void *ptr;                /* borrowed; kind-specific (INBOX_SESSION) */
 	struct inbox_msg *next;
 };
 
@@ -52,6 +63,9 @@ int inbox_post(struct inbox *in, enum inbox_kind kind, json_t *body,
 /* Waits until a message is there or the monotonic clock passes
  * deadline_ns; returns the message (free with inbox_msg_free) or NULL. */
 struct inbox_msg *inbox_wait(struct inbox *in, int64_t deadline_ns);
+/* Queues a message carrying a kind-specific pointer; steals body. */
+int inbox_post_ptr(struct inbox *in, enum inbox_kind kind, json_t *body,
+		   void *ptr);
 void inbox_msg_free(struct inbox_msg *msg);
 /* The owner stopped: refuses what is queued (calls finish with refused set)
  * and every later post. */
@@ -64,6 +78,8 @@ void inbox_call_fini(struct inbox_call *call);
 int inbox_call(struct inbox *in, enum inbox_kind kind, json_t *body,
 	       struct inbox_call *call);
 void inbox_call_finish(struct inbox_call *call);
+/* Waits until the call is finished (after posting it some other way). */
+void inbox_call_wait(struct inbox_call *call);
 
 /* The monotonic clock in nanoseconds. */
 int64_t inbox_now_ns(void);

@@ -23,6 +23,12 @@
 
 #define MANAGER_SCHEDULER_TIMEOUT_MS 5000
 #define MANAGER_SCHEDULER_RETRY_NS 1000000000LL
+/* A node is down when its agent has not asked for its tasks for two and a
+ * half heartbeat periods (1 s by default: detection within 2.5 s). */
+static int64_t manager_down_after_ns(int64_t heartbeat_ns)
+{
+	return heartbeat_ns * 5 / 2;
+}
 
 int64_t manager_wall_ns(void)
 {
@@ -104,8 +110,13 @@ static void on_role_changed(void *ctx, enum raft_role role, uint64_t leader)
 {
 	struct manager *m = ctx;
 	(void)leader;
+	bool was_leader = m->leader;
 	m->leader = role == RAFT_LEADER;
 	m->dirty = true;
+	if (m->leader && !was_leader)
+		m->leader_since_ns = inbox_now_ns();
+	if (!m->leader && was_leader)
+		dispatcher_reset(m->dispatcher);
 }
 
 static int manager_open_raft(struct manager *m, bool bootstrap, char *err,
@@ -231,32 +242,32 @@ fail:
 	return -1;
 }
 
+/* A node's Description from its agent's report (runtimes that answer,
+ * resources, default runtime). */
+static json_t *node_description(const json_t *info, const char *hostname)
+{
+	json_t *res = json_object_get(info, "resources");
+	return json_pack(
+		"{s:s,s:{s:s,s:s},s:{s:I,s:I},s:{s:s},s:o,s:s}", "Hostname", hostname,
+		"Platform", "Architecture", "x86_64", "OS", "linux", "Resources",
+		"NanoCPUs", json_integer_value(json_object_get(res, "nano_cpus")),
+		"MemoryBytes", json_integer_value(json_object_get(res, "memory_bytes")),
+		"Engine", "EngineVersion", "orchd-0.1.0", "OrchRuntimes",
+		json_ref_or_array(json_object_get(info, "runtimes")), "OrchDefaultRuntime",
+		str_or(json_string_value(json_object_get(info, "default_runtime")), ""));
+}
+
 json_t *manager_self_node(struct manager *m, const char *now)
 {
-	json_t *info = m->node_info;
-	json_t *runtimes = json_object_get(info, "runtimes");
-	json_t *res = json_object_get(info, "resources");
+	json_t *info = json_object_get(m->node_infos, m->cfg.node_id);
 	char manager_addr[160];
 	snprintf(manager_addr, sizeof(manager_addr), "%s:2377", m->advertise_addr);
-	return json_pack(
-		"{s:s,s:s,s:s,s:{s:s,s:s,s:{}},"
-		"s:{s:s,s:{s:s,s:s},s:{s:I,s:I},s:{s:s},s:o,s:s},"
-		"s:{s:s,s:s},s:{s:b,s:s,s:s}}",
-		"ID", m->cfg.node_id, "CreatedAt", now, "UpdatedAt", now, "Spec",
-		"Role", "manager", "Availability", "active", "Labels",
-		"Description", "Hostname", m->cfg.hostname, "Platform",
-		"Architecture", "x86_64", "OS", "linux", "Resources", "NanoCPUs",
-		json_integer_value(json_object_get(res, "nano_cpus")),
-		"MemoryBytes",
-		json_integer_value(json_object_get(res, "memory_bytes")), "Engine",
-		"EngineVersion", "orchd-0.1.0", "OrchRuntimes",
-		json_ref_or_array(runtimes), "OrchDefaultRuntime",
-		json_string_value(json_object_get(info, "default_runtime"))
-			? json_string_value(json_object_get(info, "default_runtime"))
-			: "",
-		"Status", "State", "ready", "Addr", m->advertise_addr,
-		"ManagerStatus", "Leader", 1, "Reachability", "reachable", "Addr",
-		manager_addr);
+	return json_pack("{s:s,s:s,s:s,s:{s:s,s:s,s:{}},s:o,s:{s:s,s:s},s:{s:b,s:s,s:s}}",
+			 "ID", m->cfg.node_id, "CreatedAt", now, "UpdatedAt", now, "Spec",
+			 "Role", "manager", "Availability", "active", "Labels",
+			 "Description", node_description(info, m->cfg.hostname), "Status",
+			 "State", "ready", "Addr", m->advertise_addr, "ManagerStatus",
+			 "Leader", 1, "Reachability", "reachable", "Addr", manager_addr);
 }
 
 int manager_swarm_init(struct manager *m, const char *advertise_addr,
@@ -297,10 +308,7 @@ void manager_swarm_wipe(struct manager *m)
 	char dir[700];
 	snprintf(dir, sizeof(dir), "%s/raft", m->data_dir);
 	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-	if (m->agent_inbox)
-		inbox_post(m->agent_inbox, INBOX_ASSIGNMENTS,
-			   json_pack("{s:[]}", "tasks"), NULL);
-	m->dispatched_fingerprint = 0;
+	dispatcher_reset(m->dispatcher);
 }
 
 /* ----------------------------------------------------------- pipelines */
@@ -314,6 +322,16 @@ static void manager_propose_internal(struct manager *m, json_t *cmd)
 	else
 		fprintf(stderr, "orchd: manager: %s\n", err);
 	json_decref(cmd);
+}
+
+/* The cluster's Dispatcher.HeartbeatPeriod (1 s unless changed). */
+static int64_t manager_heartbeat_ns(const struct manager *m)
+{
+	json_t *hb = json_object_get(
+		json_object_get(json_object_get(m->store.cluster, "Spec"), "Dispatcher"),
+		"HeartbeatPeriod");
+	json_int_t ns = json_integer_value(hb);
+	return json_is_integer(hb) && ns > 0 ? ns : 1000000000LL;
 }
 
 /* The cluster's TaskHistoryRetentionLimit, or the configured default. */
@@ -555,61 +573,81 @@ static bool run_scheduler(struct manager *m, int64_t now)
 	return any;
 }
 
-/* Sends the local agent the tasks of this node when they changed. */
-static void run_dispatcher(struct manager *m)
+/* Proposes a node with a new state/description. */
+static void node_put(struct manager *m, const json_t *node, const char *state,
+		     json_t *description)
 {
-	if (!m->agent_inbox)
-		return;
-	uint64_t fingerprint = 1469598103934665603ULL;
-	json_t *mine = json_array();
-	const char *id;
-	json_t *task;
-	json_object_foreach(m->store.tasks, id, task) {
-		const char *node = store_task_node(task);
-		if (!node || strcmp(node, m->cfg.node_id) != 0 ||
-		    store_task_state(task) < TASK_ASSIGNED)
-			continue;
-		json_array_append_new(mine, json_deep_copy(task));
-		uint64_t v = (uint64_t)json_integer_value(
-			json_object_get(json_object_get(task, "Version"), "Index"));
-		fingerprint = (fingerprint ^ v ^ (uint64_t)strlen(id)) * 1099511628211ULL;
-	}
-	fingerprint += json_array_size(mine);
-	if (fingerprint == m->dispatched_fingerprint) {
-		json_decref(mine);
-		return;
-	}
-	m->dispatched_fingerprint = fingerprint;
-	inbox_post(m->agent_inbox, INBOX_ASSIGNMENTS, json_pack("{s:o}", "tasks", mine),
-		   NULL);
-}
-
-/* Keeps this node's description in the store in step with what the agent
- * last reported (runtimes that answer, resources). */
-static bool run_node_refresh(struct manager *m)
-{
-	json_t *node = store_node(&m->store, m->cfg.node_id);
-	if (!node || !m->node_info)
-		return false;
-	json_t *desc = json_object_get(node, "Description");
-	json_t *runtimes = json_object_get(m->node_info, "runtimes");
-	const char *state = json_string_value(
-		json_object_get(json_object_get(node, "Status"), "State"));
-	if (json_equal(json_object_get(desc, "OrchRuntimes"), runtimes) &&
-	    state && strcmp(state, "ready") == 0)
-		return false;
 	char now[40];
 	manager_now_text(now, sizeof(now));
-	json_t *fresh = manager_self_node(m, now);
 	json_t *copy = json_deep_copy(node);
-	json_object_set(copy, "Description", json_object_get(fresh, "Description"));
-	json_object_set(json_object_get(copy, "Description"), "Hostname",
-			json_object_get(desc, "Hostname"));
-	json_object_set_new(json_object_get(copy, "Status"), "State", json_string("ready"));
+	if (description)
+		json_object_set_new(copy, "Description", description);
+	json_t *status = json_object_get(copy, "Status");
+	if (!json_is_object(status)) {
+		status = json_object();
+		json_object_set_new(copy, "Status", status);
+	}
+	json_object_set_new(status, "State", json_string(state));
+	if (strcmp(state, "down") == 0)
+		json_object_set_new(status, "Message", json_string("heartbeat failure"));
+	else
+		json_object_del(status, "Message");
 	json_object_set_new(copy, "UpdatedAt", json_string(now));
-	json_decref(fresh);
 	manager_propose_internal(m, json_pack("{s:s,s:o}", "op", "node.put", "node", copy));
-	return true;
+}
+
+/* Keeps each node's description in step with what its agent last
+ * reported (runtimes that answer, resources). */
+static bool run_node_refresh(struct manager *m)
+{
+	bool proposed = false;
+	const char *id;
+	json_t *info;
+	json_object_foreach(m->node_infos, id, info) {
+		json_t *node = store_node(&m->store, id);
+		if (!node)
+			continue;
+		json_t *desc = json_object_get(node, "Description");
+		const char *host = str_or(json_string_value(json_object_get(desc, "Hostname")),
+					  str_or(json_string_value(json_object_get(info, "hostname")), id));
+		json_t *fresh = node_description(info, host);
+		if (json_equal(fresh, desc)) {
+			json_decref(fresh);
+			continue;
+		}
+		const char *state = json_string_value(
+			json_object_get(json_object_get(node, "Status"), "State"));
+		node_put(m, node, str_or(state, "ready"), fresh);
+		proposed = true;
+	}
+	return proposed;
+}
+
+/* Marks down the nodes whose agent stopped asking for its tasks, and ready
+ * again those whose agent came back. This manager's own node is ready as
+ * long as it runs. */
+static bool run_node_liveness(struct manager *m, int64_t now)
+{
+	int64_t down_after = manager_down_after_ns(manager_heartbeat_ns(m));
+	bool proposed = false;
+	const char *id;
+	json_t *node;
+	json_object_foreach(m->store.nodes, id, node) {
+		const char *state = str_or(json_string_value(
+			json_object_get(json_object_get(node, "Status"), "State")), "");
+		int64_t seen = dispatcher_last_seen(m->dispatcher, id);
+		bool self = strcmp(id, m->cfg.node_id) == 0;
+		bool alive = self || (seen && now - seen <= down_after);
+		bool grace = !seen && now - m->leader_since_ns <= down_after;
+		if (strcmp(state, "ready") == 0 && !alive && !grace) {
+			node_put(m, node, "down", NULL);
+			proposed = true;
+		} else if (strcmp(state, "ready") != 0 && alive) {
+			node_put(m, node, "ready", NULL);
+			proposed = true;
+		}
+	}
+	return proposed;
 }
 
 static void manager_run_pipelines(struct manager *m, int64_t now)
@@ -620,6 +658,7 @@ static void manager_run_pipelines(struct manager *m, int64_t now)
 		if (m->internal_index > raft_node_applied(m->raft))
 			return; /* wait for our own proposals to apply */
 		bool proposed = run_node_refresh(m);
+		proposed |= run_node_liveness(m, now);
 		proposed |= run_orchestrator(m, now);
 		proposed |= run_allocator(m);
 		proposed |= run_scheduler(m, now);
@@ -645,6 +684,22 @@ static void manager_handle_statuses(struct manager *m, json_t *body)
 					      "updates", updates));
 }
 
+/* An agent's session request: answered by the dispatcher on the leader.
+ * A node not in a swarm has an empty store, so its agent learns it has no
+ * tasks (and stops what it still runs). A follower cannot serve sessions. */
+static void manager_handle_session(struct manager *m, json_t *request,
+				   struct inbox_reply_to *reply_to)
+{
+	if (m->raft && !m->leader) {
+		reply_to->fn(reply_to->ctx, json_pack("{s:s}", "error",
+						      "this manager is not the leader"));
+		return;
+	}
+	dispatcher_request(m->dispatcher, &m->store, request, reply_to,
+			   inbox_now_ns(), manager_heartbeat_ns(m));
+	m->dirty = true;
+}
+
 static void manager_handle(struct manager *m, struct inbox_msg *msg)
 {
 	switch (msg->kind) {
@@ -661,10 +716,15 @@ static void manager_handle(struct manager *m, struct inbox_msg *msg)
 	case INBOX_TASK_STATUSES:
 		manager_handle_statuses(m, msg->body);
 		break;
-	case INBOX_NODE_INFO:
-		json_decref(m->node_info);
-		m->node_info = json_incref(msg->body);
+	case INBOX_NODE_INFO: {
+		const char *node = json_string_value(json_object_get(msg->body, "node"));
+		if (node)
+			json_object_set(m->node_infos, node, msg->body);
 		m->dirty = true;
+		break;
+	}
+	case INBOX_SESSION:
+		manager_handle_session(m, msg->body, msg->ptr);
 		break;
 	default:
 		break;
@@ -696,8 +756,9 @@ static void manager_step(struct manager *m)
 	}
 	manager_run_pipelines(m, now);
 	manager_finish_calls(m);
-	if (m->raft)
-		run_dispatcher(m);
+	if (!m->raft || m->leader)
+		dispatcher_step(m->dispatcher, &m->store, inbox_now_ns(),
+				manager_heartbeat_ns(m));
 }
 
 static void *manager_main(void *arg)
@@ -740,6 +801,8 @@ int manager_start(const struct manager_config *cfg, struct manager **out,
 	snprintf(m->data_dir, sizeof(m->data_dir), "%s/swarm", cfg->data_root);
 	store_init(&m->store);
 	m->inbox = inbox_new();
+	m->node_infos = json_object();
+	m->dispatcher = dispatcher_new();
 	m->orchestrator_wakeup_ns = INT64_MAX;
 	m->next_tick_ns = inbox_now_ns();
 	m->tick_ms = 100; /* until a raft replica sets its own */
@@ -769,6 +832,7 @@ void manager_stop(struct manager *m)
 	pthread_join(m->thread, NULL);
 	m->stopped = true;
 	inbox_close(m->inbox);
+	dispatcher_reset(m->dispatcher);
 	for (size_t i = 0; i < m->n_writes; i++) {
 		struct manager_api_call *ac = (void *)m->writes[i].call->request;
 		api_response_error(ac->resp, 503, "orchd is shutting down");
@@ -793,7 +857,8 @@ void manager_free(struct manager *m)
 	free(m->writes);
 	free(m->reads);
 	inbox_free(m->inbox);
-	json_decref(m->node_info);
+	json_decref(m->node_infos);
+	dispatcher_free(m->dispatcher);
 	store_fini(&m->store);
 	free(m);
 }
@@ -801,9 +866,4 @@ void manager_free(struct manager *m)
 struct inbox *manager_inbox(struct manager *m)
 {
 	return m->inbox;
-}
-
-void manager_set_agent(struct manager *m, struct inbox *agent_inbox)
-{
-	m->agent_inbox = agent_inbox;
 }

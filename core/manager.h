@@ -41,7 +41,5 @@ void manager_stop(struct manager *m);
 /* Frees what manager_stop left (after every poster stopped posting). */
 void manager_free(struct manager *m);
 struct inbox *manager_inbox(struct manager *m);
-/* The local agent's inbox, where assignments for this node go. */
-void manager_set_agent(struct manager *m, struct inbox *agent_inbox);
 
 #endif

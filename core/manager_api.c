@@ -301,7 +301,7 @@ static void write_swarm_init(struct route_ctx *rc)
 		"cluster.init", "cluster", "ID", cluster_id, "CreatedAt", now,
 		"UpdatedAt", now, "Spec", "Name", "default", "Orchestration",
 		"TaskHistoryRetentionLimit", (int)rc->m->cfg.history_limit,
-		"Dispatcher", "HeartbeatPeriod", (json_int_t)5000000000LL, "node", node);
+		"Dispatcher", "HeartbeatPeriod", (json_int_t)1000000000LL, "node", node);
 	propose_write(rc, cmd, json_string(rc->m->cfg.node_id), 200, 503);
 }
 
@@ -588,7 +588,8 @@ static void local_info(struct route_ctx *rc)
 	json_t *info = json_pack("{s:s,s:s,s:s,s:o,s:o}", "ID", m->cfg.node_id,
 				 "Name", m->cfg.hostname, "ServerVersion",
 				 ORCHD_VERSION, "Swarm", swarm, "OrchRuntimes",
-				 json_ref_or_array(json_object_get(m->node_info, "runtimes")));
+				 json_ref_or_array(json_object_get(
+					 json_object_get(m->node_infos, m->cfg.node_id), "runtimes")));
 	api_response_json(rc->resp, 200, info);
 }
 

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "dispatcher.h"
 #include "manager.h"
 #include "raft_node.h"
 #include "store.h"
@@ -35,7 +36,6 @@ struct manager {
 	struct manager_config cfg;
 	char data_dir[512];  /* data_root/swarm */
 	struct inbox *inbox;
-	struct inbox *agent_inbox;
 	pthread_t thread;
 	bool stopping;
 	bool stopped;            /* thread joined, inbox closed */
@@ -57,8 +57,9 @@ struct manager {
 	uint32_t tick_ms;        /* the raft replica's tick */
 	int64_t orchestrator_wakeup_ns;
 	int64_t scheduler_retry_ns;
-	json_t *node_info;       /* the local agent's last report */
-	uint64_t dispatched_fingerprint;
+	json_t *node_infos;      /* node id -> its agent's last report */
+	struct dispatcher *dispatcher;
+	int64_t leader_since_ns; /* when this manager last became leader */
 };
 
 static inline const char *str_or_empty(const char *s)

@@ -228,6 +228,40 @@ static int orchd_load_plugins(struct orchd *o, char *err, size_t errlen)
 	return 0;
 }
 
+/* ------------------------------------------- the local agent's link */
+
+/* The manager node's own agent talks to the manager through its inbox. */
+static int local_link_send(void *ctx, enum inbox_kind kind, json_t *body)
+{
+	struct orchd *o = ctx;
+	return inbox_post(manager_inbox(o->manager), kind, body, NULL);
+}
+
+static void local_session_reply(void *ctx, json_t *reply)
+{
+	struct inbox_call *call = ctx;
+	call->response = reply;
+	inbox_call_finish(call);
+}
+
+static int local_link_session(void *ctx, json_t *request, json_t **reply,
+			      char *err, size_t errlen)
+{
+	struct orchd *o = ctx;
+	struct inbox_call call;
+	inbox_call_init(&call, NULL);
+	struct inbox_reply_to to = { .fn = local_session_reply, .ctx = &call };
+	if (inbox_post_ptr(manager_inbox(o->manager), INBOX_SESSION, request, &to) != 0) {
+		inbox_call_fini(&call);
+		snprintf(err, errlen, "the manager is stopping");
+		return -1;
+	}
+	inbox_call_wait(&call);
+	*reply = call.response;
+	inbox_call_fini(&call);
+	return 0;
+}
+
 /* ---------------------------------------------------------------- API */
 
 /* Logs are the one request answered outside the core thread: the manager
@@ -387,12 +421,14 @@ static int orchd_start(struct orchd *o, char *err, size_t errlen,
 	if (manager_start(&mc, &o->manager, err, errlen) != 0)
 		return -1;
 	struct agent_config ac = { .node_id = o->node_id,
+				   .hostname = o->hostname,
 				   .default_runtime = o->cfg.default_runtime,
 				   .plugins = calls,
-				   .manager_inbox = manager_inbox(o->manager) };
+				   .link = { .ctx = o,
+					     .send = local_link_send,
+					     .session = local_link_session } };
 	if (agent_start(&ac, &o->agent, err, errlen) != 0)
 		return -1;
-	manager_set_agent(o->manager, agent_inbox(o->agent));
 	struct api_http_config hc = { .socket_path = config_socket_path(&o->cfg),
 				      .handler = orchd_api_handler,
 				      .handler_ctx = o,

@@ -10,6 +10,8 @@
  *   logs    -> GET /services/{ref}/logs (or /tasks/{ref}/logs)
  * Every flag value is checked (parse.c) before anything is sent. A service
  * reference is an ID, ID prefix or name; the daemon resolves it.
+ * The task table of `service ps` (service_ps_print) is shared with
+ * `node ps`.
  * No state of its own.
  */
 #include "format.h"
@@ -588,11 +590,17 @@ static int ps_row_cmp(const void *a, const void *b)
     return 0;
 }
 
-/* "web.1" for replicated tasks, "web.<node id>" for global ones. */
+/* "web.1" for replicated tasks, "web.<node id>" for global ones. The name
+ * comes from services, else from the task's own ServiceName (orchd's
+ * tasks carry it), else the service ID. */
 static void ps_task_name(json_t *task, json_t *services, char *buf, size_t len)
 {
     json_t *service = json_object_get(services, json_path_str(task, "ServiceID"));
     const char *name = json_path_str(service, "Spec.Name");
+    if (name[0] == '\0')
+        name = json_path_str(task, "ServiceName");
+    if (name[0] == '\0')
+        name = json_path_str(task, "ServiceID");
     json_int_t slot = json_path_int(task, "Slot", 0);
     if (slot > 0)
         snprintf(buf, len, "%s.%" JSON_INTEGER_FORMAT, name, slot);
@@ -640,8 +648,8 @@ static int ps_add_rows(struct format_table *table, struct ps_row *rows, size_t c
     return 0;
 }
 
-static int ps_print(struct cli *cli, json_t *tasks, json_t *services, json_t *hostnames,
-                    bool no_trunc)
+int service_ps_print(struct cli *cli, json_t *tasks, json_t *services, json_t *hostnames,
+                     bool no_trunc)
 {
     static const char *const titles[] = {"ID", "NAME", "IMAGE", "NODE", "DESIRED STATE",
                                          "CURRENT STATE", "ERROR", "PORTS"};
@@ -698,7 +706,7 @@ static int ps_fetch_and_print(struct cli *cli, json_t *filters, json_t *services
         path = NULL;
     } else if (client_call_json(cli, "GET", path, NULL, &tasks, NULL) == 0) {
         json_t *hostnames = ps_hostnames(cli);
-        rc = ps_print(cli, tasks, services, hostnames, no_trunc);
+        rc = service_ps_print(cli, tasks, services, hostnames, no_trunc);
         json_decref(hostnames);
         json_decref(tasks);
     }

@@ -1,15 +1,25 @@
 /*
- * cmd_swarm.c: `orchctl swarm init|leave`, `orchctl info` and
- * `orchctl version`: the cluster-level commands.
+ * cmd_swarm.c: `orchctl swarm init|join|join-token|update|leave`,
+ * `orchctl info` and `orchctl version`: the cluster-level commands.
  *
- *   swarm init  -> POST /swarm/init {ListenAddr, AdvertiseAddr}; answer: the
- *                  node ID as a JSON string
- *   swarm leave -> POST /swarm/leave?force=true|false
- *   info        -> GET /info (the Swarm section of docker info)
- *   version     -> GET /version
+ *   swarm init       -> POST /swarm/init {ListenAddr, AdvertiseAddr}; answer:
+ *                       the node ID as a JSON string; then GET /swarm and
+ *                       GET /info for the worker join command
+ *   swarm join       -> POST /swarm/join {ListenAddr, AdvertiseAddr,
+ *                       RemoteAddrs, JoinToken[, Availability]}, then GET /info
+ *                       (Swarm.ControlAvailable: joined as a manager)
+ *   swarm join-token -> GET /swarm (JoinTokens), GET /info (the address);
+ *                       --rotate first POSTs /swarm/update?version=N&
+ *                       rotateWorkerToken=...&rotateManagerToken=... (Spec)
+ *   swarm update     -> GET /swarm, POST /swarm/update?version=N (Spec)
+ *   swarm leave      -> POST /swarm/leave?force=true|false
+ *   info             -> GET /info (the Swarm section of docker info)
+ *   version          -> GET /version
+ * Flag values are checked (parse.c) before anything is sent.
  * No state of its own.
  */
 #include "orchctl.h"
+#include "parse.h"
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -22,7 +32,10 @@ static const char swarm_usage[] =
     "\n"
     "Commands:\n"
     "  init        Initialize a swarm\n"
-    "  leave       Leave the swarm\n";
+    "  join        Join a swarm as a node and/or manager\n"
+    "  join-token  Manage join tokens\n"
+    "  leave       Leave the swarm\n"
+    "  update      Update the swarm\n";
 
 static const char swarm_init_usage[] =
     "Usage:  orchctl swarm init [OPTIONS]\n"
@@ -33,6 +46,51 @@ static const char swarm_init_usage[] =
     "      --advertise-addr string   Advertised address (format: <ip|interface>[:port])\n"
     "      --listen-addr string      Listen address (format: <ip|interface>[:port])\n"
     "                                (default 0.0.0.0:2377)\n";
+
+static const char swarm_join_usage[] =
+    "Usage:  orchctl swarm join [OPTIONS] HOST:PORT\n"
+    "\n"
+    "Join a swarm as a node and/or manager\n"
+    "\n"
+    "Options:\n"
+    "      --advertise-addr string   Advertised address (format: <ip|interface>[:port])\n"
+    "      --availability string     Availability of the node (\"active\", \"pause\", \"drain\")\n"
+    "      --listen-addr string      Listen address (format: <ip|interface>[:port])\n"
+    "                                (default 0.0.0.0:2377)\n"
+    "      --token string            Token for entry into the swarm\n";
+
+static const char swarm_join_token_usage[] =
+    "Usage:  orchctl swarm join-token [OPTIONS] (worker|manager)\n"
+    "\n"
+    "Manage join tokens\n"
+    "\n"
+    "Options:\n"
+    "  -q, --quiet    Only display token\n"
+    "      --rotate   Rotate join token\n";
+
+static const char swarm_update_usage[] =
+    "Usage:  orchctl swarm update [OPTIONS]\n"
+    "\n"
+    "Update the swarm\n"
+    "\n"
+    "Options:\n"
+    "      --cert-expiry duration            Validity period for node certificates\n"
+    "                                        (ns|us|ms|s|m|h) (default 2160h0m0s)\n"
+    "      --dispatcher-heartbeat duration   Dispatcher heartbeat period (ns|us|ms|s|m|h)\n"
+    "                                        (default 5s)\n"
+    "      --task-history-limit int          Task history retention limit (default 5)\n";
+
+/* Long-only option codes. */
+enum {
+    OPT_ADVERTISE_ADDR = 256,
+    OPT_LISTEN_ADDR,
+    OPT_TOKEN,
+    OPT_AVAILABILITY,
+    OPT_ROTATE,
+    OPT_CERT_EXPIRY,
+    OPT_DISPATCHER_HEARTBEAT,
+    OPT_TASK_HISTORY_LIMIT,
+};
 
 static const char swarm_leave_usage[] =
     "Usage:  orchctl swarm leave [OPTIONS]\n"
@@ -53,19 +111,127 @@ static const char version_usage[] =
     "Show the orchctl and orchd version information\n";
 
 /* An address flag: non-empty, no whitespace. */
-static int swarm_check_addr(struct cli *cli, const char *flag, const char *value)
+static int swarm_check_addr(struct cli *cli, const char *command, const char *flag,
+                            const char *value)
 {
     if (value[0] == '\0' || strpbrk(value, " \t\n") != NULL)
-        return cli_flag_error(cli, "swarm init", flag, value,
-                              "expected <ip|interface>[:port]");
+        return cli_flag_error(cli, command, flag, value, "expected <ip|interface>[:port]");
     return 0;
+}
+
+/* The address other nodes join: this node's entry in
+ * Swarm.RemoteManagers, else the first entry, else Swarm.NodeAddr:2377.
+ * Returns -1 after printing why when there is none. */
+static int swarm_manager_addr(struct cli *cli, json_t *info, char *buf, size_t len)
+{
+    json_t *swarm = json_object_get(info, "Swarm");
+    json_t *managers = json_object_get(swarm, "RemoteManagers");
+    const char *self = json_path_str(swarm, "NodeID");
+    size_t i;
+    json_t *m;
+    json_array_foreach(managers, i, m) {
+        if (self[0] && strcmp(json_path_str(m, "NodeID"), self) == 0 &&
+            json_path_str(m, "Addr")[0]) {
+            snprintf(buf, len, "%s", json_path_str(m, "Addr"));
+            return 0;
+        }
+    }
+    if (json_path_str(json_array_get(managers, 0), "Addr")[0])
+        snprintf(buf, len, "%s", json_path_str(json_array_get(managers, 0), "Addr"));
+    else if (json_path_str(swarm, "NodeAddr")[0])
+        snprintf(buf, len, "%s:2377", json_path_str(swarm, "NodeAddr"));
+    else {
+        fprintf(cli->err, "Error: the daemon reports no manager address "
+                          "(Swarm.RemoteManagers and Swarm.NodeAddr are empty)\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* The join token of role ("worker"/"manager") in a GET /swarm answer;
+ * NULL after printing why when it has none. */
+static const char *swarm_token(struct cli *cli, json_t *swarm, const char *role)
+{
+    const char *token =
+        json_path_str(swarm, strcmp(role, "manager") == 0 ? "JoinTokens.Manager"
+                                                           : "JoinTokens.Worker");
+    if (token[0] != '\0')
+        return token;
+    fprintf(cli->err, "Error: the swarm has no %s join token\n", role);
+    return NULL;
+}
+
+/* Prints docker's "To add a worker to this swarm..." paragraph; GET /info
+ * gives the address. Returns 0 or -1 (reason printed). */
+static int swarm_print_join_command(struct cli *cli, json_t *swarm, const char *role)
+{
+    const char *token = swarm_token(cli, swarm, role);
+    json_t *info = NULL;
+    char addr[256];
+    if (token == NULL || client_call_json(cli, "GET", "/info", NULL, &info, NULL) != 0)
+        return -1;
+    int rc = swarm_manager_addr(cli, info, addr, sizeof(addr));
+    if (rc == 0)
+        fprintf(cli->out,
+                "To add a %s to this swarm, run the following command:\n\n"
+                "    orchctl swarm join --token %s %s\n\n",
+                role, token, addr);
+    json_decref(info);
+    return rc;
+}
+
+/* GET /swarm; NULL after printing the daemon's error. */
+static json_t *swarm_inspect(struct cli *cli)
+{
+    json_t *swarm = NULL;
+    if (client_call_json(cli, "GET", "/swarm", NULL, &swarm, NULL) != 0)
+        return NULL;
+    return swarm;
+}
+
+/* POST /swarm/update?version=N&rotate...=... with the swarm's Spec, with
+ * the query parameters docker's client sends. */
+static int swarm_post_update(struct cli *cli, json_t *swarm, bool rotate_worker,
+                             bool rotate_manager)
+{
+    char path[256];
+    json_t *spec = json_object_get(swarm, "Spec");
+    if (!json_is_object(spec)) {
+        fprintf(cli->err, "Error: the daemon's swarm has no Spec\n");
+        return -1;
+    }
+    snprintf(path, sizeof(path),
+             "/swarm/update?version=%" JSON_INTEGER_FORMAT
+             "&rotateWorkerToken=%s&rotateManagerToken=%s&rotateManagerUnlockKey=false",
+             json_path_int(swarm, "Version.Index", 0), rotate_worker ? "true" : "false",
+             rotate_manager ? "true" : "false");
+    return client_call_json(cli, "POST", path, spec, NULL, NULL);
+}
+
+/* After "Swarm initialized": docker's worker join command and the hint for
+ * managers, when the daemon's swarm has join tokens. */
+static int swarm_init_next_steps(struct cli *cli)
+{
+    json_t *swarm = swarm_inspect(cli);
+    if (swarm == NULL)
+        return 1;
+    int rc = 0;
+    if (json_path_str(swarm, "JoinTokens.Worker")[0]) {
+        fprintf(cli->out, "\n");
+        rc = swarm_print_join_command(cli, swarm, "worker") == 0 ? 0 : 1;
+        if (rc == 0)
+            fprintf(cli->out, "To add a manager to this swarm, run 'orchctl swarm join-token "
+                              "manager' and follow the instructions.\n\n");
+    }
+    json_decref(swarm);
+    return rc;
 }
 
 static int swarm_init(struct cli *cli, int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"advertise-addr", required_argument, NULL, 'a'},
-        {"listen-addr", required_argument, NULL, 'l'},
+        {"advertise-addr", required_argument, NULL, OPT_ADVERTISE_ADDR},
+        {"listen-addr", required_argument, NULL, OPT_LISTEN_ADDR},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -75,19 +241,23 @@ static int swarm_init(struct cli *cli, int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
-        case 'a': advertise = optarg; break;
-        case 'l': listen = optarg; break;
+        case OPT_ADVERTISE_ADDR: advertise = optarg; break;
+        case OPT_LISTEN_ADDR: listen = optarg; break;
         case 'h': fputs(swarm_init_usage, cli->out); return 0;
         default: return cli_getopt_error(cli, "swarm init", c, argv);
         }
     }
     if (optind < argc)
         return cli_usage_error(cli, "swarm init", "\"orchctl swarm init\" accepts no arguments.");
-    if ((advertise && swarm_check_addr(cli, "--advertise-addr", advertise)) ||
-        swarm_check_addr(cli, "--listen-addr", listen))
+    if ((advertise && swarm_check_addr(cli, "swarm init", "--advertise-addr", advertise)) ||
+        swarm_check_addr(cli, "swarm init", "--listen-addr", listen))
         return 1;
     json_t *body = json_pack("{s:s, s:s, s:b}", "ListenAddr", listen, "AdvertiseAddr",
                              advertise ? advertise : "", "ForceNewCluster", 0);
+    if (body == NULL) {
+        fprintf(cli->err, "Error: cannot encode the request: an address is not valid UTF-8\n");
+        return 1;
+    }
     json_t *answer = NULL;
     int rc = client_call_json(cli, "POST", "/swarm/init", body, &answer, NULL);
     json_decref(body);
@@ -97,7 +267,7 @@ static int swarm_init(struct cli *cli, int argc, char **argv)
     fprintf(cli->out, "Swarm initialized: current node (%s) is now a manager.\n",
             node_id ? node_id : "?");
     json_decref(answer);
-    return 0;
+    return swarm_init_next_steps(cli);
 }
 
 static int swarm_leave(struct cli *cli, int argc, char **argv)
@@ -127,16 +297,288 @@ static int swarm_leave(struct cli *cli, int argc, char **argv)
     return 0;
 }
 
+/* ================================================================== */
+/* swarm join                                                          */
+
+struct swarm_join_opts {
+    const char *token;
+    const char *advertise;
+    const char *listen;
+    const char *availability;
+};
+
+/* Checks one flag value; 0 or the exit code. */
+static int swarm_join_flag(struct cli *cli, int opt, const char *value,
+                           struct swarm_join_opts *o)
+{
+    char reason[PARSE_ERR_LEN];
+    switch (opt) {
+    case OPT_TOKEN:
+        /* The token is a secret: the reason is shown, not the value. */
+        if (parse_join_token(value, reason, sizeof(reason)) != 0)
+            return cli_usage_error(cli, "swarm join", "invalid argument for \"--token\" flag: %s",
+                                   reason);
+        o->token = value;
+        return 0;
+    case OPT_ADVERTISE_ADDR:
+        o->advertise = value;
+        return swarm_check_addr(cli, "swarm join", "--advertise-addr", value);
+    case OPT_LISTEN_ADDR:
+        o->listen = value;
+        return swarm_check_addr(cli, "swarm join", "--listen-addr", value);
+    case OPT_AVAILABILITY:
+        if (parse_node_availability(value, reason, sizeof(reason)) != 0)
+            return cli_flag_error(cli, "swarm join", "--availability", value, reason);
+        o->availability = value;
+        return 0;
+    default:
+        return cli_usage_error(cli, "swarm join", "unknown flag");
+    }
+}
+
+/* Parses flags and HOST:PORT; 0 to go on, -1 for --help, else the exit
+ * code. */
+static int swarm_join_parse(struct cli *cli, int argc, char **argv, struct swarm_join_opts *o)
+{
+    static const struct option opts[] = {
+        {"token", required_argument, NULL, OPT_TOKEN},
+        {"advertise-addr", required_argument, NULL, OPT_ADVERTISE_ADDR},
+        {"listen-addr", required_argument, NULL, OPT_LISTEN_ADDR},
+        {"availability", required_argument, NULL, OPT_AVAILABILITY},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    char reason[PARSE_ERR_LEN];
+    int c;
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(swarm_join_usage, cli->out);
+            return -1;
+        }
+        if (c == '?' || c == ':')
+            return cli_getopt_error(cli, "swarm join", c, argv);
+        int rc = swarm_join_flag(cli, c, optarg, o);
+        if (rc != 0)
+            return rc;
+    }
+    if (argc - optind != 1)
+        return cli_usage_error(cli, "swarm join",
+                               "\"orchctl swarm join\" requires exactly 1 argument.");
+    if (parse_host_port(argv[optind], reason, sizeof(reason)) != 0)
+        return cli_usage_error(cli, "swarm join", "invalid HOST:PORT argument: %s", reason);
+    if (o->token == NULL)
+        return cli_usage_error(cli, "swarm join", "required flag(s) \"token\" not set");
+    return 0;
+}
+
+static int swarm_join(struct cli *cli, int argc, char **argv)
+{
+    struct swarm_join_opts o = {.listen = "0.0.0.0:2377"};
+    int rc = swarm_join_parse(cli, argc, argv, &o);
+    if (rc != 0)
+        return rc < 0 ? 0 : rc;
+    json_t *body = json_pack("{s:s, s:s, s:[s], s:s}", "ListenAddr", o.listen, "AdvertiseAddr",
+                             o.advertise ? o.advertise : "", "RemoteAddrs", argv[optind],
+                             "JoinToken", o.token);
+    if (body == NULL) {
+        fprintf(cli->err, "Error: cannot encode the request: an address is not valid UTF-8\n");
+        return 1;
+    }
+    if (o.availability != NULL)
+        json_object_set_new(body, "Availability", json_string(o.availability));
+    rc = client_call_json(cli, "POST", "/swarm/join", body, NULL, NULL);
+    json_decref(body);
+    json_t *info = NULL;
+    if (rc != 0 || client_call_json(cli, "GET", "/info", NULL, &info, NULL) != 0)
+        return 1;
+    fprintf(cli->out, "This node joined a swarm as a %s.\n",
+            json_is_true(json_path(info, "Swarm.ControlAvailable")) ? "manager" : "worker");
+    json_decref(info);
+    return 0;
+}
+
+/* ================================================================== */
+/* swarm join-token                                                    */
+
+/* Rotates role's token (POST /swarm/update) and reads the swarm again;
+ * returns the new swarm, NULL after printing why. */
+static json_t *swarm_rotate_token(struct cli *cli, json_t *swarm, const char *role,
+                                  bool quiet)
+{
+    bool worker = strcmp(role, "worker") == 0;
+    if (swarm_post_update(cli, swarm, worker, !worker) != 0)
+        return NULL;
+    if (!quiet)
+        fprintf(cli->out, "Successfully rotated %s join token.\n\n", role);
+    return swarm_inspect(cli);
+}
+
+static int swarm_join_token(struct cli *cli, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"quiet", no_argument, NULL, 'q'},
+        {"rotate", no_argument, NULL, OPT_ROTATE},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    char reason[PARSE_ERR_LEN];
+    bool quiet = false, rotate = false;
+    int c;
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'q': quiet = true; break;
+        case OPT_ROTATE: rotate = true; break;
+        case 'h': fputs(swarm_join_token_usage, cli->out); return 0;
+        default: return cli_getopt_error(cli, "swarm join-token", c, argv);
+        }
+    }
+    if (argc - optind != 1)
+        return cli_usage_error(cli, "swarm join-token",
+                               "\"orchctl swarm join-token\" requires exactly 1 argument.");
+    const char *role = argv[optind];
+    if (parse_node_role(role, reason, sizeof(reason)) != 0)
+        return cli_usage_error(cli, "swarm join-token", "unknown role %s", role);
+    json_t *swarm = swarm_inspect(cli);
+    if (swarm != NULL && rotate) {
+        json_t *rotated = swarm_rotate_token(cli, swarm, role, quiet);
+        json_decref(swarm);
+        swarm = rotated;
+    }
+    if (swarm == NULL)
+        return 1;
+    int rc = 0;
+    if (quiet) {
+        const char *token = swarm_token(cli, swarm, role);
+        if (token != NULL)
+            fprintf(cli->out, "%s\n", token);
+        rc = token != NULL ? 0 : 1;
+    } else {
+        rc = swarm_print_join_command(cli, swarm, role) == 0 ? 0 : 1;
+    }
+    json_decref(swarm);
+    return rc;
+}
+
+/* ================================================================== */
+/* swarm update                                                        */
+
+/* Sets changes.<group>.<key> = value. */
+static void swarm_update_set(json_t *changes, const char *group, const char *key,
+                             json_int_t value)
+{
+    json_t *g = json_object_get(changes, group);
+    if (g == NULL)
+        json_object_set_new(changes, group, g = json_object());
+    json_object_set_new(g, key, json_integer(value));
+}
+
+static int swarm_update_flag(struct cli *cli, int opt, const char *value, json_t *changes)
+{
+    char reason[PARSE_ERR_LEN];
+    int64_t ns;
+    uint64_t limit;
+    switch (opt) {
+    case OPT_CERT_EXPIRY:
+    case OPT_DISPATCHER_HEARTBEAT: {
+        const char *flag = opt == OPT_CERT_EXPIRY ? "--cert-expiry" : "--dispatcher-heartbeat";
+        if (parse_duration_ns(value, &ns, reason, sizeof(reason)) != 0)
+            return cli_flag_error(cli, "swarm update", flag, value, reason);
+        if (opt == OPT_CERT_EXPIRY)
+            swarm_update_set(changes, "CAConfig", "NodeCertExpiry", ns);
+        else
+            swarm_update_set(changes, "Dispatcher", "HeartbeatPeriod", ns);
+        return 0;
+    }
+    case OPT_TASK_HISTORY_LIMIT:
+        if (parse_uint64(value, &limit, reason, sizeof(reason)) != 0)
+            return cli_flag_error(cli, "swarm update", "--task-history-limit", value, reason);
+        if (limit > INT64_MAX)
+            return cli_flag_error(cli, "swarm update", "--task-history-limit", value,
+                                  "value out of range");
+        swarm_update_set(changes, "Orchestration", "TaskHistoryRetentionLimit",
+                         (json_int_t)limit);
+        return 0;
+    default:
+        return cli_usage_error(cli, "swarm update", "unknown flag");
+    }
+}
+
+/* Merges changes (two levels deep) into spec. */
+static void swarm_update_merge(json_t *spec, json_t *changes)
+{
+    const char *group;
+    json_t *values;
+    json_object_foreach(changes, group, values) {
+        json_t *g = json_object_get(spec, group);
+        if (!json_is_object(g))
+            json_object_set_new(spec, group, g = json_object());
+        json_object_update(g, values);
+    }
+}
+
+static int swarm_update(struct cli *cli, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"cert-expiry", required_argument, NULL, OPT_CERT_EXPIRY},
+        {"dispatcher-heartbeat", required_argument, NULL, OPT_DISPATCHER_HEARTBEAT},
+        {"task-history-limit", required_argument, NULL, OPT_TASK_HISTORY_LIMIT},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    json_t *changes = json_object();
+    int c, rc = 0;
+    optind = 0;
+    opterr = 0;
+    while (rc == 0 && (c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(swarm_update_usage, cli->out);
+            json_decref(changes);
+            return 0;
+        }
+        rc = c == '?' || c == ':' ? cli_getopt_error(cli, "swarm update", c, argv)
+                                  : swarm_update_flag(cli, c, optarg, changes);
+    }
+    if (rc == 0 && optind < argc)
+        rc = cli_usage_error(cli, "swarm update", "\"orchctl swarm update\" accepts no arguments.");
+    json_t *swarm = rc == 0 ? swarm_inspect(cli) : NULL;
+    if (rc == 0 && swarm == NULL)
+        rc = 1;
+    if (rc == 0) {
+        json_t *spec = json_object_get(swarm, "Spec");
+        if (json_is_object(spec))
+            swarm_update_merge(spec, changes);
+        rc = swarm_post_update(cli, swarm, false, false) == 0 ? 0 : 1;
+    }
+    if (rc == 0)
+        fprintf(cli->out, "Swarm updated.\n");
+    json_decref(swarm);
+    json_decref(changes);
+    return rc;
+}
+
+/* ================================================================== */
+
 int cmd_swarm(struct cli *cli, int argc, char **argv)
 {
+    static const struct {
+        const char *name;
+        int (*run)(struct cli *, int, char **);
+    } verbs[] = {
+        {"init", swarm_init},    {"join", swarm_join},     {"join-token", swarm_join_token},
+        {"leave", swarm_leave},  {"update", swarm_update},
+    };
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(swarm_usage, argc < 2 ? cli->err : cli->out);
         return argc < 2 ? 1 : 0;
     }
-    if (strcmp(argv[1], "init") == 0)
-        return swarm_init(cli, argc - 1, argv + 1);
-    if (strcmp(argv[1], "leave") == 0)
-        return swarm_leave(cli, argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+        if (strcmp(argv[1], verbs[i].name) == 0)
+            return verbs[i].run(cli, argc - 1, argv + 1);
+    }
     return cli_usage_error(cli, "swarm", "orchctl swarm: unknown command: %s", argv[1]);
 }
 

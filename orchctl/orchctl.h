@@ -97,6 +97,15 @@ int cmd_version(struct cli *cli, int argc, char **argv);
 int cmd_node(struct cli *cli, int argc, char **argv);
 int cmd_service(struct cli *cli, int argc, char **argv);
 
+/* ---- cmd_service.c: the task table of `service ps` and `node ps` -- */
+
+/* Prints docker's task table (ID, NAME, IMAGE, NODE, DESIRED STATE,
+ * CURRENT STATE, ERROR, PORTS) of the array tasks; services maps service
+ * IDs to services (for task names), hostnames maps node IDs to hostnames.
+ * Returns the exit code. */
+int service_ps_print(struct cli *cli, json_t *tasks, json_t *services, json_t *hostnames,
+                     bool no_trunc);
+
 /* ---- progress.c ---------------------------------------------------- */
 
 /* Shows docker's convergence progress of a service until all its tasks run

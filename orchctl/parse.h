@@ -83,6 +83,26 @@ int parse_service_name(const char *text, char *err, size_t err_len);
 int parse_task_filter(const char *text, char **key, char **value, char *err,
                       size_t err_len);
 
+/* Node availability of `node update --availability` (and `swarm join`):
+ * "active", "pause" or "drain". */
+int parse_node_availability(const char *text, char *err, size_t err_len);
+
+/* Node role of `node update --role` and `swarm join-token`: "worker" or
+ * "manager". */
+int parse_node_role(const char *text, char *err, size_t err_len);
+
+/* "KEY=VALUE" of `node update --label-add`: the '=' is required, VALUE may
+ * be empty; KEY non-empty, without whitespace. *key, *value malloc'd. */
+int parse_label(const char *text, char **key, char **value, char *err, size_t err_len);
+
+/* The HOST:PORT argument of `swarm join`: HOST non-empty without spaces
+ * (an IPv6 address in brackets: "[::1]:2377"), PORT 1..65535. */
+int parse_host_port(const char *text, char *err, size_t err_len);
+
+/* A swarm join token: "SWMTKN-1-<digest>-<secret>", digest and secret
+ * non-empty runs of base36 digits (0-9, a-z). */
+int parse_join_token(const char *text, char *err, size_t err_len);
+
 /* "unix:///path/to.sock" -> "/path/to.sock" (malloc'd). Only unix sockets. */
 int parse_host(const char *text, char **socket_path, char *err, size_t err_len);
 

@@ -4,7 +4,8 @@
  * The test runs a fake orchd: the real HTTP server of core/api_http.c on a
  * unix socket in a temporary directory, with a handler answering canned
  * Docker-API JSON (two nodes, a replicated service "web" with task history,
- * a global service "agent") and recording every request. Each test spawns
+ * a global service "agent", a swarm with join tokens) and recording every
+ * request. Each test spawns
  * orchctl with stdout/stderr in files and checks the printed columns, the
  * requests sent (paths, query parameters, JSON bodies), exit codes, and that
  * invalid input is refused before anything is sent.
@@ -37,12 +38,19 @@
 #define NEW_ID "nw1234567890abcdefghijklm"
 #define NODE1 "n1aaaaaaaaaaaaaaaaaaaaaaa"
 #define NODE2 "n2bbbbbbbbbbbbbbbbbbbbbbb"
+#define DIGEST "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcd"
+#define WORKER_TOKEN "SWMTKN-1-" DIGEST "-worker0000000000000000001"
+#define WORKER_TOKEN2 "SWMTKN-1-" DIGEST "-worker0000000000000000002"
+#define MANAGER_TOKEN "SWMTKN-1-" DIGEST "-manager000000000000000001"
+#define MANAGER_TOKEN2 "SWMTKN-1-" DIGEST "-manager000000000000000002"
+#define REFUSED_TOKEN "SWMTKN-1-" DIGEST "-refused000000000000000000"
 
 struct record {
     char method[16];
     char path[256];
     char filters[512];
     char version[32];
+    char query[512]; /* the raw query string, as sent */
     char body[4096];
     int api_minor;
 };
@@ -55,6 +63,9 @@ struct fixture {
     pthread_mutex_t lock;
     struct record records[MAX_RECORDS];
     size_t record_count;
+    bool info_worker;      /* /info: ControlAvailable false */
+    bool rotated_worker;   /* /swarm: tokens after a rotation */
+    bool rotated_manager;
     char *out;
     char *err;
 };
@@ -91,6 +102,17 @@ static json_t *fake_task(const char *id, const char *service, int slot, const ch
                      "nginx:1.25@sha256:abc");
 }
 
+/* A task list filter: absent allows all; {"value":true} allows those. The
+ * fake insists on one of service or node, like the callers it tests. */
+static bool fake_filter_allows(json_t *filters, const char *key, const char *value)
+{
+    json_t *wanted = json_object_get(filters, key);
+    if (wanted == NULL)
+        return (strcmp(key, "service") != 0 && strcmp(key, "node") != 0) ||
+               json_object_get(filters, strcmp(key, "node") == 0 ? "service" : "node") != NULL;
+    return json_is_true(json_object_get(wanted, value));
+}
+
 static json_t *fake_tasks(json_t *filters)
 {
     json_t *all = json_array();
@@ -107,16 +129,19 @@ static json_t *fake_tasks(json_t *filters)
                                          "running", "running", "2024-05-01T09:59:00Z", ""));
     json_array_append_new(all, fake_task("n2task000000000000000000b", NEW_ID, 2, NODE2,
                                          "running", "running", "2024-05-01T09:59:00Z", ""));
-    json_t *wanted = json_object_get(filters, "service");
     json_t *out = json_array();
     size_t i;
     json_t *t;
     json_array_foreach(all, i, t) {
         const char *service = json_string_value(json_object_get(t, "ServiceID"));
-        bool desired_ok = json_object_get(filters, "desired-state") == NULL ||
-                          json_object_get(json_object_get(filters, "desired-state"),
-                                          json_string_value(json_object_get(t, "DesiredState")));
-        if (json_object_get(wanted, service) && desired_ok)
+        /* "api" is not in GET /services: its tasks carry their service's
+         * name, as orchd's tasks do. */
+        if (strcmp(service, NEW_ID) == 0)
+            json_object_set_new(t, "ServiceName", json_string("api"));
+        if (fake_filter_allows(filters, "service", service) &&
+            fake_filter_allows(filters, "node", json_string_value(json_object_get(t, "NodeID"))) &&
+            fake_filter_allows(filters, "desired-state",
+                               json_string_value(json_object_get(t, "DesiredState"))))
             json_array_append(out, t);
     }
     json_decref(all);
@@ -126,24 +151,89 @@ static json_t *fake_tasks(json_t *filters)
 static json_t *fake_nodes(void)
 {
     return json_pack(
-        "[{s:s, s:{s:s, s:s}, s:{s:s, s:{s:s}}, s:{s:s, s:s}, s:{s:b, s:s, s:s}},"
-        " {s:s, s:{s:s, s:s}, s:{s:s, s:{s:s}}, s:{s:s, s:s}}]",
-        "ID", NODE1, "Spec", "Role", "manager", "Availability", "active", "Description",
+        "[{s:s, s:{s:i}, s:{s:s, s:s, s:{s:s, s:s, s:s}}, s:{s:s, s:{s:s}}, s:{s:s, s:s},"
+        "  s:{s:b, s:s, s:s}},"
+        " {s:s, s:{s:i}, s:{s:s, s:s}, s:{s:s, s:{s:s}}, s:{s:s, s:s}}]",
+        "ID", NODE1, "Version", "Index", 17, "Spec", "Role", "manager", "Availability", "active",
+        "Labels", "zone", "eu-1", "disk", "ssd", "gpu", "", "Description",
         "Hostname", "node-a", "Engine", "EngineVersion", "0.1.0", "Status", "State", "ready",
         "Addr", "10.0.0.1", "ManagerStatus", "Leader", 1, "Reachability", "reachable", "Addr",
         "10.0.0.1:2377",
-        "ID", NODE2, "Spec", "Role", "worker", "Availability", "drain", "Description",
+        "ID", NODE2, "Version", "Index", 23, "Spec", "Role", "worker", "Availability", "drain",
+        "Description",
         "Hostname", "node-b", "Engine", "EngineVersion", "0.1.0", "Status", "State", "down",
         "Addr", "10.0.0.2");
 }
 
-static json_t *fake_info(void)
+static json_t *fake_info(const struct fixture *f)
 {
     return json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:b, s:{s:s}, s:i, s:i, s:[{s:s, s:s}]}}",
                      "ServerVersion", "0.1.0", "Name", "node-a", "Swarm", "NodeID", NODE1,
-                     "NodeAddr", "10.0.0.1", "LocalNodeState", "active", "ControlAvailable", 1,
+                     "NodeAddr", "10.0.0.1", "LocalNodeState", "active", "ControlAvailable",
+                     !f->info_worker,
                      "Cluster", "ID", "cl1234", "Managers", 1, "Nodes", 2, "RemoteManagers",
                      "NodeID", NODE1, "Addr", "10.0.0.1:2377");
+}
+
+static json_t *fake_swarm(const struct fixture *f)
+{
+    return json_pack("{s:s, s:{s:i}, s:{s:s, s:{s:i}, s:{s:I}, s:{s:I}}, s:{s:s, s:s}}",
+                     "ID", "cl1234", "Version", "Index", 7, "Spec", "Name", "default",
+                     "Orchestration", "TaskHistoryRetentionLimit", 5, "Dispatcher",
+                     "HeartbeatPeriod", (json_int_t)5000000000LL, "CAConfig", "NodeCertExpiry",
+                     (json_int_t)7776000000000000LL, "JoinTokens", "Worker",
+                     f->rotated_worker ? WORKER_TOKEN2 : WORKER_TOKEN, "Manager",
+                     f->rotated_manager ? MANAGER_TOKEN2 : MANAGER_TOKEN);
+}
+
+/* /nodes/{id}: by exact ID only (orchctl resolves names and prefixes). */
+static void fake_nodes_route(const struct api_request *req, struct api_response *resp,
+                             const char *rest)
+{
+    char id[128];
+    const char *slash = strchr(rest, '/');
+    json_t *nodes = fake_nodes(), *found = NULL, *n;
+    size_t i;
+    snprintf(id, sizeof(id), "%.*s", slash ? (int)(slash - rest) : (int)strlen(rest), rest);
+    json_array_foreach(nodes, i, n) {
+        if (strcmp(json_string_value(json_object_get(n, "ID")), id) == 0)
+            found = n;
+    }
+    if (found == NULL)
+        api_response_error(resp, 404, "node %s not found", id);
+    else if (slash == NULL && strcmp(req->method, "GET") == 0)
+        api_response_json(resp, 200, json_incref(found));
+    else if (slash == NULL && strcmp(req->method, "DELETE") == 0 && strcmp(id, NODE1) == 0)
+        api_response_error(resp, 400, "node %s is a cluster manager and is a member of the "
+                                      "raft cluster. It must be demoted to worker before "
+                                      "removal", id);
+    else if ((slash == NULL && strcmp(req->method, "DELETE") == 0) ||
+             (slash && strcmp(slash, "/update") == 0 && strcmp(req->method, "POST") == 0))
+        api_response_set(resp, 200, "text/plain", "", 0);
+    else
+        api_response_error(resp, 404, "page not found");
+    json_decref(nodes);
+}
+
+static void fake_swarm_route(struct fixture *f, const struct api_request *req,
+                             struct api_response *resp)
+{
+    if (strcmp(req->path, "/swarm") == 0) {
+        api_response_json(resp, 200, fake_swarm(f));
+    } else if (strcmp(req->path, "/swarm/init") == 0) {
+        api_response_json(resp, 200, json_string(NODE1));
+    } else if (strcmp(req->path, "/swarm/join") == 0) {
+        if (strstr(req->body, REFUSED_TOKEN) != NULL)
+            api_response_error(resp, 400, "invalid join token");
+        else
+            api_response_set(resp, 200, "text/plain", "", 0);
+    } else if (strcmp(req->path, "/swarm/update") == 0) {
+        f->rotated_worker |= api_request_query_bool(req, "rotateWorkerToken");
+        f->rotated_manager |= api_request_query_bool(req, "rotateManagerToken");
+        api_response_set(resp, 200, "text/plain", "", 0);
+    } else {
+        api_response_error(resp, 404, "page not found");
+    }
 }
 
 /* /services/{ref}: by ID, name or ID prefix, like the daemon. */
@@ -169,6 +259,8 @@ static void fake_record(struct fixture *f, const struct api_request *req)
         snprintf(r->path, sizeof(r->path), "%s", req->path);
         snprintf(r->filters, sizeof(r->filters), "%s", filters ? filters : "");
         snprintf(r->version, sizeof(r->version), "%s", version ? version : "");
+        const char *query = strchr(req->raw_target, '?');
+        snprintf(r->query, sizeof(r->query), "%s", query ? query + 1 : "");
         snprintf(r->body, sizeof(r->body), "%s", req->body);
         r->api_minor = req->version_minor;
     }
@@ -206,7 +298,7 @@ static void fake_handler(void *ctx, const struct api_request *req, struct api_re
     struct fixture *f = ctx;
     fake_record(f, req);
     if (strcmp(req->path, "/info") == 0) {
-        api_response_json(resp, 200, fake_info());
+        api_response_json(resp, 200, fake_info(f));
     } else if (strcmp(req->path, "/nodes") == 0) {
         api_response_json(resp, 200, fake_nodes());
     } else if (strcmp(req->path, "/services") == 0) {
@@ -226,8 +318,10 @@ static void fake_handler(void *ctx, const struct api_request *req, struct api_re
         json_t *filters = text ? json_loads(text, 0, NULL) : NULL;
         api_response_json(resp, 200, fake_tasks(filters));
         json_decref(filters);
-    } else if (strcmp(req->path, "/swarm/init") == 0) {
-        api_response_json(resp, 200, json_string(NODE1));
+    } else if (strncmp(req->path, "/nodes/", 7) == 0) {
+        fake_nodes_route(req, resp, req->path + 7);
+    } else if (strncmp(req->path, "/swarm", 6) == 0) {
+        fake_swarm_route(f, req, resp);
     } else {
         api_response_error(resp, 404, "page not found");
     }
@@ -346,6 +440,59 @@ static const struct record *find_record(struct fixture *f, const char *method, c
     }
     fail_msg("no %s %s request was sent", method, path);
     return NULL;
+}
+
+static void reset_records(struct fixture *f)
+{
+    pthread_mutex_lock(&f->lock);
+    f->record_count = 0;
+    pthread_mutex_unlock(&f->lock);
+}
+
+/* Checks every request sent, in order: "METHOD /path?raw-query". */
+static void expect_requests_v(struct fixture *f, const char *const *want)
+{
+    size_t n = 0;
+    for (; want[n] != NULL; n++) {
+        char got[800];
+        if (n >= records(f))
+            fail_msg("request %zu: none sent, want %s", n, want[n]);
+        const struct record *r = &f->records[n];
+        snprintf(got, sizeof(got), "%s %s%s%s", r->method, r->path, r->query[0] ? "?" : "",
+                 r->query);
+        if (strcmp(got, want[n]) != 0)
+            fail_msg("request %zu: got %s, want %s", n, got, want[n]);
+    }
+    if (records(f) != n)
+        fail_msg("%zu requests sent, want %zu (extra: %s %s)", records(f), n,
+                 f->records[n].method, f->records[n].path);
+}
+
+#define EXPECT_REQUESTS(f, ...) expect_requests_v((f), (const char *const[]){__VA_ARGS__, NULL})
+
+/* Compares JSON text with want (stolen). */
+static void expect_json(const char *what, const char *text, json_t *want)
+{
+    json_error_t jerr;
+    json_t *got = json_loads(text, 0, &jerr);
+    assert_non_null(want);
+    if (got == NULL)
+        fail_msg("%s: bad JSON '%s': %s", what, text, jerr.text);
+    if (!json_equal(got, want)) {
+        char *got_text = json_dumps(got, JSON_SORT_KEYS);
+        char *want_text = json_dumps(want, JSON_SORT_KEYS);
+        fail_msg("%s differs\n--- got ---\n%s\n--- want ---\n%s", what, got_text, want_text);
+    }
+    json_decref(got);
+    json_decref(want);
+}
+
+/* Compares a recorded request's JSON body with want (stolen). */
+static void expect_body(const struct record *r, json_t *want)
+{
+    char what[320];
+    snprintf(what, sizeof(what), "body of %s %s", r->method, r->path);
+    expect_json(what, r->body, want);
 }
 
 /* ------------------------------------------------------------------ */
@@ -571,12 +718,279 @@ static void test_swarm_init(void **state)
 {
     struct fixture *f = *state;
     assert_int_equal(RUN(f, "swarm", "init", "--advertise-addr", "10.0.0.1"), 0);
-    assert_string_equal(f->out, "Swarm initialized: current node (" NODE1 ") is now a manager.\n");
-    const struct record *r = find_record(f, "POST", "/swarm/init");
-    json_t *body = json_loads(r->body, 0, NULL);
-    assert_string_equal(json_string_value(json_object_get(body, "AdvertiseAddr")), "10.0.0.1");
-    assert_string_equal(json_string_value(json_object_get(body, "ListenAddr")), "0.0.0.0:2377");
-    json_decref(body);
+    expect_text("swarm init", f->out,
+                "Swarm initialized: current node (" NODE1 ") is now a manager.\n"
+                "\n"
+                "To add a worker to this swarm, run the following command:\n"
+                "\n"
+                "    orchctl swarm join --token " WORKER_TOKEN " 10.0.0.1:2377\n"
+                "\n"
+                "To add a manager to this swarm, run 'orchctl swarm join-token manager' and "
+                "follow the instructions.\n"
+                "\n");
+    EXPECT_REQUESTS(f, "POST /swarm/init", "GET /swarm", "GET /info");
+    expect_body(&f->records[0], json_pack("{s:s, s:s, s:b}", "ListenAddr", "0.0.0.0:2377",
+                                          "AdvertiseAddr", "10.0.0.1", "ForceNewCluster", 0));
+}
+
+/* ------------------------------------------------------------------ */
+/* Cluster verbs: node update|promote|demote|rm|ps, swarm join...       */
+
+static void test_node_update(void **state)
+{
+    struct fixture *f = *state;
+    int rc = RUN(f, "node", "update", "--availability", "pause", "--role", "worker",
+                 "--label-add", "tier=db", "--label-add", "empty=", "--label-rm", "zone",
+                 "node-a");
+    if (rc != 0)
+        fail_msg("exit %d: %s", rc, f->err);
+    assert_string_equal(f->out, "node-a\n");
+    assert_string_equal(f->err, "");
+    EXPECT_REQUESTS(f, "GET /nodes", "GET /nodes/" NODE1,
+                    "POST /nodes/" NODE1 "/update?version=17");
+    expect_body(&f->records[2],
+                json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s}}", "Role", "worker",
+                          "Availability", "pause", "Labels", "disk", "ssd", "gpu", "", "tier",
+                          "db", "empty", ""));
+    /* A unique ID prefix; no flags: the spec goes back unchanged. */
+    reset_records(f);
+    assert_int_equal(RUN(f, "node", "update", "n2"), 0);
+    assert_string_equal(f->out, "n2\n");
+    EXPECT_REQUESTS(f, "GET /nodes", "GET /nodes/" NODE2,
+                    "POST /nodes/" NODE2 "/update?version=23");
+    expect_body(&f->records[2], json_pack("{s:s, s:s}", "Role", "worker", "Availability",
+                                          "drain"));
+    /* "self": the node of GET /info. */
+    reset_records(f);
+    assert_int_equal(RUN(f, "node", "update", "--availability", "drain", "self"), 0);
+    assert_string_equal(f->out, "self\n");
+    EXPECT_REQUESTS(f, "GET /nodes", "GET /info", "GET /nodes/" NODE1,
+                    "POST /nodes/" NODE1 "/update?version=17");
+}
+
+static void test_node_update_refusals(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(RUN(f, "node", "update", "--label-rm", "zone", "node-b"), 1);
+    assert_string_equal(f->err, "Error: key zone doesn't exist in node's labels\n");
+    assert_string_equal(f->out, "");
+    EXPECT_REQUESTS(f, "GET /nodes", "GET /nodes/" NODE2);
+    reset_records(f);
+    assert_int_equal(RUN(f, "node", "update", "--availability", "drain", "n"), 1);
+    assert_string_equal(f->err, "Error: node n is ambiguous (2 matches)\n");
+    EXPECT_REQUESTS(f, "GET /nodes");
+}
+
+static void test_node_promote_demote(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(RUN(f, "node", "promote", "node-b"), 0);
+    assert_string_equal(f->out, "Node node-b promoted to a manager in the swarm.\n");
+    EXPECT_REQUESTS(f, "GET /nodes", "GET /nodes/" NODE2,
+                    "POST /nodes/" NODE2 "/update?version=23");
+    expect_body(&f->records[2], json_pack("{s:s, s:s}", "Role", "manager", "Availability",
+                                          "drain"));
+    reset_records(f);
+    assert_int_equal(RUN(f, "node", "promote", "node-a", "node-b"), 0);
+    assert_string_equal(f->out, "Node " NODE1 " is already a manager.\n"
+                                "Node node-b promoted to a manager in the swarm.\n");
+    EXPECT_REQUESTS(f, "GET /nodes", "GET /nodes/" NODE1, "GET /nodes/" NODE2,
+                    "POST /nodes/" NODE2 "/update?version=23");
+    reset_records(f);
+    assert_int_equal(RUN(f, "node", "demote", NODE1), 0);
+    assert_string_equal(f->out, "Manager " NODE1 " demoted in the swarm.\n");
+    EXPECT_REQUESTS(f, "GET /nodes", "GET /nodes/" NODE1,
+                    "POST /nodes/" NODE1 "/update?version=17");
+    expect_body(&f->records[2],
+                json_pack("{s:s, s:s, s:{s:s, s:s, s:s}}", "Role", "worker", "Availability",
+                          "active", "Labels", "zone", "eu-1", "disk", "ssd", "gpu", ""));
+    reset_records(f);
+    assert_int_equal(RUN(f, "node", "demote", "node-b"), 0);
+    assert_string_equal(f->out, "Node " NODE2 " is already a worker.\n");
+    EXPECT_REQUESTS(f, "GET /nodes", "GET /nodes/" NODE2);
+    /* Every NODE is resolved before anything changes. */
+    reset_records(f);
+    assert_int_equal(RUN(f, "node", "promote", "node-b", "nothere"), 1);
+    assert_string_equal(f->err, "Error: No such node: nothere\n");
+    assert_string_equal(f->out, "");
+    EXPECT_REQUESTS(f, "GET /nodes");
+}
+
+static void test_node_rm(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(RUN(f, "node", "rm", "node-b"), 0);
+    assert_string_equal(f->out, "node-b\n");
+    EXPECT_REQUESTS(f, "GET /nodes", "DELETE /nodes/" NODE2 "?force=false");
+    reset_records(f);
+    assert_int_equal(RUN(f, "node", "remove", "--force", "node-a", "nothere", "n2"), 1);
+    assert_string_equal(f->out, "n2\n");
+    expect_text("node rm errors", f->err,
+                "Error response from daemon: node " NODE1 " is a cluster manager and is a "
+                "member of the raft cluster. It must be demoted to worker before removal\n"
+                "Error: No such node: nothere\n");
+    EXPECT_REQUESTS(f, "GET /nodes", "DELETE /nodes/" NODE1 "?force=true",
+                    "DELETE /nodes/" NODE2 "?force=true");
+}
+
+static void test_node_ps(void **state)
+{
+    struct fixture *f = *state;
+    char want[2048];
+    assert_int_equal(RUN(f, "node", "ps", "node-b"), 0);
+    snprintf(want, sizeof(want),
+             "%-15s%-12s%-13s%-10s%-16s%-29s%-35s%s\n"
+             "%-15s%-12s%-13s%-10s%-16s%-29s%-35s%s\n"
+             "%-15s%-12s%-13s%-10s%-16s%-29s%-35s%s\n"
+             "%-15s%-12s%-13s%-10s%-16s%-29s%s%s\n",
+             "ID", "NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR", "PORTS",
+             "n2task000000", "api.2", "nginx:1.25", "node-b", "Running",
+             "Running About a minute ago", "", "",
+             "t2aaaaaaaaaa", "web.2", "nginx:1.25", "node-b", "Running",
+             "Running 30 seconds ago", "", "",
+             "t2old0000000", " \\_ web.2", "nginx:1.25", "node-b", "Shutdown",
+             "Failed 3 hours ago", "\"No such image: nginx:nope-not\xe2\x80\xa6\"   ", "");
+    expect_text("node ps", f->out, want);
+    EXPECT_REQUESTS(f, "GET /nodes",
+                    "GET /tasks?filters=%7B%22node%22%3A%7B%22" NODE2 "%22%3Atrue%7D%7D",
+                    "GET /services");
+    assert_string_equal(f->records[1].filters, "{\"node\":{\"" NODE2 "\":true}}");
+    /* Default "self" (GET /info), with a filter kept next to the node. */
+    reset_records(f);
+    assert_int_equal(RUN(f, "node", "ps", "--no-trunc", "-f", "desired-state=running"), 0);
+    assert_non_null(strstr(f->out, "t1aaaaaaaaaaaaaaaaaaaaaaa   web.1"));
+    assert_non_null(strstr(f->out, "n1task000000000000000000a   api.1"));
+    assert_null(strstr(f->out, "node-b"));
+    assert_string_equal(f->records[1].path, "/info");
+    assert_string_equal(f->records[2].path, "/tasks");
+    expect_json("node ps filters", f->records[2].filters,
+                json_pack("{s:{s:b}, s:{s:b}}", "desired-state", "running", 1, "node", NODE1, 1));
+    assert_int_equal(records(f), 4); /* then GET /services */
+}
+
+static void test_node_inspect_pretty(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(RUN(f, "node", "inspect", "--pretty", "node-a"), 0);
+    expect_text("node inspect --pretty", f->out,
+                "ID:\t\t\t" NODE1 "\n"
+                "Labels:\n"
+                " - disk=ssd\n"
+                " - gpu\n"
+                " - zone=eu-1\n"
+                "Hostname:\t\tnode-a\n"
+                "Joined at:\t\t\n"
+                "Status:\n"
+                " State:\t\t\tReady\n"
+                " Availability:\t\tActive\n"
+                " Address:\t\t10.0.0.1\n"
+                "Manager Status:\n"
+                " Address:\t\t10.0.0.1:2377\n"
+                " Raft Status:\t\tReachable\n"
+                " Leader:\t\tYes\n"
+                "Platform:\n"
+                " Operating System:\t\n"
+                " Architecture:\t\t\n"
+                "Resources:\n"
+                " CPUs:\t\t\t0\n"
+                " Memory:\t\t0B\n"
+                "Engine Version:\t\t0.1.0\n");
+    assert_int_equal(RUN(f, "node", "inspect", "--pretty", "node-b"), 0);
+    assert_null(strstr(f->out, "Labels:"));
+    assert_null(strstr(f->out, "Manager Status:"));
+    assert_non_null(strstr(f->out, " State:\t\t\tDown\n Availability:\t\tDrain\n"
+                                   " Address:\t\t10.0.0.2\n"));
+}
+
+static void test_swarm_join(void **state)
+{
+    struct fixture *f = *state;
+    int rc = RUN(f, "swarm", "join", "--token", WORKER_TOKEN, "--advertise-addr", "10.0.0.9",
+                 "--listen-addr", "0.0.0.0:4000", "10.0.0.1:2377");
+    if (rc != 0)
+        fail_msg("exit %d: %s", rc, f->err);
+    assert_string_equal(f->out, "This node joined a swarm as a manager.\n");
+    EXPECT_REQUESTS(f, "POST /swarm/join", "GET /info");
+    expect_body(&f->records[0],
+                json_pack("{s:s, s:s, s:[s], s:s}", "ListenAddr", "0.0.0.0:4000",
+                          "AdvertiseAddr", "10.0.0.9", "RemoteAddrs", "10.0.0.1:2377",
+                          "JoinToken", WORKER_TOKEN));
+    reset_records(f);
+    f->info_worker = true;
+    assert_int_equal(RUN(f, "swarm", "join", "--token", WORKER_TOKEN, "--availability", "drain",
+                         "[fd00::1]:2377"),
+                     0);
+    assert_string_equal(f->out, "This node joined a swarm as a worker.\n");
+    expect_body(&f->records[0],
+                json_pack("{s:s, s:s, s:[s], s:s, s:s}", "ListenAddr", "0.0.0.0:2377",
+                          "AdvertiseAddr", "", "RemoteAddrs", "[fd00::1]:2377", "JoinToken",
+                          WORKER_TOKEN, "Availability", "drain"));
+    reset_records(f);
+    assert_int_equal(RUN(f, "swarm", "join", "--token", REFUSED_TOKEN, "manager-1:2377"), 1);
+    assert_string_equal(f->err, "Error response from daemon: invalid join token\n");
+    assert_string_equal(f->out, "");
+    EXPECT_REQUESTS(f, "POST /swarm/join");
+}
+
+static void test_swarm_join_token(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(RUN(f, "swarm", "join-token", "worker"), 0);
+    expect_text("join-token worker", f->out,
+                "To add a worker to this swarm, run the following command:\n\n"
+                "    orchctl swarm join --token " WORKER_TOKEN " 10.0.0.1:2377\n\n");
+    EXPECT_REQUESTS(f, "GET /swarm", "GET /info");
+    reset_records(f);
+    assert_int_equal(RUN(f, "swarm", "join-token", "-q", "manager"), 0);
+    assert_string_equal(f->out, MANAGER_TOKEN "\n");
+    EXPECT_REQUESTS(f, "GET /swarm");
+    reset_records(f);
+    assert_int_equal(RUN(f, "swarm", "join-token", "--rotate", "worker"), 0);
+    expect_text("join-token --rotate worker", f->out,
+                "Successfully rotated worker join token.\n\n"
+                "To add a worker to this swarm, run the following command:\n\n"
+                "    orchctl swarm join --token " WORKER_TOKEN2 " 10.0.0.1:2377\n\n");
+    EXPECT_REQUESTS(f, "GET /swarm",
+                    "POST /swarm/update?version=7&rotateWorkerToken=true&rotateManagerToken=false"
+                    "&rotateManagerUnlockKey=false",
+                    "GET /swarm", "GET /info");
+    expect_body(&f->records[1],
+                json_pack("{s:s, s:{s:i}, s:{s:I}, s:{s:I}}", "Name", "default", "Orchestration",
+                          "TaskHistoryRetentionLimit", 5, "Dispatcher", "HeartbeatPeriod",
+                          (json_int_t)5000000000LL, "CAConfig", "NodeCertExpiry",
+                          (json_int_t)7776000000000000LL));
+    reset_records(f);
+    assert_int_equal(RUN(f, "swarm", "join-token", "--rotate", "-q", "manager"), 0);
+    assert_string_equal(f->out, MANAGER_TOKEN2 "\n");
+    EXPECT_REQUESTS(f, "GET /swarm",
+                    "POST /swarm/update?version=7&rotateWorkerToken=false&rotateManagerToken=true"
+                    "&rotateManagerUnlockKey=false",
+                    "GET /swarm");
+}
+
+static void test_swarm_update(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(RUN(f, "swarm", "update", "--cert-expiry", "720h", "--dispatcher-heartbeat",
+                         "10s", "--task-history-limit", "3"),
+                     0);
+    assert_string_equal(f->out, "Swarm updated.\n");
+    EXPECT_REQUESTS(f, "GET /swarm",
+                    "POST /swarm/update?version=7&rotateWorkerToken=false"
+                    "&rotateManagerToken=false&rotateManagerUnlockKey=false");
+    expect_body(&f->records[1],
+                json_pack("{s:s, s:{s:i}, s:{s:I}, s:{s:I}}", "Name", "default", "Orchestration",
+                          "TaskHistoryRetentionLimit", 3, "Dispatcher", "HeartbeatPeriod",
+                          (json_int_t)10000000000LL, "CAConfig", "NodeCertExpiry",
+                          (json_int_t)(720LL * 3600 * 1000000000LL)));
+    /* Only the flags given change. */
+    reset_records(f);
+    assert_int_equal(RUN(f, "swarm", "update", "--task-history-limit", "0"), 0);
+    expect_body(&f->records[1],
+                json_pack("{s:s, s:{s:i}, s:{s:I}, s:{s:I}}", "Name", "default", "Orchestration",
+                          "TaskHistoryRetentionLimit", 0, "Dispatcher", "HeartbeatPeriod",
+                          (json_int_t)5000000000LL, "CAConfig", "NodeCertExpiry",
+                          (json_int_t)7776000000000000LL));
 }
 
 /* ------------------------------------------------------------------ */
@@ -621,6 +1035,47 @@ static void test_bad_input_sends_nothing(void **state)
         {{"service", "logs", "--tail", "x", "web"}, "for \"--tail\" flag"},
         {{"service", "frobnicate"}, "unknown command: frobnicate"},
         {{"node", "ls", "extra"}, "accepts no arguments"},
+        {{"node", "update", "--availability", "sleepy", "node-a"},
+         "invalid argument \"sleepy\" for \"--availability\" flag: invalid availability"},
+        {{"node", "update", "--role", "boss", "node-a"},
+         "invalid argument \"boss\" for \"--role\" flag: invalid role \"boss\""},
+        {{"node", "update", "--label-add", "novalue", "node-a"},
+         "invalid argument \"novalue\" for \"--label-add\" flag: bad attribute format: novalue"},
+        {{"node", "update", "--label-add", "=v", "node-a"}, "for \"--label-add\" flag: empty key"},
+        {{"node", "update", "--label-rm", "", "node-a"}, "for \"--label-rm\" flag"},
+        {{"node", "update", "--availability", "drain"}, "requires exactly 1 argument"},
+        {{"node", "update", "node-a", "node-b"}, "requires exactly 1 argument"},
+        {{"node", "update", "--availability"}, "flag needs an argument: --availability"},
+        {{"node", "promote"}, "\"orchctl node promote\" requires at least 1 argument"},
+        {{"node", "demote"}, "\"orchctl node demote\" requires at least 1 argument"},
+        {{"node", "rm"}, "\"orchctl node rm\" requires at least 1 argument"},
+        {{"node", "rm", "--bogus", "node-b"}, "unknown flag: --bogus"},
+        {{"node", "ps", "-f", "desired-state=asleep"}, "for \"--filter\" flag"},
+        {{"swarm", "join", "--token", WORKER_TOKEN, "10.0.0.1"},
+         "invalid HOST:PORT argument: missing port in address \"10.0.0.1\""},
+        {{"swarm", "join", "--token", WORKER_TOKEN, "10.0.0.1:99999"}, "invalid port \"99999\""},
+        {{"swarm", "join", "--token", WORKER_TOKEN, ":2377"}, "missing host"},
+        {{"swarm", "join", "--token", "s3cret", "10.0.0.1:2377"},
+         "invalid argument for \"--token\" flag: invalid join token: must start with SWMTKN-1-"},
+        {{"swarm", "join", "--token", "SWMTKN-1-abc", "10.0.0.1:2377"},
+         "expected SWMTKN-1-<digest>-<secret>"},
+        {{"swarm", "join", "10.0.0.1:2377"}, "required flag(s) \"token\" not set"},
+        {{"swarm", "join", "--token", WORKER_TOKEN}, "requires exactly 1 argument"},
+        {{"swarm", "join", "--token", WORKER_TOKEN, "--availability", "off", "10.0.0.1:2377"},
+         "invalid argument \"off\" for \"--availability\" flag"},
+        {{"swarm", "join", "--token", WORKER_TOKEN, "--listen-addr", "", "10.0.0.1:2377"},
+         "for \"--listen-addr\" flag"},
+        {{"swarm", "join-token", "boss"}, "unknown role boss"},
+        {{"swarm", "join-token"}, "requires exactly 1 argument"},
+        {{"swarm", "join-token", "--rotate", "worker", "manager"}, "requires exactly 1 argument"},
+        {{"swarm", "update", "--cert-expiry", "90d"},
+         "invalid argument \"90d\" for \"--cert-expiry\" flag: time: unknown unit"},
+        {{"swarm", "update", "--dispatcher-heartbeat", "5"},
+         "for \"--dispatcher-heartbeat\" flag: time: missing unit"},
+        {{"swarm", "update", "--task-history-limit", "-1"},
+         "invalid argument \"-1\" for \"--task-history-limit\" flag"},
+        {{"swarm", "update", "now"}, "accepts no arguments"},
+        {{"swarm", "frobnicate"}, "unknown command: frobnicate"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const char *const *args = cases[i].args;
@@ -655,6 +1110,21 @@ static void test_help_exits_zero(void **state)
     assert_int_equal(RUN(f, "service", "create", "--help"), 0);
     assert_non_null(strstr(f->out, "Usage:  orchctl service create [OPTIONS] IMAGE"));
     assert_int_equal(RUN(f, "node", "ls", "--help"), 0);
+    static const char *const helps[][3] = {
+        {"node", "update", "Usage:  orchctl node update [OPTIONS] NODE\n"},
+        {"node", "promote", "Usage:  orchctl node promote NODE [NODE...]\n"},
+        {"node", "demote", "Usage:  orchctl node demote NODE [NODE...]\n"},
+        {"node", "rm", "Usage:  orchctl node rm [OPTIONS] NODE [NODE...]\n"},
+        {"node", "ps", "Usage:  orchctl node ps [OPTIONS] [NODE...]\n"},
+        {"swarm", "join", "Usage:  orchctl swarm join [OPTIONS] HOST:PORT\n"},
+        {"swarm", "join-token", "Usage:  orchctl swarm join-token [OPTIONS] (worker|manager)\n"},
+        {"swarm", "update", "Usage:  orchctl swarm update [OPTIONS]\n"},
+    };
+    for (size_t i = 0; i < sizeof(helps) / sizeof(helps[0]); i++) {
+        assert_int_equal(RUN(f, helps[i][0], helps[i][1], "--help"), 0);
+        if (strncmp(f->out, helps[i][2], strlen(helps[i][2])) != 0)
+            fail_msg("%s %s --help printed '%s'", helps[i][0], helps[i][1], f->out);
+    }
     assert_int_equal(RUN(f, "--help"), 0);
     assert_int_equal(records(f), 0);
 }
@@ -674,6 +1144,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_service_scale_global_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_service_rm_and_daemon_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_swarm_init, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_node_update, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_node_update_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_node_promote_demote, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_node_rm, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_node_ps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_node_inspect_pretty, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_swarm_join, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_swarm_join_token, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_swarm_update, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input_sends_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_daemon_unreachable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_help_exits_zero, setup, teardown),

@@ -1,8 +1,9 @@
 /*
  * test_orchctl_parse.c: cmocka tests of orchctl/parse.c and
  * orchctl/format.c: for every parser the accepted forms with their exact
- * values and the rejected forms with their reasons; for the formatters the
- * docker-compatible output (ages, sizes, durations, tables).
+ * values and the rejected forms with their reasons (the service verbs'
+ * flags and the cluster verbs': node update, swarm join); for the
+ * formatters the docker-compatible output (ages, sizes, durations, tables).
  * No state beyond each test's locals.
  */
 #include <setjmp.h>
@@ -378,6 +379,109 @@ static void test_task_filter(void **state)
     assert_null(key);
 }
 
+static void test_node_availability_and_role(void **state)
+{
+    (void)state;
+    char err[PARSE_ERR_LEN];
+    const char *availability[] = {"active", "pause", "drain"};
+    for (size_t i = 0; i < sizeof(availability) / sizeof(availability[0]); i++)
+        assert_int_equal(parse_node_availability(availability[i], err, sizeof(err)), 0);
+    assert_int_equal(parse_node_availability("paused", err, sizeof(err)), -1);
+    assert_string_equal(err,
+                        "invalid availability \"paused\", only active, pause and drain are "
+                        "supported");
+    const char *bad_availability[] = {"", "Active", "DRAIN", " active", "active "};
+    for (size_t i = 0; i < sizeof(bad_availability) / sizeof(bad_availability[0]); i++) {
+        if (parse_node_availability(bad_availability[i], err, sizeof(err)) == 0)
+            fail_msg("availability '%s' accepted", bad_availability[i]);
+    }
+    assert_int_equal(parse_node_role("worker", err, sizeof(err)), 0);
+    assert_int_equal(parse_node_role("manager", err, sizeof(err)), 0);
+    assert_int_equal(parse_node_role("leader", err, sizeof(err)), -1);
+    assert_string_equal(err, "invalid role \"leader\", only worker and manager are supported");
+    assert_int_equal(parse_node_role("", err, sizeof(err)), -1);
+    assert_int_equal(parse_node_role("Manager", err, sizeof(err)), -1);
+}
+
+static void test_label(void **state)
+{
+    (void)state;
+    char err[PARSE_ERR_LEN];
+    char *key, *value;
+    assert_int_equal(parse_label("zone=eu-1", &key, &value, err, sizeof(err)), 0);
+    assert_string_equal(key, "zone");
+    assert_string_equal(value, "eu-1");
+    free(key);
+    free(value);
+    assert_int_equal(parse_label("ssd=", &key, &value, err, sizeof(err)), 0);
+    assert_string_equal(key, "ssd");
+    assert_string_equal(value, "");
+    free(key);
+    free(value);
+    assert_int_equal(parse_label("a=b=c", &key, &value, err, sizeof(err)), 0);
+    assert_string_equal(value, "b=c");
+    free(key);
+    free(value);
+    assert_int_equal(parse_label("ssd", &key, &value, err, sizeof(err)), -1);
+    assert_string_equal(err, "bad attribute format: ssd");
+    assert_null(key);
+    assert_null(value);
+    assert_int_equal(parse_label("=x", &key, &value, err, sizeof(err)), -1);
+    assert_string_equal(err, "empty key in '=x'");
+    assert_int_equal(parse_label("a b=c", &key, &value, err, sizeof(err)), -1);
+    assert_int_equal(parse_label("", &key, &value, err, sizeof(err)), -1);
+}
+
+static void test_host_port(void **state)
+{
+    (void)state;
+    char err[PARSE_ERR_LEN];
+    const char *good[] = {"10.0.0.1:2377", "manager-1:2377", "[fd00::1]:2377", "h:1",
+                          "h:65535", "m.example.com:4000"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        if (parse_host_port(good[i], err, sizeof(err)) != 0)
+            fail_msg("%s rejected: %s", good[i], err);
+    }
+    assert_int_equal(parse_host_port("10.0.0.1", err, sizeof(err)), -1);
+    assert_string_equal(err, "missing port in address \"10.0.0.1\"");
+    assert_int_equal(parse_host_port("h:65536", err, sizeof(err)), -1);
+    assert_string_equal(err, "invalid port \"65536\" in \"h:65536\": must be 1 to 65535");
+    assert_int_equal(parse_host_port(":2377", err, sizeof(err)), -1);
+    assert_string_equal(err, "missing host in address \":2377\"");
+    assert_int_equal(parse_host_port("fd00::1:2377", err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "too many colons"));
+    const char *bad[] = {"", "h:", "h:0", "h:-1", "h:2377x", "h :2377", "[fd00::1]",
+                         "[fd00::1]2377", "[]:2377", "[fd00::1:2377", "h:+80"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (parse_host_port(bad[i], err, sizeof(err)) == 0)
+            fail_msg("'%s' accepted", bad[i]);
+    }
+}
+
+static void test_join_token(void **state)
+{
+    (void)state;
+    char err[PARSE_ERR_LEN];
+    const char *good =
+        "SWMTKN-1-3pu6hszjas19xyp7ghgosyx9k8atbfcr8p2is99znpy26u2lkl-1awxwuwd3z9j1z3puu7rcgdbx";
+    assert_int_equal(parse_join_token(good, err, sizeof(err)), 0);
+    assert_int_equal(parse_join_token("SWMTKN-1-a-b", err, sizeof(err)), 0);
+    assert_int_equal(parse_join_token("swmtkn-1-a-b", err, sizeof(err)), -1);
+    assert_string_equal(err, "invalid join token: must start with SWMTKN-1-");
+    assert_int_equal(parse_join_token("SWMTKN-2-a-b", err, sizeof(err)), -1);
+    assert_string_equal(err, "invalid join token: must start with SWMTKN-1-");
+    assert_int_equal(parse_join_token("SWMTKN-1-abc", err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "expected SWMTKN-1-<digest>-<secret>"));
+    /* The secret is never echoed. */
+    assert_null(strstr(err, "abc"));
+    const char *bad[] = {"", "SWMTKN-1-", "SWMTKN-1--b", "SWMTKN-1-a-", "SWMTKN-1-a-b-c",
+                         "SWMTKN-1-A-b", "SWMTKN-1-a-b ", "SWMTKN-1-a_b-c"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (parse_join_token(bad[i], err, sizeof(err)) == 0)
+            fail_msg("'%s' accepted", bad[i]);
+    }
+}
+
 static void test_host(void **state)
 {
     (void)state;
@@ -538,6 +642,10 @@ int main(void)
         cmocka_unit_test(test_scale_spec),
         cmocka_unit_test(test_service_name),
         cmocka_unit_test(test_task_filter),
+        cmocka_unit_test(test_node_availability_and_role),
+        cmocka_unit_test(test_label),
+        cmocka_unit_test(test_host_port),
+        cmocka_unit_test(test_join_token),
         cmocka_unit_test(test_host),
         cmocka_unit_test(test_rfc3339),
         cmocka_unit_test(test_format_human_duration),
