@@ -22,6 +22,12 @@
  *    index advanced past), so they may trail commit by one ready.
  *  - The leader counts its own log as replicated when appended (its acks
  *    only leave after the ready that persists them).
+ *  - Every message of a ready is backed by what that ready persists: a
+ *    queued append acknowledgement is cut down when the log it vouches for
+ *    is truncated or replaced by a snapshot, and a queued vote grant is
+ *    dropped when the term moves on before it was handed out.
+ *  - A leader proposes a membership change only after committing an entry
+ *    of its own term (raft-dev errata to single-server changes).
  *
  * Memory rule: entry data freed while the engine runs (log truncation,
  * compaction, snapshot replacement) may still be referenced by a ready or a
@@ -506,11 +512,11 @@ static void raft_set_conf(struct raft *r, const struct raft_conf *c,
 			  uint64_t index);
 
 /* A successful APPEND_RESP says "my log matches yours up to index, and it
- * is durable once you read this". The log below index just changed, so the
- * acks still in the outbox (not yet handed out in a ready, hence not yet
- * backed by storage) may claim entries that will never be persisted. Each
- * such ack is cut down to `valid`, the last index whose entry is unchanged:
- * the prefix up to it still matches what the ack's leader sent. */
+ * is durable once you read this". The log after index `valid` is about to
+ * change, so the acks still in the outbox (not yet handed out in a ready,
+ * hence not yet backed by storage) may claim entries that will never be
+ * persisted. Each is cut down to `valid`: the prefix up to it is unchanged,
+ * so it still matches what the ack's leader sent. */
 static void raft_outbox_cap_acks(struct raft *r, uint64_t valid)
 {
 	for (size_t i = 0; i < r->n_outbox; i++) {
@@ -591,7 +597,8 @@ static uint64_t raft_find_conflict_by_term(const struct raft *r,
 
 /* ---- messages ----------------------------------------------------------- */
 
-/* Queues a message; the pointer is valid until the next raft_send(). */
+/* Queues a message; the pointer is valid until the next raft_send() or
+ * term change (raft_reset may drop queued vote grants). */
 static struct raft_msg *raft_send(struct raft *r, uint8_t type, uint64_t to)
 {
 	struct raft_msg *m;

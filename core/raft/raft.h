@@ -139,7 +139,9 @@ struct raft_msg {
 	 *   index that was rejected, with reject_hint = follower's last index
 	 *   and log_term = term at reject_hint (for fast backtracking).
 	 * VOTE/PREVOTE: index/log_term of the candidate's last entry.
-	 * SNAPSHOT_RESP: index = snapshot index on success.
+	 * SNAPSHOT_RESP: reject: restart the stream from offset 0; reject_hint > 0:
+ *   that many bytes received, send the next chunk; otherwise installed up
+ *   to index.
 	 * READ_INDEX_RESP: index = the read index. */
 	uint64_t index;
 	uint64_t log_term;
@@ -275,7 +277,10 @@ int raft_step(struct raft *r, const struct raft_msg *m);
  * the same index and term. */
 int raft_propose(struct raft *r, const void *data, size_t len,
 		 uint64_t *index, uint64_t *term);
-/* Proposes one membership change. At most one is uncommitted at a time. */
+/* Proposes one membership change. At most one is uncommitted at a time,
+ * and a new leader accepts one only after committing an entry of its own
+ * term (its no-op; Ongaro's 2015 fix for single-server changes): until then
+ * RAFT_ECONFPENDING, retry. */
 int raft_propose_conf(struct raft *r, enum raft_conf_change change,
 		      uint64_t node, uint64_t *index);
 /* Starts a linearizable read identified by context (non-zero, unique per

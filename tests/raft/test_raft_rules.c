@@ -370,8 +370,20 @@ static void check_durable_before_send(const struct node *nd,
 		assert_int_equal(nd->hs.term, m->term);
 		assert_int_equal(nd->hs.vote, m->to);
 	}
-	if (m->type == RAFT_MSG_APPEND_RESP && !m->reject)
+	if (m->type == RAFT_MSG_APPEND_RESP && !m->reject) {
+		const struct raft_entry *e = storage_entry(nd, m->index);
+
 		assert_true(node_last_index(nd) >= m->index);
+		/* The acknowledged entry came from a leader of m->term: a
+		 * stored entry of a later term there is not the one acked. */
+		if (e != NULL && e->term > m->term)
+			fail_msg("node %llu acks index %llu in term %llu but "
+				 "stores an entry of term %llu there",
+				 (unsigned long long)nd->id,
+				 (unsigned long long)m->index,
+				 (unsigned long long)m->term,
+				 (unsigned long long)e->term);
+	}
 }
 
 static void node_process_ready(struct net *net, struct node *nd)
@@ -927,6 +939,36 @@ static void test_election_safety_node_grants_at_most_one_vote_per_term(
 	net_free(net);
 }
 
+/* A granted vote is a promise that (term, vote) is durable. When a node
+ * grants a vote and then moves to a later term before its next ready, that
+ * ready's hard state no longer records the first vote: the grant must not
+ * leave with it (the harness checks every grant against the hard state). */
+static void test_vote_grant_leaves_only_with_the_hard_state_that_records_it(
+	void **state)
+{
+	struct net *net = net_new(3, 3);
+	struct node *n1 = &net->nodes[1];
+	struct raft_msg from2 = vote_request(2, 1, 5, 100, 3);
+	struct raft_msg from3 = vote_request(3, 1, 6, 100, 3);
+	struct raft_msg resp;
+	bool granted_to_3 = false;
+
+	(void)state;
+	node_start(n1);
+	/* Both requests arrive before the application asks for a ready. */
+	assert_int_equal(raft_step(n1->r, &from2), RAFT_OK);
+	assert_int_equal(raft_step(n1->r, &from3), RAFT_OK);
+	node_process_ready(net, n1);
+	assert_int_equal(n1->hs.term, 6);
+	assert_int_equal(n1->hs.vote, 3);
+	while (net_take(net, 1, 2, RAFT_MSG_VOTE_RESP, &resp))
+		assert_true(resp.reject);
+	while (net_take(net, 1, 3, RAFT_MSG_VOTE_RESP, &resp))
+		granted_to_3 = granted_to_3 || (!resp.reject && resp.term == 6);
+	assert_true(granted_to_3);
+	net_free(net);
+}
+
 static void test_vote_refused_to_candidate_with_stale_log_last_term_then_last_index(
 	void **state)
 {
@@ -1109,6 +1151,93 @@ static void test_log_matching_follower_conflicting_suffix_is_truncated(
 	assert_true(resp.reject_hint <= 3);
 	assert_int_equal(node_last_index(&net->nodes[2]), 3);
 	assert_int_equal(storage_entry(&net->nodes[2], 3)->term, 3);
+	net_free(net);
+}
+
+/* Fails unless every APPEND_RESP that `from` sent to `to` is a rejection
+ * or acknowledges at most index max_ack. */
+static void assert_acks_at_most(struct net *net, uint64_t from, uint64_t to,
+				uint64_t max_ack)
+{
+	struct raft_msg resp;
+
+	while (net_take(net, from, to, RAFT_MSG_APPEND_RESP, &resp)) {
+		if (!resp.reject && resp.index > max_ack)
+			fail_msg("node %llu acks index %llu to node %llu, "
+				 "which only matches it up to %llu",
+				 (unsigned long long)from,
+				 (unsigned long long)resp.index,
+				 (unsigned long long)to,
+				 (unsigned long long)max_ack);
+	}
+}
+
+/* An append acknowledgement promises that the follower's log matches the
+ * leader's up to its index and is durable. Here node 3 takes entries 2..3
+ * of a term-2 leader, and before the application persists them, a term-3
+ * leader replaces them (by a conflicting append, then by a snapshot). The
+ * ack to the term-2 leader leaves with the next ready: it must not claim
+ * entries 2..3, which never reach the disk (else the term-2 leader could
+ * count node 3 and commit them on a minority). */
+static void test_follower_never_acknowledges_an_entry_it_did_not_persist(
+	void **state)
+{
+	struct raft_entry t2[] = {
+		{ .term = 2, .index = 2, .type = RAFT_ENTRY_NORMAL, .len = 2,
+		  .data = (uint8_t *)"a2" },
+		{ .term = 2, .index = 3, .type = RAFT_ENTRY_NORMAL, .len = 2,
+		  .data = (uint8_t *)"b2" },
+	};
+	struct raft_entry t3[] = {
+		{ .term = 3, .index = 2, .type = RAFT_ENTRY_NORMAL, .len = 2,
+		  .data = (uint8_t *)"a3" },
+		{ .term = 3, .index = 3, .type = RAFT_ENTRY_NORMAL, .len = 2,
+		  .data = (uint8_t *)"b3" },
+		{ .term = 3, .index = 4, .type = RAFT_ENTRY_NORMAL, .len = 2,
+		  .data = (uint8_t *)"c3" },
+	};
+	struct net *net = net_new(3, 3);
+	struct node *n3 = &net->nodes[3];
+	struct raft_msg old_leader = append_request(1, 3, 2, 1, 1, t2, 2);
+	struct raft_msg new_leader = append_request(2, 3, 3, 1, 1, t3, 3);
+	struct raft_msg snap;
+
+	(void)state;
+	node_start(n3);
+	/* A conflicting append truncates the unpersisted entries. */
+	assert_int_equal(raft_step(n3->r, &old_leader), RAFT_OK);
+	assert_int_equal(raft_step(n3->r, &new_leader), RAFT_OK);
+	node_process_ready(net, n3);
+	assert_int_equal(storage_entry(n3, 3)->term, 3);
+	assert_int_equal(node_last_index(n3), 4);
+	assert_acks_at_most(net, 3, 1, 1);
+	assert_int_equal(take_append_resp(net, 3, 2).index, 4);
+
+	/* A snapshot replaces unpersisted entries: node 3 restarts empty,
+	 * takes the term-2 entries, then a term-3 snapshot at index 5. */
+	node_stop(n3);
+	node_free_storage(n3);
+	memset(&n3->hs, 0, sizeof(n3->hs));
+	msgq_clear(&net->q);
+	node_start(n3);
+	memset(&snap, 0, sizeof(snap));
+	snap.type = RAFT_MSG_SNAPSHOT;
+	snap.from = 2;
+	snap.to = 3;
+	snap.term = 3;
+	snap.snap_meta.index = 5;
+	snap.snap_meta.term = 3;
+	snap.snap_meta.conf = n3->bootstrap;
+	snap.snap_total = 3;
+	snap.snap_chunk_len = 3;
+	snap.snap_chunk = (uint8_t *)"sm5";
+	snap.snap_done = true;
+	assert_int_equal(raft_step(n3->r, &old_leader), RAFT_OK);
+	assert_int_equal(raft_step(n3->r, &snap), RAFT_OK);
+	node_process_ready(net, n3);
+	assert_int_equal(n3->n_snapshots_installed, 1);
+	assert_int_equal(n3->n_log, 0);
+	assert_acks_at_most(net, 3, 1, 1);
 	net_free(net);
 }
 
@@ -1312,6 +1441,64 @@ static void test_membership_removed_leader_steps_down_after_commit(
 	net_run(net, 2);
 	assert_true(commit_of(net, 2) >= idx);
 	assert_true(commit_of(net, 3) >= idx);
+	net_free(net);
+}
+
+/* Drops every APPEND node 2 sends: its entries reach nobody. */
+static enum net_verdict silence_appends_from_2(struct net *net,
+					       struct raft_msg *m)
+{
+	(void)net;
+	if (m->from == 2 && m->type == RAFT_MSG_APPEND)
+		return NET_DROP;
+	return NET_DELIVER;
+}
+
+/* raft-dev errata to single-server membership changes (Ongaro, 2015): a
+ * new leader's log may end with a change that an earlier leader never
+ * committed; a change proposed on top of it before the new leader commits
+ * an entry of its own term can give two disjoint quorums. So a leader
+ * refuses a membership change until it committed an entry of its term
+ * (its no-op); ordinary proposals are still accepted meanwhile. */
+static void test_leader_appends_no_conf_change_before_committing_in_its_term(
+	void **state)
+{
+	struct net *net = cluster_with_leader(3);
+	struct raft *r2;
+	uint64_t idx, before;
+	struct raft_status st;
+
+	(void)state;
+	net_isolate(net, 1, true);
+	net_tick_silenced(net, 2, ELECTION_TICKS);
+	net_tick_silenced(net, 3, ELECTION_TICKS);
+	net->filter = silence_appends_from_2;
+	net_elect(net, 2);
+	r2 = net->nodes[2].r;
+	st = status_of(net, 2);
+	assert_true(st.commit < st.last_index);
+	assert_int_equal(entry_term(net, 2, st.last_index), st.term);
+	before = st.last_index;
+	assert_int_equal(raft_propose_conf(r2, RAFT_CONF_REMOVE, 1, &idx),
+			 RAFT_ECONFPENDING);
+	assert_int_equal(raft_propose_conf(r2, RAFT_CONF_DEMOTE, 3, &idx),
+			 RAFT_ECONFPENDING);
+	assert_int_equal(status_of(net, 2).last_index, before);
+	assert_int_equal(status_of(net, 2).conf.n_voters, 3);
+	idx = propose(net, 2, "normal-write");
+	assert_int_equal(idx, before + 1);
+
+	/* Once the no-op of its term commits, the change is accepted. */
+	net->filter = NULL;
+	net_run(net, 1);
+	assert_true(commit_of(net, 2) >= idx);
+	assert_int_equal(raft_propose_conf(r2, RAFT_CONF_REMOVE, 1, &idx),
+			 RAFT_OK);
+	net_run(net, 2);
+	assert_true(commit_of(net, 2) >= idx);
+	st = status_of(net, 3);
+	assert_int_equal(st.conf.n_voters, 2);
+	assert_false(conf_has_voter(&st.conf, 1));
 	net_free(net);
 }
 
@@ -1596,15 +1783,18 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_figure8_leader_does_not_commit_old_term_entry_by_counting_replicas),
 		cmocka_unit_test(test_election_safety_node_grants_at_most_one_vote_per_term),
+		cmocka_unit_test(test_vote_grant_leaves_only_with_the_hard_state_that_records_it),
 		cmocka_unit_test(test_vote_refused_to_candidate_with_stale_log_last_term_then_last_index),
 		cmocka_unit_test(test_prevote_rejoining_partitioned_node_does_not_disrupt_leader),
 		cmocka_unit_test(test_leader_stickiness_follower_ignores_votes_while_leader_heard),
 		cmocka_unit_test(test_check_quorum_leader_cut_off_from_majority_steps_down),
 		cmocka_unit_test(test_log_matching_follower_conflicting_suffix_is_truncated),
+		cmocka_unit_test(test_follower_never_acknowledges_an_entry_it_did_not_persist),
 		cmocka_unit_test(test_log_matching_deposed_leader_uncommitted_suffix_is_replaced),
 		cmocka_unit_test(test_commit_by_majority_not_all_reaches_followers_with_next_heartbeat),
 		cmocka_unit_test(test_membership_learner_catches_up_without_voting_then_promoted),
 		cmocka_unit_test(test_membership_removed_leader_steps_down_after_commit),
+		cmocka_unit_test(test_leader_appends_no_conf_change_before_committing_in_its_term),
 		cmocka_unit_test(test_membership_refuses_removing_the_last_voter),
 		cmocka_unit_test(test_snapshot_lagging_follower_installs_chunked_snapshot),
 		cmocka_unit_test(test_snapshot_lost_chunk_is_recovered),
