@@ -183,6 +183,8 @@ void manager_add_write(struct manager *m, const struct pending_write *w)
 	m->writes[m->n_writes++] = *w;
 }
 
+static void manager_finish_joins(struct manager *m, uint64_t applied);
+
 /* Finishes answered writes and reads that raft confirmed and the store
  * applied; fails writes whose entry was lost to a new leader. */
 static void manager_finish_calls(struct manager *m)
@@ -217,6 +219,7 @@ static void manager_finish_calls(struct manager *m)
 		m->reads[kept++] = *r;
 	}
 	m->n_reads = kept;
+	manager_finish_joins(m, applied);
 	if (wipe)
 		manager_swarm_wipe(m);
 }
@@ -260,8 +263,7 @@ static json_t *node_description(const json_t *info, const char *hostname)
 json_t *manager_self_node(struct manager *m, const char *now)
 {
 	json_t *info = json_object_get(m->node_infos, m->cfg.node_id);
-	char manager_addr[160];
-	snprintf(manager_addr, sizeof(manager_addr), "%s:2377", m->advertise_addr);
+	const char *manager_addr = m->manager_addr;
 	return json_pack("{s:s,s:s,s:s,s:{s:s,s:s,s:{}},s:o,s:{s:s,s:s},s:{s:b,s:s,s:s}}",
 			 "ID", m->cfg.node_id, "CreatedAt", now, "UpdatedAt", now, "Spec",
 			 "Role", "manager", "Availability", "active", "Labels",
@@ -270,19 +272,169 @@ json_t *manager_self_node(struct manager *m, const char *now)
 			 "Leader", 1, "Reachability", "reachable", "Addr", manager_addr);
 }
 
+/* The port of an "IP:PORT" address, or 2377. */
+static const char *addr_port(const char *addr)
+{
+	const char *colon = strrchr(addr, ':');
+	return colon && colon[1] ? colon + 1 : "2377";
+}
+
+/* Starts the cluster server from the material in data_dir/certificates.
+ * A failure (the port is taken) leaves the swarm usable on this node only;
+ * the reason shows in GET /info (Swarm.Error) and in the log. */
+static void manager_start_cluster(struct manager *m)
+{
+	char dir[700];
+	snprintf(dir, sizeof(dir), "%s/certificates", m->data_dir);
+	m->cluster_error[0] = '\0';
+	char err[400];
+	if (cluster_server_start(m->listen_addr, dir, m->inbox, &m->cluster, err,
+				 sizeof(err)) != 0) {
+		m->cluster = NULL;
+		snprintf(m->cluster_error, sizeof(m->cluster_error),
+			 "cannot listen for other nodes on %s: %s", m->listen_addr, err);
+		fprintf(stderr, "orchd: manager: %s\n", m->cluster_error);
+	}
+}
+
+/* data_dir/cluster.json: where this manager listens and is reached. */
+static int manager_save_addrs(struct manager *m, char *err, size_t errlen)
+{
+	char path[700];
+	snprintf(path, sizeof(path), "%s/cluster.json", m->data_dir);
+	json_t *o = json_pack("{s:s,s:s,s:s}", "listen_addr", m->listen_addr,
+			      "manager_addr", m->manager_addr, "advertise_addr",
+			      m->advertise_addr);
+	int rc = json_dump_file(o, path, JSON_COMPACT);
+	json_decref(o);
+	if (rc != 0)
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+	return rc != 0 ? -1 : 0;
+}
+
 int manager_swarm_init(struct manager *m, const char *advertise_addr,
-		       char *err, size_t errlen)
+		       const char *listen_addr, const char *cluster_id,
+		       json_t **ca, json_t **secrets, char *err, size_t errlen)
 {
 	if (m->raft) {
 		snprintf(err, errlen, "This node is already part of a swarm. Use \"orchctl swarm leave\" to leave this swarm and join another one.");
 		return 503;
 	}
-	if (manager_mkdirs(m->data_dir, err, errlen) != 0)
+	char dir[700];
+	snprintf(dir, sizeof(dir), "%s/certificates", m->data_dir);
+	if (manager_mkdirs(m->data_dir, err, errlen) != 0 ||
+	    cluster_material_make(dir, m->cfg.node_id, cluster_id, ca, secrets, err,
+				  errlen) != 0)
 		return 500;
 	snprintf(m->advertise_addr, sizeof(m->advertise_addr), "%s", advertise_addr);
-	if (manager_open_raft(m, true, err, errlen) != 0)
+	if (strchr(listen_addr, ':'))
+		snprintf(m->listen_addr, sizeof(m->listen_addr), "%s", listen_addr);
+	else
+		snprintf(m->listen_addr, sizeof(m->listen_addr), "%s:2377", listen_addr);
+	snprintf(m->manager_addr, sizeof(m->manager_addr), "%s:%s", advertise_addr,
+		 addr_port(m->listen_addr));
+	if (manager_save_addrs(m, err, errlen) != 0 ||
+	    manager_open_raft(m, true, err, errlen) != 0) {
+		json_decref(*ca);
+		json_decref(*secrets);
 		return 500;
+	}
+	manager_start_cluster(m);
 	return 0;
+}
+
+/* Answers every join still waiting (the swarm is going away). */
+static void manager_fail_joins(struct manager *m, const char *why)
+{
+	for (size_t i = 0; i < m->n_joins; i++) {
+		json_decref(m->joins[i].reply);
+		m->joins[i].reply_to->fn(m->joins[i].reply_to->ctx,
+					 json_pack("{s:s}", "error", why));
+	}
+	m->n_joins = 0;
+}
+
+/* A node asks to join (from the cluster server): the token and CSR are
+ * checked, the node is proposed, and the answer waits for it to apply. */
+static void manager_cluster_join(struct manager *m, json_t *request,
+				 struct inbox_reply_to *reply_to)
+{
+	char err[512] = "", now[40];
+	const char *node_id = json_string_value(json_object_get(request, "node_id"));
+	const char *host = json_string_value(json_object_get(request, "hostname"));
+	const char *addr = json_string_value(json_object_get(request, "advertise_addr"));
+	if (!m->raft || !m->leader || json_is_null(m->store.cluster)) {
+		reply_to->fn(reply_to->ctx, json_pack("{s:s}", "error",
+						      "this node is not the leader of a swarm"));
+		return;
+	}
+	json_t *spec = json_object_get(m->store.cluster, "Spec");
+	const char *cluster_id = json_string_value(json_object_get(m->store.cluster, "ID"));
+	char certs[700];
+	snprintf(certs, sizeof(certs), "%s/certificates", m->data_dir);
+	json_t *reply = cluster_join_sign(certs, spec, cluster_id ? cluster_id : "", request,
+					  err, sizeof(err));
+	if (!reply) {
+		reply_to->fn(reply_to->ctx, json_pack("{s:s}", "error", err));
+		return;
+	}
+	if (store_node(&m->store, node_id) &&
+	    json_object_get(store_node(&m->store, node_id), "ManagerStatus")) {
+		json_decref(reply);
+		reply_to->fn(reply_to->ctx, json_pack("{s:s}", "error",
+						      "a manager of this swarm has this node id"));
+		return;
+	}
+	json_object_set_new(reply, "node_id", json_string(node_id));
+	json_object_set_new(reply, "manager_node_id", json_string(m->cfg.node_id));
+	manager_now_text(now, sizeof(now));
+	json_t *node = json_pack(
+		"{s:s,s:s,s:s,s:{s:s,s:s,s:{}},s:{s:s},s:{s:s,s:s}}", "ID", node_id,
+		"CreatedAt", now, "UpdatedAt", now, "Spec", "Role", "worker",
+		"Availability", "active", "Labels", "Description", "Hostname",
+		host && *host ? host : node_id, "Status", "State", "ready", "Addr",
+		addr && *addr ? addr : "");
+	json_t *cmd = json_pack("{s:s,s:o}", "op", "node.put", "node", node);
+	uint64_t index = 0, term = 0;
+	int rc = manager_propose(m, cmd, &index, &term, err, sizeof(err));
+	json_decref(cmd);
+	if (rc != 0) {
+		json_decref(reply);
+		reply_to->fn(reply_to->ctx, json_pack("{s:s}", "error", err));
+		return;
+	}
+	if (m->n_joins == m->cap_joins) {
+		m->cap_joins = m->cap_joins ? 2 * m->cap_joins : 8;
+		m->joins = realloc(m->joins, m->cap_joins * sizeof(*m->joins));
+	}
+	struct pending_join *j = &m->joins[m->n_joins++];
+	j->index = index;
+	snprintf(j->node_id, sizeof(j->node_id), "%s", node_id);
+	j->reply_to = reply_to;
+	j->reply = reply;
+	json_object_set_new(m->joined_at, node_id, json_integer(inbox_now_ns()));
+}
+
+/* Answers the joins whose node is now applied. */
+static void manager_finish_joins(struct manager *m, uint64_t applied)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < m->n_joins; i++) {
+		struct pending_join *j = &m->joins[i];
+		if (j->index > applied) {
+			m->joins[kept++] = *j;
+			continue;
+		}
+		if (store_node(&m->store, j->node_id)) {
+			j->reply_to->fn(j->reply_to->ctx, j->reply);
+		} else {
+			json_decref(j->reply);
+			j->reply_to->fn(j->reply_to->ctx,
+					json_pack("{s:s}", "error",
+						  "the join was lost in a leader change; retry"));
+		}
+	}
+	m->n_joins = kept;
 }
 
 static int remove_entry(const char *path, const struct stat *st, int flag,
@@ -300,6 +452,9 @@ static int remove_entry(const char *path, const struct stat *st, int flag,
  * state, the store, and (through empty assignments) the agent's tasks. */
 void manager_swarm_wipe(struct manager *m)
 {
+	manager_fail_joins(m, "this manager left the swarm");
+	cluster_server_stop(m->cluster);
+	m->cluster = NULL;
 	raft_node_close(m->raft);
 	m->raft = NULL;
 	m->leader = false;
@@ -308,6 +463,11 @@ void manager_swarm_wipe(struct manager *m)
 	char dir[700];
 	snprintf(dir, sizeof(dir), "%s/raft", m->data_dir);
 	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	snprintf(dir, sizeof(dir), "%s/certificates", m->data_dir);
+	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	snprintf(dir, sizeof(dir), "%s/cluster.json", m->data_dir);
+	unlink(dir);
+	m->cluster_error[0] = '\0';
 	dispatcher_reset(m->dispatcher);
 }
 
@@ -638,7 +798,9 @@ static bool run_node_liveness(struct manager *m, int64_t now)
 		int64_t seen = dispatcher_last_seen(m->dispatcher, id);
 		bool self = strcmp(id, m->cfg.node_id) == 0;
 		bool alive = self || (seen && now - seen <= down_after);
-		bool grace = !seen && now - m->leader_since_ns <= down_after;
+		json_int_t joined = json_integer_value(json_object_get(m->joined_at, id));
+		bool grace = !seen && (now - m->leader_since_ns <= down_after ||
+				       (joined && now - joined <= 2 * down_after));
 		if (strcmp(state, "ready") == 0 && !alive && !grace) {
 			node_put(m, node, "down", NULL);
 			proposed = true;
@@ -690,6 +852,11 @@ static void manager_handle_statuses(struct manager *m, json_t *body)
 static void manager_handle_session(struct manager *m, json_t *request,
 				   struct inbox_reply_to *reply_to)
 {
+	const char *op = json_string_value(json_object_get(request, "op"));
+	if (op && strcmp(op, "join") == 0) {
+		manager_cluster_join(m, request, reply_to); /* body stays the message's */
+		return;
+	}
 	if (m->raft && !m->leader) {
 		reply_to->fn(reply_to->ctx, json_pack("{s:s}", "error",
 						      "this manager is not the leader"));
@@ -784,6 +951,20 @@ static int manager_resume(struct manager *m, char *err, size_t errlen)
 		json_object_get(json_object_get(self, "Status"), "Addr"));
 	snprintf(m->advertise_addr, sizeof(m->advertise_addr), "%s",
 		 addr ? addr : "127.0.0.1");
+	snprintf(path, sizeof(path), "%s/cluster.json", m->data_dir);
+	json_t *addrs = json_load_file(path, 0, NULL);
+	const char *listen = json_string_value(json_object_get(addrs, "listen_addr"));
+	const char *maddr = json_string_value(json_object_get(addrs, "manager_addr"));
+	snprintf(m->listen_addr, sizeof(m->listen_addr), "%s",
+		 listen ? listen : CLUSTER_DEFAULT_LISTEN);
+	if (maddr)
+		snprintf(m->manager_addr, sizeof(m->manager_addr), "%s", maddr);
+	else
+		snprintf(m->manager_addr, sizeof(m->manager_addr), "%s:2377", m->advertise_addr);
+	json_decref(addrs);
+	snprintf(path, sizeof(path), "%s/certificates", m->data_dir);
+	if (stat(path, &st) == 0)
+		manager_start_cluster(m);
 	return 0;
 }
 
@@ -802,6 +983,7 @@ int manager_start(const struct manager_config *cfg, struct manager **out,
 	store_init(&m->store);
 	m->inbox = inbox_new();
 	m->node_infos = json_object();
+	m->joined_at = json_object();
 	m->dispatcher = dispatcher_new();
 	m->orchestrator_wakeup_ns = INT64_MAX;
 	m->next_tick_ns = inbox_now_ns();
@@ -833,6 +1015,9 @@ void manager_stop(struct manager *m)
 	m->stopped = true;
 	inbox_close(m->inbox);
 	dispatcher_reset(m->dispatcher);
+	manager_fail_joins(m, "the manager is stopping");
+	cluster_server_stop(m->cluster);
+	m->cluster = NULL;
 	for (size_t i = 0; i < m->n_writes; i++) {
 		struct manager_api_call *ac = (void *)m->writes[i].call->request;
 		api_response_error(ac->resp, 503, "orchd is shutting down");
@@ -858,6 +1043,8 @@ void manager_free(struct manager *m)
 	free(m->reads);
 	inbox_free(m->inbox);
 	json_decref(m->node_infos);
+	json_decref(m->joined_at);
+	free(m->joins);
 	dispatcher_free(m->dispatcher);
 	store_fini(&m->store);
 	free(m);

@@ -251,10 +251,18 @@ static void read_task(struct route_ctx *rc)
 
 static void read_swarm(struct route_ctx *rc)
 {
-	if (json_is_null(rc->m->store.cluster))
+	if (json_is_null(rc->m->store.cluster)) {
 		api_response_error(rc->resp, 503, "%s", not_manager_message);
-	else
-		api_response_json(rc->resp, 200, json_deep_copy(rc->m->store.cluster));
+		return;
+	}
+	/* The CA key and the raw join secrets never leave the store. */
+	json_t *swarm = json_deep_copy(rc->m->store.cluster);
+	json_t *spec = json_object_get(rc->m->store.cluster, "Spec");
+	json_t *tokens = cluster_join_tokens(spec);
+	json_object_set_new(swarm, "Spec", cluster_spec_public(spec));
+	json_object_set_new(swarm, "JoinTokens",
+			    tokens ? tokens : json_pack("{s:s,s:s}", "Worker", "", "Manager", ""));
+	api_response_json(rc->resp, 200, swarm);
 }
 
 typedef void (*route_fn)(struct route_ctx *rc);
@@ -284,17 +292,25 @@ static void write_swarm_init(struct route_ctx *rc)
 	if (!body)
 		return;
 	const char *addr = json_string_value(json_object_get(body, "AdvertiseAddr"));
-	char err[512];
-	int status = manager_swarm_init(rc->m, addr && *addr ? addr : "127.0.0.1",
-					err, sizeof(err));
+	const char *listen = json_string_value(json_object_get(body, "ListenAddr"));
+	char err[512], advertise[128];
+	/* An advertise address with a port: the port belongs to ListenAddr. */
+	snprintf(advertise, sizeof(advertise), "%s", addr && *addr ? addr : "127.0.0.1");
+	char *colon = strchr(advertise, ':');
+	if (colon)
+		*colon = '\0';
+	char now[40], cluster_id[32];
+	ids_new_id(NULL, cluster_id);
+	json_t *ca = NULL, *secrets = NULL;
+	int status = manager_swarm_init(rc->m, advertise,
+					listen && *listen ? listen : CLUSTER_DEFAULT_LISTEN,
+					cluster_id, &ca, &secrets, err, sizeof(err));
 	json_decref(body);
 	if (status != 0) {
 		api_response_error(rc->resp, status, "%s", err);
 		return;
 	}
-	char now[40], cluster_id[32];
 	manager_now_text(now, sizeof(now));
-	ids_new_id(NULL, cluster_id);
 	json_t *node = manager_self_node(rc->m, now);
 	json_t *cmd = json_pack(
 		"{s:s,s:{s:s,s:s,s:s,s:{s:s,s:{s:i},s:{s:I}}},s:o}", "op",
@@ -302,6 +318,9 @@ static void write_swarm_init(struct route_ctx *rc)
 		"UpdatedAt", now, "Spec", "Name", "default", "Orchestration",
 		"TaskHistoryRetentionLimit", (int)rc->m->cfg.history_limit,
 		"Dispatcher", "HeartbeatPeriod", (json_int_t)1000000000LL, "node", node);
+	json_t *spec = json_object_get(json_object_get(cmd, "cluster"), "Spec");
+	json_object_set_new(spec, CLUSTER_SPEC_CA, ca);
+	json_object_set_new(spec, CLUSTER_SPEC_SECRETS, secrets);
 	propose_write(rc, cmd, json_string(rc->m->cfg.node_id), 200, 503);
 }
 
@@ -522,6 +541,19 @@ static void write_swarm_update(struct route_ctx *rc)
 		json_decref(spec);
 		return;
 	}
+	/* The hidden fields come from the store, never from the client. */
+	json_t *current = json_object_get(rc->m->store.cluster, "Spec");
+	json_object_set(spec, CLUSTER_SPEC_CA, json_object_get(current, CLUSTER_SPEC_CA));
+	json_object_set(spec, CLUSTER_SPEC_SECRETS,
+			json_object_get(current, CLUSTER_SPEC_SECRETS));
+	if ((api_request_query_bool(rc->req, "rotateWorkerToken") &&
+	     cluster_rotate_secret(spec, false, err, sizeof(err)) != 0) ||
+	    (api_request_query_bool(rc->req, "rotateManagerToken") &&
+	     cluster_rotate_secret(spec, true, err, sizeof(err)) != 0)) {
+		api_response_error(rc->resp, 500, "%s", err);
+		json_decref(spec);
+		return;
+	}
 	manager_now_text(now, sizeof(now));
 	propose_write(rc, json_pack("{s:s,s:I,s:o,s:s}", "op", "cluster.update", "version",
 				    version, "spec", spec, "now", now),
@@ -576,7 +608,8 @@ static void local_info(struct route_ctx *rc)
 		active ? m->cfg.node_id : "", "NodeAddr",
 		active ? m->advertise_addr : "", "LocalNodeState",
 		active ? "active" : "inactive", "ControlAvailable", active,
-		"Error", m->raft && raft_node_failure(m->raft) ? raft_node_failure(m->raft) : "",
+		"Error", m->raft && raft_node_failure(m->raft) ? raft_node_failure(m->raft)
+							       : m->cluster_error,
 		"RemoteManagers", managers, "Nodes",
 		(json_int_t)json_object_size(m->store.nodes), "Managers", n_managers);
 	if (active)
@@ -713,6 +746,8 @@ static json_t *internal_log_targets(struct manager *m, const char *ref)
 json_t *manager_api_internal(struct manager *m, const json_t *request)
 {
 	const char *op = json_string_value(json_object_get(request, "op"));
+	if (op && strcmp(op, "swarm_state") == 0)
+		return json_pack("{s:b}", "manager", m->raft != NULL);
 	if (op && strcmp(op, "log_targets") == 0)
 		return internal_log_targets(
 			m, str_or_empty(json_string_value(json_object_get(request, "ref"))));

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "cluster.h"
 #include "dispatcher.h"
 #include "manager.h"
 #include "raft_node.h"
@@ -30,6 +31,14 @@ struct pending_read {
 	uint64_t context;
 	uint64_t index; /* 0 until raft confirmed the read */
 	struct inbox_call *call;
+};
+
+/* A join the core thread answers once its node.put is applied. */
+struct pending_join {
+	uint64_t index;
+	char node_id[72];
+	struct inbox_reply_to *reply_to;
+	json_t *reply;
 };
 
 struct manager {
@@ -60,6 +69,13 @@ struct manager {
 	json_t *node_infos;      /* node id -> its agent's last report */
 	struct dispatcher *dispatcher;
 	int64_t leader_since_ns; /* when this manager last became leader */
+	struct cluster_server *cluster; /* the port-2377 server, or NULL */
+	char listen_addr[160];   /* where it listens (IP:PORT) */
+	char manager_addr[200];  /* advertise address:port of this manager */
+	char cluster_error[512]; /* why the server is not running, or "" */
+	struct pending_join *joins;
+	size_t n_joins, cap_joins;
+	json_t *joined_at;       /* node id -> monotonic ns of its join */
 };
 
 static inline const char *str_or_empty(const char *s)
@@ -77,8 +93,11 @@ void manager_now_text(char *buf, size_t len);
 int manager_propose(struct manager *m, json_t *cmd, uint64_t *index,
 		    uint64_t *term, char *err, size_t errlen);
 void manager_add_write(struct manager *m, const struct pending_write *w);
+/* Opens raft and starts the cluster server; *ca and *secrets (for the
+ * cluster Spec) receive the new cluster's PKI material. */
 int manager_swarm_init(struct manager *m, const char *advertise_addr,
-		       char *err, size_t errlen);
+		       const char *listen_addr, const char *cluster_id,
+		       json_t **ca, json_t **secrets, char *err, size_t errlen);
 void manager_swarm_wipe(struct manager *m);
 
 /* manager_api.c */

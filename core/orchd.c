@@ -19,6 +19,7 @@
 
 #include "agent.h"
 #include "api_http.h"
+#include "cluster.h"
 #include "config.h"
 #include "ids.h"
 #include "inbox.h"
@@ -37,6 +38,13 @@ struct orchd {
 	struct agent *agent;
 	struct api_http_server *api;
 	int log_level;
+	/* The agent's link: remote when this node joined a swarm as a worker.
+	 * Link calls hold it for reading; join and leave for writing. */
+	pthread_rwlock_t link_lock;
+	struct cluster_worker *worker; /* NULL: the local manager */
+	pthread_mutex_t info_lock;
+	json_t *node_info;             /* the agent's last description */
+	char worker_dir[600];          /* data_root/swarm/worker */
 };
 
 static struct orchd *orchd_global_for_log; /* read-only after start */
@@ -237,6 +245,24 @@ static int local_link_send(void *ctx, enum inbox_kind kind, json_t *body)
 	return inbox_post(manager_inbox(o->manager), kind, body, NULL);
 }
 
+/* The agent's link: to the remote manager on a worker, else local. The
+ * node description is kept so that a new link can send it again. */
+static int link_send(void *ctx, enum inbox_kind kind, json_t *body)
+{
+	struct orchd *o = ctx;
+	if (kind == INBOX_NODE_INFO) {
+		pthread_mutex_lock(&o->info_lock);
+		json_decref(o->node_info);
+		o->node_info = json_deep_copy(body);
+		pthread_mutex_unlock(&o->info_lock);
+	}
+	pthread_rwlock_rdlock(&o->link_lock);
+	int rc = o->worker ? cluster_worker_send(o->worker, kind, body)
+			   : local_link_send(o, kind, body);
+	pthread_rwlock_unlock(&o->link_lock);
+	return rc;
+}
+
 static void local_session_reply(void *ctx, json_t *reply)
 {
 	struct inbox_call *call = ctx;
@@ -260,6 +286,147 @@ static int local_link_session(void *ctx, json_t *request, json_t **reply,
 	*reply = call.response;
 	inbox_call_fini(&call);
 	return 0;
+}
+
+static int link_session(void *ctx, json_t *request, json_t **reply, char *err,
+			size_t errlen)
+{
+	struct orchd *o = ctx;
+	pthread_rwlock_rdlock(&o->link_lock);
+	int rc = o->worker ? cluster_worker_session(o->worker, request, reply, err, errlen)
+			   : local_link_session(o, request, reply, err, errlen);
+	pthread_rwlock_unlock(&o->link_lock);
+	return rc;
+}
+
+/* Makes w the agent's link (NULL: back to the local manager). */
+static void link_set_worker(struct orchd *o, struct cluster_worker *w)
+{
+	if (w) {
+		pthread_mutex_lock(&o->info_lock);
+		cluster_worker_set_node_info(w, o->node_info);
+		pthread_mutex_unlock(&o->info_lock);
+	}
+	pthread_rwlock_wrlock(&o->link_lock);
+	struct cluster_worker *old = o->worker;
+	o->worker = w;
+	pthread_rwlock_unlock(&o->link_lock);
+	cluster_worker_free(old);
+	if (!w) { /* the local manager hears this node's description again */
+		pthread_mutex_lock(&o->info_lock);
+		json_t *info = json_deep_copy(o->node_info);
+		pthread_mutex_unlock(&o->info_lock);
+		if (info)
+			local_link_send(o, INBOX_NODE_INFO, info);
+	}
+}
+
+static bool link_is_worker(struct orchd *o)
+{
+	pthread_rwlock_rdlock(&o->link_lock);
+	bool worker = o->worker != NULL;
+	pthread_rwlock_unlock(&o->link_lock);
+	return worker;
+}
+
+/* ------------------------------------------------------------- workers */
+
+/* Whether the local manager is part of a swarm (then it cannot join). */
+static bool orchd_is_manager(struct orchd *o)
+{
+	struct inbox_call call;
+	json_t *ask = json_pack("{s:s}", "op", "swarm_state");
+	inbox_call_init(&call, ask);
+	int rc = inbox_call(manager_inbox(o->manager), INBOX_CALL, NULL, &call);
+	json_t *state = call.response;
+	inbox_call_fini(&call);
+	json_decref(ask);
+	bool manager = rc == 0 && json_is_true(json_object_get(state, "manager"));
+	json_decref(state);
+	return manager;
+}
+
+static void orchd_api_join(struct orchd *o, const struct api_request *req,
+			   struct api_response *resp)
+{
+	if (link_is_worker(o) || orchd_is_manager(o)) {
+		api_response_error(resp, 503, "This node is already part of a swarm. Use \"orchctl swarm leave\" to leave this swarm and join another one.");
+		return;
+	}
+	json_error_t jerr;
+	json_t *body = json_loadb(req->body, req->body_len, 0, &jerr);
+	if (!json_is_object(body)) {
+		api_response_error(resp, 400, "invalid JSON in request body: %s", jerr.text);
+		json_decref(body);
+		return;
+	}
+	char err[1024] = "";
+	struct cluster_worker *w = NULL;
+	char swarm_dir[600];
+	snprintf(swarm_dir, sizeof(swarm_dir), "%s/swarm", o->cfg.data_root);
+	mkdir_p(swarm_dir, 0700);
+	int rc = cluster_worker_join(o->worker_dir, o->node_id, o->hostname, body, &w, err,
+				     sizeof(err));
+	json_decref(body);
+	if (rc != 0) {
+		api_response_error(resp, 400, "%s", err);
+		return;
+	}
+	link_set_worker(o, w);
+	orchd_log(ORCH_LOG_INFO, NULL, "joined the swarm as worker %s", o->node_id);
+	api_response_set(resp, 200, "text/plain", "", 0);
+}
+
+static void orchd_api_leave(struct orchd *o, struct api_response *resp)
+{
+	char err[700] = "";
+	link_set_worker(o, NULL);
+	if (cluster_worker_forget(o->worker_dir, err, sizeof(err)) != 0) {
+		api_response_error(resp, 500, "%s", err);
+		return;
+	}
+	orchd_log(ORCH_LOG_INFO, NULL, "left the swarm");
+	api_response_set(resp, 200, "text/plain", "", 0);
+}
+
+/* GET /info on a worker: the local part, with the worker's Swarm. */
+static void orchd_api_worker_info(struct orchd *o, struct api_response *resp)
+{
+	pthread_rwlock_rdlock(&o->link_lock);
+	json_t *swarm = o->worker ? cluster_worker_info(o->worker) : NULL;
+	pthread_rwlock_unlock(&o->link_lock);
+	pthread_mutex_lock(&o->info_lock);
+	json_t *runtimes = json_incref(json_object_get(o->node_info, "runtimes"));
+	pthread_mutex_unlock(&o->info_lock);
+	api_response_json(resp, 200,
+			  json_pack("{s:s,s:s,s:s,s:o,s:o}", "ID", o->node_id, "Name",
+				    o->hostname, "ServerVersion", ORCHD_VERSION, "Swarm",
+				    swarm ? swarm : json_object(), "OrchRuntimes",
+				    runtimes ? runtimes : json_array()));
+}
+
+/* Requests a worker answers itself; true when handled. */
+static bool orchd_api_worker(struct orchd *o, const struct api_request *req,
+			     struct api_response *resp)
+{
+	bool post = strcmp(req->method, "POST") == 0;
+	if (post && strcmp(req->path, "/swarm/join") == 0) {
+		orchd_api_join(o, req, resp);
+		return true;
+	}
+	if (!link_is_worker(o))
+		return false;
+	if (post && strcmp(req->path, "/swarm/leave") == 0)
+		orchd_api_leave(o, resp);
+	else if (strcmp(req->method, "GET") == 0 && strcmp(req->path, "/info") == 0)
+		orchd_api_worker_info(o, resp);
+	else if (strcmp(req->path, "/_ping") == 0 || strcmp(req->path, "/version") == 0)
+		return false;
+	else if (post && strcmp(req->path, "/swarm/init") == 0)
+		api_response_error(resp, 503, "This node is already part of a swarm. Use \"orchctl swarm leave\" to leave this swarm and join another one.");
+	else
+		api_response_error(resp, 503, "%s", CLUSTER_NOT_MANAGER_MESSAGE);
+	return true;
 }
 
 /* ---------------------------------------------------------------- API */
@@ -343,6 +510,8 @@ static void orchd_api_handler(void *ctx, const struct api_request *req,
 {
 	struct orchd *o = ctx;
 	char ref[256];
+	if (orchd_api_worker(o, req, resp))
+		return;
 	if (strcmp(req->method, "GET") == 0 &&
 	    (logs_path(req->path, "/services/", ref, sizeof(ref)) ||
 	     logs_path(req->path, "/tasks/", ref, sizeof(ref)))) {
@@ -367,6 +536,10 @@ static void orchd_stop(struct orchd *o)
 	manager_stop(o->manager);
 	api_http_stop(o->api);
 	agent_stop(o->agent);
+	cluster_worker_free(o->worker);
+	o->worker = NULL;
+	json_decref(o->node_info);
+	o->node_info = NULL;
 	manager_free(o->manager);
 	plugin_host_close(o->plugins);
 }
@@ -425,8 +598,13 @@ static int orchd_start(struct orchd *o, char *err, size_t errlen,
 				   .default_runtime = o->cfg.default_runtime,
 				   .plugins = calls,
 				   .link = { .ctx = o,
-					     .send = local_link_send,
-					     .session = local_link_session } };
+					     .send = link_send,
+					     .session = link_session } };
+	snprintf(o->worker_dir, sizeof(o->worker_dir), "%s/swarm/worker", o->cfg.data_root);
+	struct cluster_worker *w = NULL;
+	if (cluster_worker_resume(o->worker_dir, o->node_id, &w, err, errlen) != 0)
+		return -1;
+	o->worker = w;
 	if (agent_start(&ac, &o->agent, err, errlen) != 0)
 		return -1;
 	struct api_http_config hc = { .socket_path = config_socket_path(&o->cfg),
@@ -442,6 +620,12 @@ int main(int argc, char **argv)
 {
 	static struct orchd o;
 	char err[1024] = "";
+	pthread_rwlockattr_t rwattr;
+	pthread_rwlockattr_init(&rwattr);
+	pthread_rwlockattr_setkind_np(&rwattr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&o.link_lock, &rwattr);
+	pthread_rwlockattr_destroy(&rwattr);
+	pthread_mutex_init(&o.info_lock, NULL);
 	if (orchd_configure(&o, argc, argv, err, sizeof(err)) != 0) {
 		fprintf(stderr, "orchd: %s\n", err);
 		config_free(&o.cfg);
