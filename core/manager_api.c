@@ -108,6 +108,30 @@ static bool parse_version(struct route_ctx *rc, json_int_t *version)
 	return true;
 }
 
+typedef int (*spec_check_fn)(json_t *spec, char *err, size_t errlen);
+
+static int check_node_spec(json_t *spec, char *err, size_t errlen)
+{
+	return spec_node_check(spec, err, errlen);
+}
+
+/* The checked JSON body of an update request; NULL when it is bad (the
+ * call is then answered with the reason). */
+static json_t *read_update_body(struct route_ctx *rc, spec_check_fn check,
+				const char *what)
+{
+	json_t *spec = parse_body(rc);
+	if (!spec)
+		return NULL;
+	char err[512];
+	if (check(spec, err, sizeof(err)) != 0) {
+		api_response_error(rc->resp, 400, "invalid %s spec: %s", what, err);
+		json_decref(spec);
+		return NULL;
+	}
+	return spec;
+}
+
 /* -------------------------------------------------------------- reads */
 
 static json_t *service_with_status(struct manager *m, json_t *service)
@@ -381,15 +405,10 @@ static void write_service_update(struct route_ctx *rc)
 	}
 	if (!parse_version(rc, &version))
 		return;
-	json_t *spec = parse_body(rc);
+	json_t *spec = read_update_body(rc, spec_service_check, "service");
 	if (!spec)
 		return;
-	char err[512], now[40];
-	if (spec_service_check(spec, err, sizeof(err)) != 0) {
-		api_response_error(rc->resp, 400, "invalid service spec: %s", err);
-		json_decref(spec);
-		return;
-	}
+	char now[40];
 	manager_now_text(now, sizeof(now));
 	json_t *cmd = json_pack("{s:s,s:O,s:I,s:o,s:s}", "op", "service.update",
 				"id", json_object_get(service, "ID"), "version",
@@ -446,15 +465,10 @@ static void write_node_update(struct route_ctx *rc)
 				   (long long)have, (long long)version);
 		return;
 	}
-	json_t *spec = parse_body(rc);
+	json_t *spec = read_update_body(rc, check_node_spec, "node");
 	if (!spec)
 		return;
-	char err[512], now[40];
-	if (spec_node_check(spec, err, sizeof(err)) != 0) {
-		api_response_error(rc->resp, 400, "invalid node spec: %s", err);
-		json_decref(spec);
-		return;
-	}
+	char now[40];
 	manager_now_text(now, sizeof(now));
 	const char *role = json_string_value(json_object_get(spec, "Role"));
 	if (role && strcmp(role, "worker") == 0 && json_object_get(node, "ManagerStatus") &&
@@ -501,7 +515,7 @@ static void write_node_remove(struct route_ctx *rc)
 }
 
 /* Checks the parts of a swarm Spec that orchd uses. */
-static int check_swarm_spec(const json_t *spec, char *err, size_t errlen)
+static int check_swarm_spec(json_t *spec, char *err, size_t errlen)
 {
 	json_t *limit = json_object_get(json_object_get(spec, "Orchestration"),
 					"TaskHistoryRetentionLimit");
@@ -532,15 +546,10 @@ static void write_swarm_update(struct route_ctx *rc)
 	}
 	if (!parse_version(rc, &version))
 		return;
-	json_t *spec = parse_body(rc);
+	json_t *spec = read_update_body(rc, check_swarm_spec, "swarm");
 	if (!spec)
 		return;
 	char err[512], now[40];
-	if (check_swarm_spec(spec, err, sizeof(err)) != 0) {
-		api_response_error(rc->resp, 400, "invalid swarm spec: %s", err);
-		json_decref(spec);
-		return;
-	}
 	/* The hidden fields come from the store, never from the client. */
 	json_t *current = json_object_get(rc->m->store.cluster, "Spec");
 	json_object_set(spec, CLUSTER_SPEC_CA, json_object_get(current, CLUSTER_SPEC_CA));
