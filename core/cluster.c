@@ -1,8 +1,9 @@
 /*
  * cluster.c: joining nodes into one cluster over mutual TLS (see
  * cluster.h). The manager half makes the PKI material at `swarm init`, signs
- * joining workers' CSRs and runs the cluster_net server whose handler only
- * forwards requests into the manager's inbox. The worker half joins, saves
+ * joining workers' and managers' CSRs and runs the cluster_net server whose
+ * handler forwards requests into the manager's inbox (a write forwarded by
+ * a follower manager waits there, on its server thread, for the route). The worker half joins, saves
  * its material under data_root/swarm/worker and is the agent's remote link.
  * State owned here: the cluster_server (nng server, reply handles) and the
  * cluster_worker (client, material, cached node description).
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "cluster_net.h"
+#include "manager.h"
 #include "pki.h"
 
 #define CLUSTER_FETCH_TIMEOUT_MS 5000
@@ -234,21 +236,23 @@ json_t *cluster_join_sign(const char *cert_dir, const json_t *spec,
 	}
 	if (pki_token_check(&s, digest, token, &role, err, errlen) != 0)
 		return NULL;
-	if (role == PKI_ROLE_MANAGER) {
-		snprintf(err, errlen, "manager join needs multi-manager raft: not supported yet");
-		return NULL;
-	}
 	struct pki_identity id;
 	struct pki_rng *rng = NULL;
 	struct pki_ca *ca = NULL;
 	struct pki_cert *cert = NULL;
 	json_t *reply = NULL;
-	if (pki_identity_set(&id, node_id, PKI_ROLE_WORKER, cluster_id, err, errlen) == 0 &&
+	if (pki_identity_set(&id, node_id, role, cluster_id, err, errlen) == 0 &&
 	    pki_rng_new(&rng, err, errlen) == 0 && pki_ca_load(cert_dir, &ca, err, errlen) == 0 &&
 	    pki_ca_sign_csr(ca, rng, csr, strlen(csr), &id, time(NULL), 0, &cert, err,
 			    errlen) == 0)
-		reply = json_pack("{s:s,s:s}", "cert", pki_cert_pem(cert), "ca",
-				  pki_cert_pem(pki_ca_cert(ca)));
+		reply = json_pack("{s:s,s:s,s:s}", "cert", pki_cert_pem(cert), "ca",
+				  pki_cert_pem(pki_ca_cert(ca)), "role",
+				  role == PKI_ROLE_MANAGER ? "manager" : "worker");
+	/* A manager may sign joins itself after a failover: it gets the CA key
+	 * (also in the replicated cluster Spec). */
+	const char *ca_key = jstr(json_object_get(spec, CLUSTER_SPEC_CA), "key");
+	if (reply && role == PKI_ROLE_MANAGER && ca_key)
+		json_object_set_new(reply, "ca_key", json_string(ca_key));
 	pki_cert_free(cert);
 	pki_ca_free(ca);
 	pki_rng_free(rng);
@@ -266,7 +270,7 @@ struct cluster_server {
 	unsigned refs; /* the server itself + reply handles not yet used */
 };
 
-/* A reply handle given to the core thread with INBOX_SESSION. */
+/* A reply handle given to the core thread with INBOX_CLUSTER_REQUEST. */
 struct cluster_reply {
 	struct inbox_reply_to to;
 	struct cluster_server *srv;
@@ -329,11 +333,64 @@ static void forward_with_reply(struct cluster_server *srv,
 	pthread_mutex_lock(&srv->ref_lock);
 	srv->refs++;
 	pthread_mutex_unlock(&srv->ref_lock);
-	if (inbox_post_ptr(srv->inbox, INBOX_SESSION, body, &r->to) != 0) {
+	if (inbox_post_ptr(srv->inbox, INBOX_CLUSTER_REQUEST, body, &r->to) != 0) {
 		server_unref(srv);
 		free(r);
 		reply_now(req, cluster_net_error("the manager is stopping"));
 	}
+}
+
+/* Raft messages go to the core thread without waiting for it: the
+ * sender learns only that they were queued (raft retries losses). */
+static void forward_raft(struct cluster_server *srv, struct cluster_net_request *req)
+{
+	json_t *body = json_pack("{s:s,s:O}", "op", "raft", "msgs",
+				 json_object_get(cluster_net_request_body(req), "msgs"));
+	if (!body || inbox_post_ptr(srv->inbox, INBOX_CLUSTER_REQUEST, body, NULL) != 0)
+		reply_now(req, cluster_net_error("the manager is stopping"));
+	else
+		reply_now(req, json_pack("{s:b}", "ok", 1));
+}
+
+/* A write a follower manager forwarded: runs its API route on this
+ * manager's core thread (this server thread waits, as an HTTP thread
+ * would) and answers {status, content_type, body}. */
+static json_t *server_run_api(struct cluster_server *srv, const json_t *body)
+{
+	const char *method = jstr(body, "method"), *path = jstr(body, "path");
+	const char *text = jstr(body, "body") ? jstr(body, "body") : "";
+	json_t *query = json_object_get(body, "query");
+	if (!method || !path)
+		return cluster_net_error("api: method and path are required");
+	size_t n = json_array_size(query);
+	struct api_query_param *params = calloc(n ? n : 1, sizeof(*params));
+	if (!params)
+		return cluster_net_error("out of memory");
+	for (size_t i = 0; i < n; i++) {
+		params[i].name = (char *)jstr(json_array_get(query, i), "name");
+		params[i].value = (char *)jstr(json_array_get(query, i), "value");
+		if (!params[i].name || !params[i].value) {
+			free(params);
+			return cluster_net_error("api: bad query parameter");
+		}
+	}
+	struct api_request areq = { .method = method, .path = path, .raw_target = path,
+				    .body = text, .body_len = strlen(text),
+				    .query = params, .query_count = n };
+	struct api_response aresp = { .status = 200 };
+	struct manager_api_call ac = { .req = &areq, .resp = &aresp };
+	struct inbox_call call;
+	inbox_call_init(&call, &ac);
+	int rc = inbox_call(srv->inbox, INBOX_API, NULL, &call);
+	inbox_call_fini(&call);
+	free(params);
+	json_t *reply = rc != 0 ? cluster_net_error("the manager is stopping")
+				: json_pack("{s:i,s:s,s:s%}", "status", aresp.status,
+					    "content_type",
+					    aresp.content_type ? aresp.content_type : "application/json",
+					    "body", aresp.body ? aresp.body : "", aresp.body_len);
+	free(aresp.body);
+	return reply ? reply : cluster_net_error("out of memory");
 }
 
 /* Whether the verified peer is the node the body speaks for. */
@@ -357,6 +414,18 @@ static void server_handle(void *ctx, struct cluster_net_request *req)
 		else
 			reply_now(req, cluster_net_error("session: the peer is not node %s",
 							 jstr(body, "node_id") ? jstr(body, "node_id") : "?"));
+	} else if (strcmp(op, "raft") == 0 || strcmp(op, "api") == 0) {
+		if (!peer->verified || peer->role != PKI_ROLE_MANAGER)
+			reply_now(req, cluster_net_error("%s: only managers of this swarm may send this", op));
+		else if (strcmp(op, "api") == 0)
+			reply_now(req, server_run_api(srv, cluster_net_request_body(req)));
+		else
+			forward_raft(srv, req);
+	} else if (strcmp(op, "managers") == 0) {
+		if (!peer->verified)
+			reply_now(req, cluster_net_error("managers: authenticate first"));
+		else
+			forward_with_reply(srv, req);
 	} else if (strcmp(op, "status") == 0 || strcmp(op, "node_info") == 0) {
 		if (!peer_speaks_for(peer, jstr(body, "node"))) {
 			reply_now(req, cluster_net_error("%s: the peer is not node %s", op,
@@ -454,7 +523,16 @@ struct cluster_worker {
 	struct cluster_net_client *client; /* NULL until (re)connected */
 	json_t *node_info;                 /* last description from the agent */
 	bool info_pending;                 /* not yet sent on this connection */
+	bool managers_pending;             /* manager list not yet asked */
 	int heartbeat_ms;
+	json_t *managers;                  /* every manager's address */
+	size_t next_manager;               /* tried after a failed connection */
+	bool is_manager;                   /* joined with a manager token */
+	json_t *joined;                    /* join answer: ca_key, leader */
+	/* Clients replaced after a failure: another thread may still be in a
+	 * call on one, so they are closed only when the link is freed. */
+	struct cluster_net_client **retired;
+	size_t n_retired;
 };
 
 static struct cluster_worker *worker_new(const char *dir, const char *node_id)
@@ -467,6 +545,8 @@ static struct cluster_worker *worker_new(const char *dir, const char *node_id)
 	pthread_mutex_init(&w->lock, NULL);
 	w->heartbeat_ms = 1000;
 	w->info_pending = true;
+	w->managers_pending = true;
+	w->managers = json_array();
 	return w;
 }
 
@@ -475,12 +555,52 @@ void cluster_worker_free(struct cluster_worker *w)
 	if (!w)
 		return;
 	cluster_net_client_close(w->client);
+	for (size_t i = 0; i < w->n_retired; i++)
+		cluster_net_client_close(w->retired[i]);
+	free(w->retired);
 	json_decref(w->node_info);
+	json_decref(w->managers);
+	json_decref(w->joined);
 	free(w->ca_pem);
 	free(w->cert_pem);
 	free(w->key_pem);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
+}
+
+/* After a failed connection: the next known manager (lock held). */
+static void worker_next_manager(struct cluster_worker *w)
+{
+	size_t n = json_array_size(w->managers);
+	if (n == 0)
+		return;
+	const char *addr = json_string_value(json_array_get(w->managers, w->next_manager % n));
+	w->next_manager++;
+	if (addr)
+		snprintf(w->manager_addr, sizeof(w->manager_addr), "%s", addr);
+}
+
+/* Drops the current client (lock held); see retired. */
+static void worker_retire_client(struct cluster_worker *w)
+{
+	if (!w->client)
+		return;
+	struct cluster_net_client **grown =
+		realloc(w->retired, (w->n_retired + 1) * sizeof(*grown));
+	if (!grown)
+		return; /* keep using it */
+	w->retired = grown;
+	w->retired[w->n_retired++] = w->client;
+	w->client = NULL;
+}
+
+/* Points the link at the manager at addr (lock held). */
+static void worker_retarget_locked(struct cluster_worker *w, const char *addr)
+{
+	if (strcmp(w->manager_addr, addr) == 0)
+		return;
+	snprintf(w->manager_addr, sizeof(w->manager_addr), "%s", addr);
+	worker_retire_client(w);
 }
 
 /* The client, connected (and authenticated) now if it was not. */
@@ -494,9 +614,12 @@ static struct cluster_net_client *worker_client(struct cluster_worker *w,
 		struct cluster_net_tls tls = { .ca_pem = w->ca_pem, .cert_pem = w->cert_pem,
 					       .key_pem = w->key_pem };
 		if (cluster_net_client_open(url, &tls, "swarm-manager", &w->client, err,
-					    errlen) != 0)
+					    errlen) != 0) {
 			w->client = NULL;
+			worker_next_manager(w);
+		}
 		w->info_pending = true;
+		w->managers_pending = true;
 	}
 	struct cluster_net_client *cli = w->client;
 	pthread_mutex_unlock(&w->lock);
@@ -507,9 +630,10 @@ static struct cluster_net_client *worker_client(struct cluster_worker *w,
 static int worker_save(struct cluster_worker *w, char *err, size_t errlen)
 {
 	char path[700];
-	json_t *state = json_pack("{s:s,s:s,s:s,s:s}", "node_id", w->node_id,
+	json_t *state = json_pack("{s:s,s:s,s:s,s:s,s:O}", "node_id", w->node_id,
 				  "manager_addr", w->manager_addr, "manager_node_id",
-				  w->manager_node_id, "advertise_addr", w->advertise_addr);
+				  w->manager_node_id, "advertise_addr", w->advertise_addr,
+				  "managers", w->managers);
 	char *text = json_dumps(state, JSON_COMPACT);
 	json_decref(state);
 	int rc = -1;
@@ -555,8 +679,9 @@ static int worker_check_cert(struct cluster_worker *w, const struct pki_cert *ca
 	if (pki_cert_parse(w->cert_pem, strlen(w->cert_pem), &cert, err, errlen) != 0 ||
 	    pki_cert_verify(ca, cert, time(NULL), &info, err, errlen) != 0)
 		goto out;
-	if (strcmp(info.id.node_id, w->node_id) != 0 || info.id.role != PKI_ROLE_WORKER)
-		snprintf(err, errlen, "the manager issued a certificate for %s, not for this worker %s",
+	w->is_manager = info.id.role == PKI_ROLE_MANAGER;
+	if (strcmp(info.id.node_id, w->node_id) != 0)
+		snprintf(err, errlen, "the manager issued a certificate for %s, not for this node %s",
 			 info.id.node_id, w->node_id);
 	else if (!pki_cert_matches_key(cert, key))
 		snprintf(err, errlen, "the manager's certificate does not carry this node's key");
@@ -589,8 +714,8 @@ static int worker_fetch_ca(struct cluster_worker *w, const char *token,
 
 /* Sends the join request; fills the certificate and manager id. */
 static int worker_join_call(struct cluster_worker *w, const char *token,
-			    const char *csr, const char *hostname, char *err,
-			    size_t errlen)
+			    const char *csr, const char *hostname,
+			    const json_t *body, char *err, size_t errlen)
 {
 	char url[300];
 	struct cluster_net_client *cli = NULL;
@@ -601,6 +726,12 @@ static int worker_join_call(struct cluster_worker *w, const char *token,
 	json_t *req = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "op", "join", "token", token,
 				"csr", csr, "hostname", hostname, "advertise_addr",
 				w->advertise_addr, "node_id", w->node_id);
+	/* A would-be manager says where its raft listens and its raft id. */
+	if (jstr(body, "OrchRaftID"))
+		json_object_set_new(req, "raft_id", json_string(jstr(body, "OrchRaftID")));
+	if (jstr(body, "OrchManagerAddr"))
+		json_object_set_new(req, "manager_addr",
+				    json_string(jstr(body, "OrchManagerAddr")));
 	json_t *reply = NULL;
 	int rc = cluster_net_call(cli, req, CLUSTER_JOIN_TIMEOUT_MS, &reply, err, errlen);
 	cluster_net_client_close(cli);
@@ -613,6 +744,11 @@ static int worker_join_call(struct cluster_worker *w, const char *token,
 		return -1;
 	}
 	w->cert_pem = strdup(cert);
+	w->joined = json_pack("{s:O*,s:O*,s:O*}", "ca_key", json_object_get(reply, "ca_key"),
+			      "leader_raft_id", json_object_get(reply, "leader_raft_id"),
+			      "leader_addr", json_object_get(reply, "leader_addr"));
+	if (json_is_array(json_object_get(reply, "managers")))
+		json_array_extend(w->managers, json_object_get(reply, "managers"));
 	snprintf(w->manager_node_id, sizeof(w->manager_node_id), "%s",
 		 jstr(reply, "manager_node_id") ? jstr(reply, "manager_node_id") : "");
 	json_decref(reply);
@@ -620,7 +756,8 @@ static int worker_join_call(struct cluster_worker *w, const char *token,
 }
 
 static int worker_join_steps(struct cluster_worker *w, const char *token,
-			     const char *hostname, char *err, size_t errlen)
+			     const char *hostname, const json_t *body, char *err,
+			     size_t errlen)
 {
 	struct pki_token parsed;
 	struct pki_cert *ca = NULL;
@@ -634,7 +771,7 @@ static int worker_join_steps(struct cluster_worker *w, const char *token,
 	    pki_rng_new(&rng, err, errlen) != 0 || pki_key_generate(rng, &key, err, errlen) != 0 ||
 	    pki_identity_set(&id, w->node_id, PKI_ROLE_WORKER, "joining", err, errlen) != 0 ||
 	    pki_csr_make(key, &id, rng, &csr, err, errlen) != 0 ||
-	    worker_join_call(w, token, csr, hostname, err, errlen) != 0 ||
+	    worker_join_call(w, token, csr, hostname, body, err, errlen) != 0 ||
 	    worker_check_cert(w, ca, key, err, errlen) != 0 ||
 	    !(w->key_pem = key_pem_text(key, w->dir, err, errlen)))
 		goto out;
@@ -665,7 +802,7 @@ int cluster_worker_join(const char *dir, const char *node_id,
 	}
 	snprintf(w->manager_addr, sizeof(w->manager_addr), "%s", remote);
 	snprintf(w->advertise_addr, sizeof(w->advertise_addr), "%s", advertise ? advertise : "");
-	if (worker_join_steps(w, token, hostname, err, errlen) != 0) {
+	if (worker_join_steps(w, token, hostname, body, err, errlen) != 0) {
 		cluster_worker_forget(dir, err + strlen(err), 0);
 		cluster_worker_free(w);
 		return -1;
@@ -698,6 +835,8 @@ int cluster_worker_resume(const char *dir, const char *node_id,
 		 jstr(state, "manager_node_id") ? jstr(state, "manager_node_id") : "");
 	snprintf(w->advertise_addr, sizeof(w->advertise_addr), "%s",
 		 jstr(state, "advertise_addr") ? jstr(state, "advertise_addr") : "");
+	if (json_is_array(json_object_get(state, "managers")))
+		json_array_extend(w->managers, json_object_get(state, "managers"));
 	json_decref(state);
 	const char *files[3] = { PKI_CA_CERT_FILE, PKI_NODE_CERT_FILE, PKI_NODE_KEY_FILE };
 	char **dst[3] = { &w->ca_pem, &w->cert_pem, &w->key_pem };
@@ -796,6 +935,37 @@ int cluster_worker_send(struct cluster_worker *w, enum inbox_kind kind,
 	return worker_post(w, "status", body, err, sizeof(err));
 }
 
+/* Asks the manager for every manager's address once per connection and
+ * saves the list, so that a failover finds the new leader. */
+static void worker_fetch_managers(struct cluster_worker *w)
+{
+	pthread_mutex_lock(&w->lock);
+	bool pending = w->managers_pending;
+	struct cluster_net_client *cli = w->client;
+	pthread_mutex_unlock(&w->lock);
+	if (!pending || !cli)
+		return;
+	json_t *reply = NULL;
+	char err[256];
+	json_t *req = json_pack("{s:s}", "op", "managers");
+	if (cluster_net_call(cli, req, CLUSTER_SEND_TIMEOUT_MS, &reply, err, sizeof(err)) != 0)
+		return;
+	json_t *list = json_object_get(reply, "managers");
+	pthread_mutex_lock(&w->lock);
+	bool changed = json_is_array(list) && json_array_size(list) > 0 &&
+		       !json_equal(list, w->managers);
+	if (json_is_array(list))
+		w->managers_pending = false;
+	if (changed) {
+		json_array_clear(w->managers);
+		json_array_extend(w->managers, list);
+	}
+	pthread_mutex_unlock(&w->lock);
+	if (changed && w->dir[0] && worker_save(w, err, sizeof(err)) != 0)
+		fprintf(stderr, "orchd: cluster: %s\n", err);
+	json_decref(reply);
+}
+
 int cluster_worker_session(struct cluster_worker *w, json_t *request,
 			   json_t **reply, char *err, size_t errlen)
 {
@@ -808,14 +978,22 @@ int cluster_worker_session(struct cluster_worker *w, json_t *request,
 	pthread_mutex_lock(&w->lock);
 	int timeout = w->heartbeat_ms + CLUSTER_SESSION_MARGIN_MS;
 	pthread_mutex_unlock(&w->lock);
+	worker_fetch_managers(w);
 	if (cluster_net_call(cli, request, timeout, reply, err, errlen) != 0) {
 		pthread_mutex_lock(&w->lock);
 		w->info_pending = true;
+		if (json_array_size(w->managers) > 1) { /* try the next manager */
+			worker_retire_client(w);
+			worker_next_manager(w);
+		}
 		pthread_mutex_unlock(&w->lock);
 		return -1;
 	}
 	json_t *hb = json_object_get(*reply, "heartbeat_ms");
+	const char *leader = jstr(*reply, "leader_addr");
 	pthread_mutex_lock(&w->lock);
+	if (leader && *leader)
+		worker_retarget_locked(w, leader);
 	if (json_is_integer(hb) && json_integer_value(hb) > 0)
 		w->heartbeat_ms = (int)json_integer_value(hb);
 	if (json_object_get(*reply, "error"))
@@ -833,4 +1011,105 @@ json_t *cluster_worker_info(struct cluster_worker *w)
 			 "NodeAddr", w->advertise_addr, "LocalNodeState", "active",
 			 "ControlAvailable", 0, "Error", "", "RemoteManagers", manager,
 			 "Nodes", 0, "Managers", 0);
+}
+
+bool cluster_worker_is_manager(const struct cluster_worker *w)
+{
+	return w->is_manager;
+}
+
+int cluster_worker_install_manager(struct cluster_worker *w,
+				   const char *cert_dir, json_t **joined,
+				   char *err, size_t errlen)
+{
+	const char *ca_key = jstr(w->joined, "ca_key");
+	if (!ca_key) {
+		snprintf(err, errlen, "the leader sent no CA key with the manager certificate");
+		return -1;
+	}
+	const char *files[4] = { PKI_CA_CERT_FILE, PKI_CA_KEY_FILE, PKI_NODE_CERT_FILE,
+				 PKI_NODE_KEY_FILE };
+	const char *texts[4] = { w->ca_pem, ca_key, w->cert_pem, w->key_pem };
+	if (make_dir(cert_dir, err, errlen) != 0)
+		return -1;
+	for (int i = 0; i < 4; i++) {
+		char path[700];
+		snprintf(path, sizeof(path), "%s/%s", cert_dir, files[i]);
+		if (write_text(path, texts[i], i % 2 ? 0600 : 0644, err, errlen) != 0)
+			return -1;
+	}
+	*joined = json_incref(w->joined);
+	return 0;
+}
+
+int cluster_worker_for_manager(const char *cert_dir, const char *node_id,
+			       const char *addr, struct cluster_worker **out,
+			       char *err, size_t errlen)
+{
+	struct cluster_worker *w = worker_new("", node_id);
+	if (!w) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	snprintf(w->manager_addr, sizeof(w->manager_addr), "%s", addr);
+	const char *files[3] = { PKI_CA_CERT_FILE, PKI_NODE_CERT_FILE, PKI_NODE_KEY_FILE };
+	char **dst[3] = { &w->ca_pem, &w->cert_pem, &w->key_pem };
+	for (int i = 0; i < 3; i++) {
+		char path[700];
+		snprintf(path, sizeof(path), "%s/%s", cert_dir, files[i]);
+		if (!(*dst[i] = read_text(path, err, errlen))) {
+			cluster_worker_free(w);
+			return -1;
+		}
+	}
+	*out = w;
+	return 0;
+}
+
+void cluster_worker_retarget(struct cluster_worker *w, const char *addr)
+{
+	pthread_mutex_lock(&w->lock);
+	worker_retarget_locked(w, addr);
+	pthread_mutex_unlock(&w->lock);
+}
+
+const char *cluster_worker_addr(const struct cluster_worker *w)
+{
+	return w->manager_addr;
+}
+
+int cluster_forward_api(const char *cert_dir, const char *addr,
+			const struct api_request *req, struct api_response *resp,
+			char *err, size_t errlen)
+{
+	struct cluster_worker *w = NULL;
+	if (cluster_worker_for_manager(cert_dir, "", addr, &w, err, errlen) != 0)
+		return -1;
+	json_t *query = json_array();
+	for (size_t i = 0; i < req->query_count; i++)
+		json_array_append_new(query, json_pack("{s:s,s:s}", "name", req->query[i].name,
+						       "value", req->query[i].value));
+	json_t *call = json_pack("{s:s,s:s,s:s,s:o,s:s%}", "op", "api", "method", req->method,
+				 "path", req->path, "query", query, "body", req->body,
+				 req->body_len);
+	json_t *reply = NULL;
+	struct cluster_net_client *cli = worker_client(w, err, errlen);
+	int rc = cli && call ? cluster_net_call(cli, call, CLUSTER_JOIN_TIMEOUT_MS, &reply, err,
+						errlen)
+			     : (json_decref(call), -1);
+	cluster_worker_free(w);
+	if (rc != 0)
+		return -1;
+	const char *e = jstr(reply, "error"), *type = jstr(reply, "content_type");
+	json_t *text = json_object_get(reply, "body");
+	if (e || !json_is_string(text)) {
+		snprintf(err, errlen, "the leader did not run the request: %s", e ? e : "no body");
+		json_decref(reply);
+		return -1;
+	}
+	api_response_set(resp, (int)json_integer_value(json_object_get(reply, "status")),
+			 type && strcmp(type, "text/plain") == 0 ? "text/plain" : "application/json",
+			 json_string_value(text), json_string_length(text));
+	json_decref(reply);
+	return 0;
 }

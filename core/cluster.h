@@ -9,16 +9,23 @@
  * every API answer). cluster_server_start listens on port 2377 (or the
  * ListenAddr) and forwards requests into the manager's inbox: "join" from
  * anyone, "session", "status" and "node_info" only from authenticated nodes
- * whose certificate names the node the body speaks for. The core thread
- * answers joins with cluster_join_sign. The server object owns the nng
+ * whose certificate names the node the body speaks for, "raft" (messages
+ * between managers) and "api" (writes a follower forwards to the leader)
+ * only from managers, "managers" (every manager's address) from any node.
+ * The core thread answers joins with cluster_join_sign. The server object owns the nng
  * server and the reply handles given to the core thread.
  *
  * Worker side. cluster_worker_join runs `swarm join` (fetch the CA, check
  * its digest against the token, CSR, join, verify the certificate, save
  * everything under data_root/swarm/worker); cluster_worker_resume reloads it
  * after a restart. A struct cluster_worker is the agent's remote link to its
- * manager: it owns the cluster_net client, the saved material and the last
- * node description (sent again after every reconnection).
+ * manager: it owns the cluster_net client, the saved material, every
+ * manager's address (asked after each connection and saved, so that after
+ * a failover the link tries the others and follows a "leader_addr"
+ * redirect) and the last node description (sent again after every
+ * reconnection). A manager-token join hands the material to the local
+ * manager instead (cluster_worker_install_manager); a follower manager's
+ * own agent reaches the leader with cluster_worker_for_manager.
  */
 #ifndef ORCHD_CLUSTER_H
 #define ORCHD_CLUSTER_H
@@ -61,13 +68,23 @@ json_t *cluster_join_sign(const char *cert_dir, const json_t *spec,
 struct cluster_server;
 
 /* Listens on listen_addr ("IP:PORT") with the material of cert_dir and
- * forwards requests into inbox (INBOX_SESSION for join and session, with
+ * forwards requests into inbox (INBOX_CLUSTER_REQUEST for join and session, with
  * a reply handle; INBOX_TASK_STATUSES and INBOX_NODE_INFO). */
 int cluster_server_start(const char *listen_addr, const char *cert_dir,
 			 struct inbox *inbox, struct cluster_server **out,
 			 char *err, size_t errlen);
 /* Stops listening; reply handles still held answer nobody afterwards. */
 void cluster_server_stop(struct cluster_server *srv);
+
+/* A write that reached a follower manager: sent to the leader at addr
+ * (with the manager's material in cert_dir), which runs its route; its
+ * status and body fill resp. Returns -1 with err when the leader did not
+ * answer. */
+struct api_request;
+struct api_response;
+int cluster_forward_api(const char *cert_dir, const char *addr,
+			const struct api_request *req, struct api_response *resp,
+			char *err, size_t errlen);
 
 /* -------------------------------------------------------- worker side */
 
@@ -94,6 +111,23 @@ int cluster_worker_send(struct cluster_worker *w, enum inbox_kind kind,
 			json_t *body);
 int cluster_worker_session(struct cluster_worker *w, json_t *request,
 			   json_t **reply, char *err, size_t errlen);
+/* Whether the join made this node a manager (the token was a manager's). */
+bool cluster_worker_is_manager(const struct cluster_worker *w);
+/* After a manager join: writes the CA (certificate and key) and this
+ * node's key and certificate into cert_dir; *joined receives the join
+ * answer's {leader_raft_id, leader_addr}. */
+int cluster_worker_install_manager(struct cluster_worker *w,
+				   const char *cert_dir, json_t **joined,
+				   char *err, size_t errlen);
+/* A remote link from a follower manager's own agent to the leader at addr,
+ * with the manager's material (cert_dir); nothing is saved. */
+int cluster_worker_for_manager(const char *cert_dir, const char *node_id,
+			       const char *addr, struct cluster_worker **out,
+			       char *err, size_t errlen);
+/* Points the link at another manager ("IP:PORT"). */
+void cluster_worker_retarget(struct cluster_worker *w, const char *addr);
+/* The manager address the link uses now (owner thread only). */
+const char *cluster_worker_addr(const struct cluster_worker *w);
 /* GET /info's Swarm object on a worker. */
 json_t *cluster_worker_info(struct cluster_worker *w);
 

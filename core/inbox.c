@@ -46,7 +46,7 @@ static void inbox_drain_locked(struct inbox *in)
 			m->call->refused = true;
 			inbox_call_finish(m->call);
 		}
-		if (m->kind == INBOX_SESSION && m->ptr) {
+		if (m->kind == INBOX_CLUSTER_REQUEST && m->ptr) {
 			struct inbox_reply_to *to = m->ptr;
 			to->fn(to->ctx, json_pack("{s:s}", "error", "the manager is stopping"));
 		}

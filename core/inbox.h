@@ -21,8 +21,10 @@ enum inbox_kind {
 	INBOX_ASSIGNMENTS,      /* manager -> agent: {tasks:[Task...]} */
 	INBOX_RUNTIME_EVENT,    /* plugin -> agent: a task_status event */
 	INBOX_CALL,             /* a generic synchronous call (call set) */
-	INBOX_SESSION,          /* agent -> manager: a dispatcher session
-				 * request; ptr is a struct inbox_reply_to */
+	INBOX_CLUSTER_REQUEST,  /* a request from an agent or another node:
+				 * {"op":"session"|"join"|"raft"|"managers"};
+				 * ptr is a struct inbox_reply_to, or NULL when
+				 * nobody waits (raft batches) */
 };
 
 /* Where the answer to a message goes when the poster does not wait on an
@@ -47,7 +49,7 @@ struct inbox_msg {
 	enum inbox_kind kind;
 	json_t *body;             /* owned by the message; may be NULL */
 	struct inbox_call *call;  /* borrowed; NULL unless kind is a call */
-	void *ptr;                /* borrowed; kind-specific (INBOX_SESSION) */
+	void *ptr;                /* borrowed; kind-specific (INBOX_CLUSTER_REQUEST) */
 	struct inbox_msg *next;
 };
 

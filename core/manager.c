@@ -3,7 +3,10 @@
  * replica, the pending API calls and the pipelines that run on the leader:
  * orchestrator (desired state -> tasks), allocator (new -> pending),
  * scheduler (pending -> assigned, through the scheduler plugin) and the
- * dispatcher (assigned tasks -> the node's agent).
+ * dispatcher (assigned tasks -> the node's agent). With several managers
+ * it also owns the raft transport to the other managers, keeps the raft
+ * membership in step with the manager Nodes of the store (learner, then
+ * voter once caught up) and their ManagerStatus (Leader, Reachability).
  */
 #include "manager_internal.h"
 
@@ -106,10 +109,19 @@ static void on_read_ready(void *ctx, uint64_t context, uint64_t index)
 			m->reads[i].index = index ? index : 1;
 }
 
+static void on_send(void *ctx, const struct raft_msg *msg)
+{
+	struct manager *m = ctx;
+	if (m->transport)
+		raft_transport_send(m->transport, msg); /* a drop is retried by raft */
+}
+
 static void on_role_changed(void *ctx, enum raft_role role, uint64_t leader)
 {
 	struct manager *m = ctx;
-	(void)leader;
+	if (leader != m->leader_raft_id)
+		m->reissue_reads = true;
+	m->leader_raft_id = leader;
 	bool was_leader = m->leader;
 	m->leader = role == RAFT_LEADER;
 	m->dirty = true;
@@ -135,6 +147,7 @@ static int manager_open_raft(struct manager *m, bool bootstrap, char *err,
 					  .apply = on_apply,
 					  .restore = on_restore,
 					  .snapshot = on_snapshot,
+					  .send = on_send,
 					  .read_ready = on_read_ready,
 					  .role_changed = on_role_changed };
 	if (raft_node_open(&cfg, &cb, &m->raft, err, errlen) != 0)
@@ -145,6 +158,50 @@ static int manager_open_raft(struct manager *m, bool bootstrap, char *err,
 	if (st.conf.n_voters == 1 && st.conf.voters[0] == m->cfg.raft_id)
 		raft_node_campaign(m->raft);
 	return raft_node_process(m->raft, err, errlen);
+}
+
+uint64_t manager_node_raft_id(const json_t *node)
+{
+	const char *text = json_string_value(json_object_get(node, "OrchRaftID"));
+	return text ? strtoull(text, NULL, 10) : 0;
+}
+
+const char *manager_addr_of(struct manager *m, uint64_t id)
+{
+	const char *nid;
+	json_t *node;
+	json_object_foreach(m->store.nodes, nid, node)
+		if (id && manager_node_raft_id(node) == id)
+			return json_string_value(json_object_get(
+				json_object_get(node, "ManagerStatus"), "Addr"));
+	return NULL;
+}
+
+/* The raft transport, from this manager's certificates. */
+static int manager_open_transport(struct manager *m, char *err, size_t errlen)
+{
+	char dir[700];
+	snprintf(dir, sizeof(dir), "%s/certificates", m->data_dir);
+	return raft_transport_new(dir, &m->transport, err, errlen);
+}
+
+/* Tells the transport where every other manager listens. */
+static void manager_sync_peers(struct manager *m)
+{
+	if (!m->transport || m->peers_synced_index == m->store.applied_index)
+		return;
+	m->peers_synced_index = m->store.applied_index;
+	const char *nid;
+	json_t *node;
+	json_object_foreach(m->store.nodes, nid, node) {
+		uint64_t id = manager_node_raft_id(node);
+		const char *addr = json_string_value(
+			json_object_get(json_object_get(node, "ManagerStatus"), "Addr"));
+		if (id && id != m->cfg.raft_id && addr && *addr &&
+		    raft_transport_set_peer(m->transport, id, addr) != 0)
+			fprintf(stderr, "orchd: manager: cannot reach raft peer %llu\n",
+				(unsigned long long)id);
+	}
 }
 
 int manager_propose(struct manager *m, json_t *cmd, uint64_t *index,
@@ -216,6 +273,13 @@ static void manager_finish_calls(struct manager *m)
 			inbox_call_finish(r->call);
 			continue;
 		}
+		if (r->index == 0 && inbox_now_ns() > r->deadline_ns) {
+			struct manager_api_call *ac = (void *)r->call->request;
+			api_response_error(ac->resp, 503,
+					   "no raft leader confirmed the read in time; retry");
+			inbox_call_finish(r->call);
+			continue;
+		}
 		m->reads[kept++] = *r;
 	}
 	m->n_reads = kept;
@@ -264,12 +328,15 @@ json_t *manager_self_node(struct manager *m, const char *now)
 {
 	json_t *info = json_object_get(m->node_infos, m->cfg.node_id);
 	const char *manager_addr = m->manager_addr;
-	return json_pack("{s:s,s:s,s:s,s:{s:s,s:s,s:{}},s:o,s:{s:s,s:s},s:{s:b,s:s,s:s}}",
+	char raft_id[24];
+	snprintf(raft_id, sizeof(raft_id), "%llu", (unsigned long long)m->cfg.raft_id);
+	return json_pack("{s:s,s:s,s:s,s:{s:s,s:s,s:{}},s:o,s:{s:s,s:s},s:{s:b,s:s,s:s},s:s}",
 			 "ID", m->cfg.node_id, "CreatedAt", now, "UpdatedAt", now, "Spec",
 			 "Role", "manager", "Availability", "active", "Labels",
 			 "Description", node_description(info, m->cfg.hostname), "Status",
 			 "State", "ready", "Addr", m->advertise_addr, "ManagerStatus",
-			 "Leader", 1, "Reachability", "reachable", "Addr", manager_addr);
+			 "Leader", 1, "Reachability", "reachable", "Addr", manager_addr,
+			 "OrchRaftID", raft_id);
 }
 
 /* The port of an "IP:PORT" address, or 2377. */
@@ -334,13 +401,66 @@ int manager_swarm_init(struct manager *m, const char *advertise_addr,
 	snprintf(m->manager_addr, sizeof(m->manager_addr), "%s:%s", advertise_addr,
 		 addr_port(m->listen_addr));
 	if (manager_save_addrs(m, err, errlen) != 0 ||
+	    manager_open_transport(m, err, errlen) != 0 ||
 	    manager_open_raft(m, true, err, errlen) != 0) {
+		raft_transport_free(m->transport);
+		m->transport = NULL;
 		json_decref(*ca);
 		json_decref(*secrets);
 		return 500;
 	}
 	manager_start_cluster(m);
 	return 0;
+}
+
+/* This node joined as a manager (orchd installed the certificates): an
+ * empty raft replica that the leader adds as a learner and fills. */
+json_t *manager_swarm_join(struct manager *m, const json_t *request)
+{
+	char err[512];
+	const char *advertise = json_string_value(json_object_get(request, "advertise_addr"));
+	const char *listen = json_string_value(json_object_get(request, "listen_addr"));
+	const char *leader_addr = json_string_value(json_object_get(request, "leader_addr"));
+	const char *leader_id = json_string_value(json_object_get(request, "leader_raft_id"));
+	if (m->raft)
+		return json_pack("{s:s}", "error", "This node is already part of a swarm.");
+	if (!advertise || !listen || !leader_addr || !leader_id)
+		return json_pack("{s:s}", "error", "manager join: addresses missing");
+	snprintf(m->advertise_addr, sizeof(m->advertise_addr), "%s", advertise);
+	snprintf(m->listen_addr, sizeof(m->listen_addr), "%s", listen);
+	snprintf(m->manager_addr, sizeof(m->manager_addr), "%s:%s", advertise,
+		 addr_port(listen));
+	if (manager_mkdirs(m->data_dir, err, sizeof(err)) != 0 ||
+	    manager_save_addrs(m, err, sizeof(err)) != 0 ||
+	    manager_open_transport(m, err, sizeof(err)) != 0)
+		return json_pack("{s:s}", "error", err);
+	raft_transport_set_peer(m->transport, strtoull(leader_id, NULL, 10), leader_addr);
+	if (manager_open_raft(m, false, err, sizeof(err)) != 0) {
+		raft_transport_free(m->transport);
+		m->transport = NULL;
+		return json_pack("{s:s}", "error", err);
+	}
+	manager_start_cluster(m);
+	/* Sessions held while this node was alone go to the leader now. */
+	dispatcher_reset(m->dispatcher);
+	return json_pack("{s:b}", "ok", 1);
+}
+
+/* Whether this node is in a swarm (member), its replica a voter, and
+ * where the leader is. */
+json_t *manager_raft_state(struct manager *m)
+{
+	bool voter = false;
+	if (m->raft) {
+		struct raft_status st;
+		raft_node_status(m->raft, &st);
+		for (uint32_t i = 0; i < st.conf.n_voters; i++)
+			voter |= st.conf.voters[i] == m->cfg.raft_id;
+	}
+	const char *leader = m->leader ? m->manager_addr
+				       : manager_addr_of(m, m->leader_raft_id);
+	return json_pack("{s:b,s:b,s:b,s:s}", "voter", voter, "member", m->raft != NULL,
+			 "leader", m->leader, "leader_addr", leader ? leader : "");
 }
 
 /* Answers every join still waiting (the swarm is going away). */
@@ -352,6 +472,20 @@ static void manager_fail_joins(struct manager *m, const char *why)
 					 json_pack("{s:s}", "error", why));
 	}
 	m->n_joins = 0;
+}
+
+/* Every manager's address, from the store. */
+static json_t *manager_addrs(struct manager *m)
+{
+	json_t *list = json_array();
+	const char *nid;
+	json_t *node;
+	json_object_foreach(m->store.nodes, nid, node) {
+		json_t *addr = json_object_get(json_object_get(node, "ManagerStatus"), "Addr");
+		if (json_is_string(addr) && json_string_length(addr))
+			json_array_append(list, addr);
+	}
+	return list;
 }
 
 /* A node asks to join (from the cluster server): the token and CSR are
@@ -387,13 +521,34 @@ static void manager_cluster_join(struct manager *m, json_t *request,
 	}
 	json_object_set_new(reply, "node_id", json_string(node_id));
 	json_object_set_new(reply, "manager_node_id", json_string(m->cfg.node_id));
+	json_object_set_new(reply, "managers", manager_addrs(m));
+	bool manager = strcmp(str_or(json_string_value(json_object_get(reply, "role")), ""),
+			      "manager") == 0;
+	const char *raft_id = json_string_value(json_object_get(request, "raft_id"));
+	const char *maddr = json_string_value(json_object_get(request, "manager_addr"));
+	if (manager && (!raft_id || !strtoull(raft_id, NULL, 10) || !maddr)) {
+		json_decref(reply);
+		reply_to->fn(reply_to->ctx, json_pack("{s:s}", "error",
+						      "a manager join needs raft_id and manager_addr"));
+		return;
+	}
 	manager_now_text(now, sizeof(now));
 	json_t *node = json_pack(
 		"{s:s,s:s,s:s,s:{s:s,s:s,s:{}},s:{s:s},s:{s:s,s:s}}", "ID", node_id,
-		"CreatedAt", now, "UpdatedAt", now, "Spec", "Role", "worker",
-		"Availability", "active", "Labels", "Description", "Hostname",
-		host && *host ? host : node_id, "Status", "State", "ready", "Addr",
-		addr && *addr ? addr : "");
+		"CreatedAt", now, "UpdatedAt", now, "Spec", "Role",
+		manager ? "manager" : "worker", "Availability", "active", "Labels",
+		"Description", "Hostname", host && *host ? host : node_id, "Status",
+		"State", "ready", "Addr", addr && *addr ? addr : "");
+	if (manager) {
+		char leader_id[24];
+		snprintf(leader_id, sizeof(leader_id), "%llu", (unsigned long long)m->cfg.raft_id);
+		json_object_set_new(node, "ManagerStatus",
+				    json_pack("{s:b,s:s,s:s}", "Leader", 0, "Reachability",
+					      "unknown", "Addr", maddr));
+		json_object_set_new(node, "OrchRaftID", json_string(raft_id));
+		json_object_set_new(reply, "leader_raft_id", json_string(leader_id));
+		json_object_set_new(reply, "leader_addr", json_string(m->manager_addr));
+	}
 	json_t *cmd = json_pack("{s:s,s:o}", "op", "node.put", "node", node);
 	uint64_t index = 0, term = 0;
 	int rc = manager_propose(m, cmd, &index, &term, err, sizeof(err));
@@ -457,6 +612,8 @@ void manager_swarm_wipe(struct manager *m)
 	m->cluster = NULL;
 	raft_node_close(m->raft);
 	m->raft = NULL;
+	raft_transport_free(m->transport);
+	m->transport = NULL;
 	m->leader = false;
 	store_fini(&m->store);
 	store_init(&m->store);
@@ -812,6 +969,108 @@ static bool run_node_liveness(struct manager *m, int64_t now)
 	return proposed;
 }
 
+static bool conf_has(const struct raft_conf *c, uint64_t id)
+{
+	for (uint32_t i = 0; i < c->n_voters; i++)
+		if (c->voters[i] == id)
+			return true;
+	for (uint32_t i = 0; i < c->n_learners; i++)
+		if (c->learners[i] == id)
+			return true;
+	return false;
+}
+
+static json_t *manager_node_by_raft_id(struct manager *m, uint64_t id)
+{
+	const char *nid;
+	json_t *node;
+	json_object_foreach(m->store.nodes, nid, node)
+		if (json_object_get(node, "ManagerStatus") && manager_node_raft_id(node) == id)
+			return node;
+	return NULL;
+}
+
+/* Keeps the raft membership in step with the manager Nodes: a new one is
+ * added as a learner, and promoted to voter once its log reached the
+ * leader's commit index. One change at a time (RAFT_ECONFPENDING until
+ * the previous one committed: tried again on the next step). */
+static void run_membership(struct manager *m)
+{
+	struct raft_status st;
+	raft_node_status(m->raft, &st);
+	const char *nid;
+	json_t *node;
+	json_object_foreach(m->store.nodes, nid, node) {
+		uint64_t id = manager_node_raft_id(node);
+		if (!id || !json_object_get(node, "ManagerStatus") || conf_has(&st.conf, id))
+			continue;
+		int rc = raft_node_propose_conf(m->raft, RAFT_CONF_ADD_LEARNER, id);
+		if (rc != 0 && rc != RAFT_ECONFPENDING)
+			fprintf(stderr, "orchd: manager: adding raft learner %llu: %s\n",
+				(unsigned long long)id, raft_strerror(rc));
+		return;
+	}
+	for (uint32_t i = 0; i < st.n_progress; i++) {
+		const struct raft_progress *p = &st.progress[i];
+		if (!p->is_learner || p->match < st.commit ||
+		    !manager_node_by_raft_id(m, p->id))
+			continue;
+		int rc = raft_node_propose_conf(m->raft, RAFT_CONF_PROMOTE, p->id);
+		if (rc != 0 && rc != RAFT_ECONFPENDING)
+			fprintf(stderr, "orchd: manager: promoting raft learner %llu: %s\n",
+				(unsigned long long)p->id, raft_strerror(rc));
+		return;
+	}
+}
+
+/* Reachability of the manager with raft id `id` as the leader sees it. */
+static const char *manager_reachability(struct manager *m,
+					const struct raft_status *st, uint64_t id)
+{
+	if (id == m->cfg.raft_id)
+		return "reachable";
+	for (uint32_t i = 0; i < st->n_progress; i++)
+		if (st->progress[i].id == id)
+			return st->progress[i].recent_active ? "reachable" : "unreachable";
+	return "unknown";
+}
+
+/* Writes each manager's Leader flag and Reachability (from raft progress)
+ * into its Node, so that every manager shows them. Waits one election
+ * timeout after taking over, until the progress says something. */
+static bool run_manager_status(struct manager *m, int64_t now)
+{
+	if (now - m->leader_since_ns < 2000000000LL)
+		return false;
+	struct raft_status st;
+	raft_node_status(m->raft, &st);
+	bool proposed = false;
+	const char *nid;
+	json_t *node;
+	json_object_foreach(m->store.nodes, nid, node) {
+		json_t *ms = json_object_get(node, "ManagerStatus");
+		uint64_t id = manager_node_raft_id(node);
+		if (!ms || !id)
+			continue;
+		bool leader = id == m->cfg.raft_id;
+		const char *reach = manager_reachability(m, &st, id);
+		const char *have = str_or(json_string_value(json_object_get(ms, "Reachability")), "");
+		if (json_is_true(json_object_get(ms, "Leader")) == leader &&
+		    strcmp(have, reach) == 0)
+			continue;
+		char nowtext[40];
+		manager_now_text(nowtext, sizeof(nowtext));
+		json_t *copy = json_deep_copy(node);
+		json_t *cms = json_object_get(copy, "ManagerStatus");
+		json_object_set_new(cms, "Leader", json_boolean(leader));
+		json_object_set_new(cms, "Reachability", json_string(reach));
+		json_object_set_new(copy, "UpdatedAt", json_string(nowtext));
+		manager_propose_internal(m, json_pack("{s:s,s:o}", "op", "node.put", "node", copy));
+		proposed = true;
+	}
+	return proposed;
+}
+
 static void manager_run_pipelines(struct manager *m, int64_t now)
 {
 	if (!m->raft || !m->leader || json_is_null(m->store.cluster))
@@ -819,7 +1078,9 @@ static void manager_run_pipelines(struct manager *m, int64_t now)
 	for (int round = 0; round < 8; round++) {
 		if (m->internal_index > raft_node_applied(m->raft))
 			return; /* wait for our own proposals to apply */
-		bool proposed = run_node_refresh(m);
+		run_membership(m);
+		bool proposed = run_manager_status(m, now);
+		proposed |= run_node_refresh(m);
 		proposed |= run_node_liveness(m, now);
 		proposed |= run_orchestrator(m, now);
 		proposed |= run_allocator(m);
@@ -846,10 +1107,34 @@ static void manager_handle_statuses(struct manager *m, json_t *body)
 					      "updates", updates));
 }
 
-/* An agent's session request: answered by the dispatcher on the leader.
- * A node not in a swarm has an empty store, so its agent learns it has no
- * tasks (and stops what it still runs). A follower cannot serve sessions. */
-static void manager_handle_session(struct manager *m, json_t *request,
+/* Raft messages from another manager (hex encoded, see raft_transport.h). */
+static void manager_step_raft(struct manager *m, const json_t *request)
+{
+	if (!m->raft)
+		return;
+	size_t i;
+	json_t *hex;
+	json_array_foreach(json_object_get(request, "msgs"), i, hex) {
+		uint8_t *buf = NULL;
+		struct raft_msg msg;
+		if (!json_is_string(hex) ||
+		    raft_transport_decode(json_string_value(hex), &buf, &msg) != 0) {
+			fprintf(stderr, "orchd: manager: a malformed raft message was dropped\n");
+			continue;
+		}
+		if (msg.to == m->cfg.raft_id)
+			raft_node_step(m->raft, &msg);
+		raft_msg_decoded_free(&msg);
+		free(buf);
+	}
+}
+
+/* A request from an agent or another node. A join is signed on the
+ * leader; a raft batch is stepped into the replica; an agent's session is
+ * answered by the dispatcher on the leader (a node not in a swarm has an
+ * empty store, so its agent learns it has no tasks and stops what it still
+ * runs), and redirected to the leader's address by a follower. */
+static void manager_handle_cluster_request(struct manager *m, json_t *request,
 				   struct inbox_reply_to *reply_to)
 {
 	const char *op = json_string_value(json_object_get(request, "op"));
@@ -857,9 +1142,20 @@ static void manager_handle_session(struct manager *m, json_t *request,
 		manager_cluster_join(m, request, reply_to); /* body stays the message's */
 		return;
 	}
+	if (op && strcmp(op, "raft") == 0) {
+		manager_step_raft(m, request);
+		return;
+	}
+	if (op && strcmp(op, "managers") == 0) {
+		reply_to->fn(reply_to->ctx, json_pack("{s:o}", "managers", manager_addrs(m)));
+		return;
+	}
 	if (m->raft && !m->leader) {
-		reply_to->fn(reply_to->ctx, json_pack("{s:s}", "error",
-						      "this manager is not the leader"));
+		/* The agent (of a worker or of this node) goes to the leader. */
+		const char *leader = manager_addr_of(m, m->leader_raft_id);
+		reply_to->fn(reply_to->ctx,
+			     json_pack("{s:s,s:s}", "error", "this manager is not the leader",
+				       "leader_addr", leader ? leader : ""));
 		return;
 	}
 	dispatcher_request(m->dispatcher, &m->store, request, reply_to,
@@ -890,12 +1186,27 @@ static void manager_handle(struct manager *m, struct inbox_msg *msg)
 		m->dirty = true;
 		break;
 	}
-	case INBOX_SESSION:
-		manager_handle_session(m, msg->body, msg->ptr);
+	case INBOX_CLUSTER_REQUEST:
+		manager_handle_cluster_request(m, msg->body, msg->ptr);
 		break;
 	default:
 		break;
 	}
+}
+
+/* Reads a follower forwarded to a leader that is gone would wait for
+ * their deadline: ask the new leader instead. */
+static void manager_reissue_reads(struct manager *m)
+{
+	if (!m->reissue_reads || !m->raft || !m->leader_raft_id)
+		return;
+	m->reissue_reads = false;
+	for (size_t i = 0; i < m->n_reads; i++)
+		if (m->reads[i].index == 0)
+			raft_node_read(m->raft, m->reads[i].context);
+	char err[512];
+	if (raft_node_process(m->raft, err, sizeof(err)) != 0)
+		fprintf(stderr, "orchd: raft: %s\n", err);
 }
 
 static void manager_step(struct manager *m)
@@ -921,6 +1232,8 @@ static void manager_step(struct manager *m)
 		if (raft_node_process(m->raft, err, sizeof(err)) != 0)
 			fprintf(stderr, "orchd: raft: %s\n", err);
 	}
+	manager_sync_peers(m);
+	manager_reissue_reads(m);
 	manager_run_pipelines(m, now);
 	manager_finish_calls(m);
 	if (!m->raft || m->leader)
@@ -944,8 +1257,12 @@ static int manager_resume(struct manager *m, char *err, size_t errlen)
 	struct stat st;
 	if (stat(path, &st) != 0)
 		return 0; /* never joined a swarm */
+	snprintf(path, sizeof(path), "%s/certificates", m->data_dir);
+	if (stat(path, &st) == 0 && manager_open_transport(m, err, errlen) != 0)
+		return -1;
 	if (manager_open_raft(m, false, err, errlen) != 0)
 		return -1;
+	manager_sync_peers(m);
 	json_t *self = store_node(&m->store, m->cfg.node_id);
 	const char *addr = json_string_value(
 		json_object_get(json_object_get(self, "Status"), "Addr"));
@@ -1032,6 +1349,8 @@ void manager_stop(struct manager *m)
 	m->n_writes = m->n_reads = 0;
 	raft_node_close(m->raft);
 	m->raft = NULL;
+	raft_transport_free(m->transport);
+	m->transport = NULL;
 }
 
 void manager_free(struct manager *m)

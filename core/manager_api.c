@@ -18,6 +18,9 @@
 #include "spec.h"
 
 #define ORCHD_VERSION "0.1.0"
+/* A read raft has not confirmed by then is refused: its leader is gone
+ * (a follower forwards ReadIndex to the leader it knows). */
+#define MANAGER_READ_TIMEOUT_NS 3000000000LL
 
 struct route_ctx {
 	struct manager *m;
@@ -478,6 +481,14 @@ static void write_node_update(struct route_ctx *rc)
 		json_decref(spec);
 		return;
 	}
+	if (role && strcmp(role, "worker") == 0 && json_object_get(node, "ManagerStatus")) {
+		/* The raft side of a demotion (quorum check, leadership transfer,
+		 * member removal, the node turning worker) is not there yet. */
+		api_response_error(rc->resp, 400,
+				   "demoting a manager of a swarm with several managers is not supported yet");
+		json_decref(spec);
+		return;
+	}
 	json_t *copy = json_deep_copy(node);
 	json_t *merged = json_deep_copy(json_object_get(node, "Spec"));
 	json_object_update(merged, spec);
@@ -695,8 +706,11 @@ void manager_api_handle(struct manager *m, struct inbox_call *call)
 				m->cap_reads = m->cap_reads ? 2 * m->cap_reads : 16;
 				m->reads = realloc(m->reads, m->cap_reads * sizeof(*m->reads));
 			}
-			m->reads[m->n_reads++] = (struct pending_read){ .context = context,
-									.call = call };
+			m->reads[m->n_reads++] = (struct pending_read){
+				.context = context,
+				.call = call,
+				.deadline_ns = inbox_now_ns() + MANAGER_READ_TIMEOUT_NS
+			};
 			return;
 		}
 	} else {
@@ -757,6 +771,10 @@ json_t *manager_api_internal(struct manager *m, const json_t *request)
 	const char *op = json_string_value(json_object_get(request, "op"));
 	if (op && strcmp(op, "swarm_state") == 0)
 		return json_pack("{s:b}", "manager", m->raft != NULL);
+	if (op && strcmp(op, "swarm_join_manager") == 0)
+		return manager_swarm_join(m, request);
+	if (op && strcmp(op, "raft_state") == 0)
+		return manager_raft_state(m);
 	if (op && strcmp(op, "log_targets") == 0)
 		return internal_log_targets(
 			m, str_or_empty(json_string_value(json_object_get(request, "ref"))));

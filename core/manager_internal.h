@@ -13,6 +13,7 @@
 #include "dispatcher.h"
 #include "manager.h"
 #include "raft_node.h"
+#include "raft_transport.h"
 #include "store.h"
 
 /* A write an API call waits on: answered when its entry is applied. */
@@ -31,6 +32,7 @@ struct pending_read {
 	uint64_t context;
 	uint64_t index; /* 0 until raft confirmed the read */
 	struct inbox_call *call;
+	int64_t deadline_ns; /* unconfirmed by then: 503 (the leader is gone) */
 };
 
 /* A join the core thread answers once its node.put is applied. */
@@ -76,7 +78,16 @@ struct manager {
 	struct pending_join *joins;
 	size_t n_joins, cap_joins;
 	json_t *joined_at;       /* node id -> monotonic ns of its join */
+	struct raft_transport *transport; /* raft to other managers, or NULL */
+	uint64_t peers_synced_index; /* store index the peers were read at */
+	uint64_t leader_raft_id;  /* the raft leader, as this replica knows */
+	bool reissue_reads;       /* the leader changed: ask the new one */
 };
+
+/* A manager Node's raft id ("OrchRaftID", decimal text), or 0. */
+uint64_t manager_node_raft_id(const json_t *node);
+/* The manager address of the node whose raft id is id, or NULL. */
+const char *manager_addr_of(struct manager *m, uint64_t id);
 
 static inline const char *str_or_empty(const char *s)
 {
@@ -99,6 +110,11 @@ int manager_swarm_init(struct manager *m, const char *advertise_addr,
 		       const char *listen_addr, const char *cluster_id,
 		       json_t **ca, json_t **secrets, char *err, size_t errlen);
 void manager_swarm_wipe(struct manager *m);
+/* Internal op "swarm_join_manager" {advertise_addr, listen_addr,
+ * leader_raft_id, leader_addr}: starts this node's replica empty. */
+json_t *manager_swarm_join(struct manager *m, const json_t *request);
+/* Internal op "raft_state": {member, voter, leader, leader_addr}. */
+json_t *manager_raft_state(struct manager *m);
 
 /* manager_api.c */
 /* Handles an API request on the core thread: answers reads once raft

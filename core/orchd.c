@@ -42,6 +42,13 @@ struct orchd {
 	 * Link calls hold it for reading; join and leave for writing. */
 	pthread_rwlock_t link_lock;
 	struct cluster_worker *worker; /* NULL: the local manager */
+	/* On a manager that is not the raft leader, the agent reaches the
+	 * leader over the network with the manager's certificate. Made once,
+	 * retargeted after, freed at exit; leader_active says whether to use
+	 * it (guarded by leader_lock). */
+	pthread_mutex_t leader_lock;
+	struct cluster_worker *leader_link;
+	bool leader_active;
 	pthread_mutex_t info_lock;
 	json_t *node_info;             /* the agent's last description */
 	char worker_dir[600];          /* data_root/swarm/worker */
@@ -245,6 +252,44 @@ static int local_link_send(void *ctx, enum inbox_kind kind, json_t *body)
 	return inbox_post(manager_inbox(o->manager), kind, body, NULL);
 }
 
+/* The link to the leader when the local manager is a follower, or NULL. */
+static struct cluster_worker *leader_link_get(struct orchd *o)
+{
+	pthread_mutex_lock(&o->leader_lock);
+	struct cluster_worker *w = o->leader_active ? o->leader_link : NULL;
+	pthread_mutex_unlock(&o->leader_lock);
+	return w;
+}
+
+/* The local manager named the leader at addr: the agent goes there. */
+static void leader_link_use(struct orchd *o, const char *addr)
+{
+	char dir[700], err[512];
+	snprintf(dir, sizeof(dir), "%s/swarm/certificates", o->cfg.data_root);
+	pthread_mutex_lock(&o->leader_lock);
+	if (!o->leader_link &&
+	    cluster_worker_for_manager(dir, o->node_id, addr, &o->leader_link, err,
+				       sizeof(err)) != 0) {
+		o->leader_link = NULL;
+		orchd_log(ORCH_LOG_WARN, NULL, "cannot link to the leader: %s", err);
+	}
+	if (o->leader_link) {
+		cluster_worker_retarget(o->leader_link, addr);
+		pthread_mutex_lock(&o->info_lock);
+		cluster_worker_set_node_info(o->leader_link, o->node_info);
+		pthread_mutex_unlock(&o->info_lock);
+		o->leader_active = true;
+	}
+	pthread_mutex_unlock(&o->leader_lock);
+}
+
+static void leader_link_drop(struct orchd *o)
+{
+	pthread_mutex_lock(&o->leader_lock);
+	o->leader_active = false;
+	pthread_mutex_unlock(&o->leader_lock);
+}
+
 /* The agent's link: to the remote manager on a worker, else local. The
  * node description is kept so that a new link can send it again. */
 static int link_send(void *ctx, enum inbox_kind kind, json_t *body)
@@ -257,8 +302,10 @@ static int link_send(void *ctx, enum inbox_kind kind, json_t *body)
 		pthread_mutex_unlock(&o->info_lock);
 	}
 	pthread_rwlock_rdlock(&o->link_lock);
-	int rc = o->worker ? cluster_worker_send(o->worker, kind, body)
-			   : local_link_send(o, kind, body);
+	struct cluster_worker *leader = o->worker ? NULL : leader_link_get(o);
+	int rc = o->worker   ? cluster_worker_send(o->worker, kind, body)
+		 : leader ? cluster_worker_send(leader, kind, body)
+			  : local_link_send(o, kind, body);
 	pthread_rwlock_unlock(&o->link_lock);
 	return rc;
 }
@@ -277,7 +324,7 @@ static int local_link_session(void *ctx, json_t *request, json_t **reply,
 	struct inbox_call call;
 	inbox_call_init(&call, NULL);
 	struct inbox_reply_to to = { .fn = local_session_reply, .ctx = &call };
-	if (inbox_post_ptr(manager_inbox(o->manager), INBOX_SESSION, request, &to) != 0) {
+	if (inbox_post_ptr(manager_inbox(o->manager), INBOX_CLUSTER_REQUEST, request, &to) != 0) {
 		inbox_call_fini(&call);
 		snprintf(err, errlen, "the manager is stopping");
 		return -1;
@@ -288,13 +335,34 @@ static int local_link_session(void *ctx, json_t *request, json_t **reply,
 	return 0;
 }
 
+/* A session of this node's agent while its manager may be a follower:
+ * through the leader link when one is in use (a failure falls back to the
+ * local manager, which may have become the leader), else locally (an
+ * answer naming the leader switches to the link). */
+static int manager_node_session(struct orchd *o, json_t *request, json_t **reply,
+				char *err, size_t errlen)
+{
+	struct cluster_worker *leader = leader_link_get(o);
+	if (leader) {
+		int rc = cluster_worker_session(leader, request, reply, err, errlen);
+		if (rc != 0)
+			leader_link_drop(o);
+		return rc;
+	}
+	int rc = local_link_session(o, request, reply, err, errlen);
+	const char *addr = rc == 0 ? json_string_value(json_object_get(*reply, "leader_addr")) : NULL;
+	if (addr && *addr)
+		leader_link_use(o, addr);
+	return rc;
+}
+
 static int link_session(void *ctx, json_t *request, json_t **reply, char *err,
 			size_t errlen)
 {
 	struct orchd *o = ctx;
 	pthread_rwlock_rdlock(&o->link_lock);
 	int rc = o->worker ? cluster_worker_session(o->worker, request, reply, err, errlen)
-			   : local_link_session(o, request, reply, err, errlen);
+			   : manager_node_session(o, request, reply, err, errlen);
 	pthread_rwlock_unlock(&o->link_lock);
 	return rc;
 }
@@ -346,6 +414,80 @@ static bool orchd_is_manager(struct orchd *o)
 	return manager;
 }
 
+/* Where a joining manager's raft listens for the others: the advertise
+ * address (or the listen address' IP) with the listen port. */
+static void orchd_join_manager_addr(const json_t *body, char *out, size_t len)
+{
+	const char *listen = json_string_value(json_object_get(body, "ListenAddr"));
+	const char *adv = json_string_value(json_object_get(body, "AdvertiseAddr"));
+	char host[128];
+	snprintf(host, sizeof(host), "%s", adv && *adv ? adv : listen ? listen : "127.0.0.1");
+	char *colon = strchr(host, ':');
+	if (colon)
+		*colon = '\0';
+	const char *port = listen ? strrchr(listen, ':') : NULL;
+	snprintf(out, len, "%s:%s", host, port && port[1] ? port + 1 : "2377");
+}
+
+/* An internal call into the manager (see manager_api_internal). */
+static json_t *orchd_manager_call(struct orchd *o, json_t *ask)
+{
+	struct inbox_call call;
+	inbox_call_init(&call, ask);
+	int rc = inbox_call(manager_inbox(o->manager), INBOX_CALL, NULL, &call);
+	json_t *answer = rc == 0 ? call.response : NULL;
+	if (rc != 0)
+		json_decref(call.response);
+	inbox_call_fini(&call);
+	json_decref(ask);
+	return answer;
+}
+
+/* The join made this node a manager: install the certificates, start its
+ * raft replica, and wait (bounded) until the leader made it a voter. */
+#define ORCHD_MANAGER_JOIN_WAIT_MS 20000
+static int orchd_become_manager(struct orchd *o, struct cluster_worker *w,
+				const json_t *body, char *err, size_t errlen)
+{
+	char dir[700], manager_addr[200];
+	json_t *joined = NULL;
+	snprintf(dir, sizeof(dir), "%s/swarm/certificates", o->cfg.data_root);
+	int rc = cluster_worker_install_manager(w, dir, &joined, err, errlen);
+	cluster_worker_free(w);
+	cluster_worker_forget(o->worker_dir, err, 0);
+	if (rc != 0)
+		return -1;
+	orchd_join_manager_addr(body, manager_addr, sizeof(manager_addr));
+	const char *listen = json_string_value(json_object_get(body, "ListenAddr"));
+	char advertise[128];
+	snprintf(advertise, sizeof(advertise), "%s", manager_addr);
+	*strrchr(advertise, ':') = '\0';
+	json_t *answer = orchd_manager_call(
+		o, json_pack("{s:s,s:s,s:s,s:O,s:O}", "op", "swarm_join_manager",
+			     "advertise_addr", advertise, "listen_addr",
+			     listen && *listen ? listen : "0.0.0.0:2377", "leader_raft_id",
+			     json_object_get(joined, "leader_raft_id"), "leader_addr",
+			     json_object_get(joined, "leader_addr")));
+	json_decref(joined);
+	const char *e = json_string_value(json_object_get(answer, "error"));
+	if (!answer || e) {
+		snprintf(err, errlen, "%s", e ? e : "the manager is stopping");
+		json_decref(answer);
+		return -1;
+	}
+	json_decref(answer);
+	for (int waited = 0; waited < ORCHD_MANAGER_JOIN_WAIT_MS; waited += 100) {
+		json_t *state = orchd_manager_call(o, json_pack("{s:s}", "op", "raft_state"));
+		bool voter = json_is_true(json_object_get(state, "voter"));
+		json_decref(state);
+		if (voter)
+			break;
+		usleep(100 * 1000);
+	}
+	orchd_log(ORCH_LOG_INFO, NULL, "joined the swarm as manager %s", o->node_id);
+	return 0;
+}
+
 static void orchd_api_join(struct orchd *o, const struct api_request *req,
 			   struct api_response *resp)
 {
@@ -365,8 +507,22 @@ static void orchd_api_join(struct orchd *o, const struct api_request *req,
 	char swarm_dir[600];
 	snprintf(swarm_dir, sizeof(swarm_dir), "%s/swarm", o->cfg.data_root);
 	mkdir_p(swarm_dir, 0700);
+	char raft_id[24], manager_addr[200];
+	snprintf(raft_id, sizeof(raft_id), "%llu", (unsigned long long)o->raft_id);
+	json_object_set_new(body, "OrchRaftID", json_string(raft_id));
+	orchd_join_manager_addr(body, manager_addr, sizeof(manager_addr));
+	json_object_set_new(body, "OrchManagerAddr", json_string(manager_addr));
 	int rc = cluster_worker_join(o->worker_dir, o->node_id, o->hostname, body, &w, err,
 				     sizeof(err));
+	if (rc == 0 && cluster_worker_is_manager(w)) {
+		rc = orchd_become_manager(o, w, body, err, sizeof(err));
+		json_decref(body);
+		if (rc != 0)
+			api_response_error(resp, 500, "%s", err);
+		else
+			api_response_set(resp, 200, "text/plain", "", 0);
+		return;
+	}
 	json_decref(body);
 	if (rc != 0) {
 		api_response_error(resp, 400, "%s", err);
@@ -505,6 +661,31 @@ static bool logs_path(const char *path, const char *prefix, char *ref,
 	return true;
 }
 
+/* A write on a manager that is not the raft leader goes to the leader,
+ * which runs it; true when handled here. Joining, leaving and init stay
+ * local. */
+static bool orchd_forward_write(struct orchd *o, const struct api_request *req,
+				struct api_response *resp)
+{
+	if (strcmp(req->method, "POST") != 0 && strcmp(req->method, "DELETE") != 0)
+		return false;
+	if (strncmp(req->path, "/swarm/join", 11) == 0 ||
+	    strcmp(req->path, "/swarm/leave") == 0 || strcmp(req->path, "/swarm/init") == 0)
+		return false;
+	json_t *state = orchd_manager_call(o, json_pack("{s:s}", "op", "raft_state"));
+	const char *leader = json_string_value(json_object_get(state, "leader_addr"));
+	bool forward = state && !json_is_true(json_object_get(state, "leader")) && leader &&
+		       *leader && json_is_true(json_object_get(state, "member"));
+	if (forward) {
+		char dir[700], err[512];
+		snprintf(dir, sizeof(dir), "%s/swarm/certificates", o->cfg.data_root);
+		if (cluster_forward_api(dir, leader, req, resp, err, sizeof(err)) != 0)
+			api_response_error(resp, 503, "%s; retry", err);
+	}
+	json_decref(state);
+	return forward;
+}
+
 static void orchd_api_handler(void *ctx, const struct api_request *req,
 			      struct api_response *resp)
 {
@@ -518,6 +699,8 @@ static void orchd_api_handler(void *ctx, const struct api_request *req,
 		orchd_api_logs(o, ref, req, resp);
 		return;
 	}
+	if (orchd_forward_write(o, req, resp))
+		return;
 	struct manager_api_call ac = { .req = req, .resp = resp };
 	struct inbox_call call;
 	inbox_call_init(&call, &ac);
@@ -538,6 +721,8 @@ static void orchd_stop(struct orchd *o)
 	agent_stop(o->agent);
 	cluster_worker_free(o->worker);
 	o->worker = NULL;
+	cluster_worker_free(o->leader_link);
+	o->leader_link = NULL;
 	json_decref(o->node_info);
 	o->node_info = NULL;
 	manager_free(o->manager);
@@ -626,6 +811,7 @@ int main(int argc, char **argv)
 	pthread_rwlock_init(&o.link_lock, &rwattr);
 	pthread_rwlockattr_destroy(&rwattr);
 	pthread_mutex_init(&o.info_lock, NULL);
+	pthread_mutex_init(&o.leader_lock, NULL);
 	if (orchd_configure(&o, argc, argv, err, sizeof(err)) != 0) {
 		fprintf(stderr, "orchd: %s\n", err);
 		config_free(&o.cfg);

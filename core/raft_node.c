@@ -123,6 +123,19 @@ int raft_node_read(struct raft_node *n, uint64_t context)
 	return raft_read_index(n->raft, context);
 }
 
+int raft_node_propose_conf(struct raft_node *n, enum raft_conf_change change,
+			   uint64_t node)
+{
+	if (n->failure[0])
+		return RAFT_EINVAL;
+	return raft_propose_conf(n->raft, change, node, NULL);
+}
+
+int raft_node_transfer_leader(struct raft_node *n, uint64_t to)
+{
+	return raft_transfer_leader(n->raft, to);
+}
+
 int raft_node_campaign(struct raft_node *n)
 {
 	return raft_campaign(n->raft);

@@ -23,7 +23,7 @@ struct raft_node_callbacks {
 		       size_t errlen);
 	/* The whole state machine as bytes (malloc'd), for a snapshot. */
 	uint8_t *(*snapshot)(void *ctx, size_t *len);
-	/* A message for a peer; NULL while the cluster has one manager. */
+	/* A message for a peer (queued by the transport; must not block). */
 	void (*send)(void *ctx, const struct raft_msg *msg);
 	/* A linearizable read finished: answer it once index is applied
 	 * (raft_node_process applies before it reports reads). */
@@ -57,6 +57,11 @@ int raft_node_step(struct raft_node *n, const struct raft_msg *msg);
 int raft_node_propose(struct raft_node *n, const void *data, size_t len,
 		      uint64_t *index, uint64_t *term);
 int raft_node_read(struct raft_node *n, uint64_t context);
+/* One membership change (see raft_propose_conf). */
+int raft_node_propose_conf(struct raft_node *n, enum raft_conf_change change,
+			   uint64_t node);
+/* Hands leadership to the voter `to` (see raft_transfer_leader). */
+int raft_node_transfer_leader(struct raft_node *n, uint64_t to);
 int raft_node_campaign(struct raft_node *n);
 
 /* Runs the ready loop until there is nothing left to do. Returns 0, or -1

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# ha.sh BUILD_DIR SOURCE_DIR: several managers (Swarm's HA managers) on five
+# network-namespace hosts (tests/hosts/hosts.sh) with the process runtime:
+# init on host 1, hosts 2 and 3 join with the manager token, hosts 4 and 5
+# as workers; node ls shows 1 leader + 2 reachable managers and 5 ready
+# nodes; 6 replicas run; SIGKILL of the leader's orchd elects a new leader
+# among hosts 2-3 (time from the kill to the first accepted write printed),
+# service ls works on both survivors with nothing acknowledged lost, the
+# dead node's tasks are re-placed, workers follow the new leader (a scale
+# up runs on them); host 1 restarted rejoins as a reachable follower.
+# Every wait is a bounded poll; hosts_destroy cleans up.
+set -uo pipefail
+build=$1 src=$2
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root for network namespaces"; exit 77; }
+ip netns list >/dev/null 2>&1 || { echo "SKIP: no network namespaces"; exit 77; }
+command -v jq >/dev/null || { echo "SKIP: no jq"; exit 77; }
+
+HOSTS_BUILD=$build
+source "$src/tests/hosts/hosts.sh"
+hosts_create 5 || e2e_fail "hosts_create"
+port=2477
+uniq=$((400000 + $$ % 100000))
+E2E_CLEANUPS+=('hosts_destroy')
+
+oc() { hosts_orchctl "$@"; }
+for i in 1 2 3 4 5; do
+  hosts_start_orchd "$i" --default-runtime process || e2e_fail "orchd on host $i"
+done
+a1=$(hosts_addr 1)
+E2E_LOG=$(hosts_log 1)
+
+e2e_note "swarm init on host 1 ($a1:$port)"
+oc 1 swarm init --advertise-addr "$a1" --listen-addr "$a1:$port" >/dev/null || e2e_fail "swarm init"
+mtoken=$(oc 1 swarm join-token -q manager) || e2e_fail "join-token manager"
+wtoken=$(oc 1 swarm join-token -q worker) || e2e_fail "join-token worker"
+for i in 2 3; do
+  e2e_note "host $i joins as a manager"
+  a=$(hosts_addr "$i")
+  oc "$i" swarm join --token "$mtoken" --advertise-addr "$a" --listen-addr "$a:$port" "$a1:$port" >/dev/null ||
+    e2e_fail "host $i manager join: $(tail -n 5 "$(hosts_log "$i")")"
+done
+for i in 4 5; do
+  e2e_note "host $i joins as a worker"
+  oc "$i" swarm join --token "$wtoken" --advertise-addr "$(hosts_addr "$i")" "$a1:$port" >/dev/null ||
+    e2e_fail "host $i join: $(tail -n 5 "$(hosts_log "$i")")"
+done
+
+# nodes H: GET /nodes on host H (a manager).
+nodes() { hosts_api "$1" /nodes; }
+ready_is() { [ "$(nodes "$1" | jq '[.[] | select(.Status.State == "ready")] | length')" = "$2" ]; }
+managers_ok() { # H LEADERS REACHABLE
+  nodes "$1" | jq -e --argjson l "$2" --argjson r "$3" \
+    '([.[] | select(.ManagerStatus.Leader == true)] | length) == $l and
+     ([.[] | select(.ManagerStatus.Reachability == "reachable")] | length) == $r' >/dev/null
+}
+e2e_wait 30 "5 nodes ready" ready_is 1 5
+e2e_wait 30 "1 leader, 3 reachable managers" managers_ok 1 1 3
+e2e_wait 30 "host 2 sees the same" managers_ok 2 1 3
+oc 1 node ls
+
+node_of() { nodes "$1" | jq -r --arg h "host$2" '.[] | select(.Description.Hostname == $h) | .ID'; }
+n1=$(node_of 1 1)
+running_total() { # H
+  hosts_api "$1" /tasks | jq '[.[] | select(.ServiceName == "web" and .DesiredState == "running" and .Status.State == "running")] | length'
+}
+running_on() { # H NODE
+  hosts_api "$1" /tasks | jq --arg n "$2" '[.[] | select(.ServiceName == "web" and .DesiredState == "running" and .Status.State == "running" and .NodeID == $n)] | length'
+}
+total_is() { [ "$(running_total "$1")" = "$2" ]; }
+E2E_CLEANUPS+=('pkill -9 -f -x "/bin/sleep '"$uniq"'"')
+
+e2e_note "6 replicas, created on a follower (host 2 forwards the write)"
+oc 2 service create --name web --replicas 6 --runtime process /bin/sleep "$uniq" >/dev/null || e2e_fail "service create"
+e2e_wait 60 "6 running" total_is 1 6
+on1=$(running_on 1 "$n1")
+before=$(hosts_api 1 /tasks | jq -c '[.[].ID]')
+for i in 4 5; do
+  saved=$(hosts_dir "$i")/root/swarm/worker/state.json
+  knows3() { [ "$(jq '.managers | length' "$saved")" = 3 ]; }
+  e2e_wait 10 "worker host $i saved the 3 manager addresses" knows3
+done
+
+e2e_note "SIGKILL the leader (host 1)"
+hosts_kill 1 || e2e_fail "kill host 1"
+t0=$(date +%s.%N)
+try_scale() {
+  for h in 2 3; do
+    oc "$h" service scale -d web=8 >/dev/null 2>&1 && return 0
+  done
+  return 1
+}
+e2e_wait 20 "a write accepted by a new leader" try_scale
+t_write=$(date +%s.%N)
+leader_host() { # the host whose node is the leader, as host H sees it
+  nodes "$1" | jq -r '.[] | select(.ManagerStatus.Leader == true) | .Description.Hostname' | sed 's/^host//'
+}
+new_leader() { leader=$(leader_host 2); [ "$leader" = 2 ] || [ "$leader" = 3 ]; }
+e2e_wait 10 "the new leader in node ls" new_leader
+printf -- '--- first write accepted %.2fs after the leader was killed (new leader: host %s)\n' \
+  "$(echo "$t_write - $t0" | bc)" "$leader"
+E2E_LOG=$(hosts_log "$leader")
+for h in 2 3; do
+  oc "$h" service ls | grep -q web || e2e_fail "service ls on host $h does not show web"
+done
+down1() { nodes "$leader" | jq -e --arg n "$n1" '.[] | select(.ID == $n) | .Status.State == "down"' >/dev/null; }
+e2e_wait 15 "host 1 down" down1
+none_on_1_eight() { [ "$(running_on "$leader" "$n1")" = 0 ] && total_is "$leader" 8; }
+e2e_wait 60 "8 running off host 1 (it had $on1)" none_on_1_eight
+new_on_workers() { # tasks made after the failover, running on hosts 4-5
+  hosts_api "$leader" /tasks | jq --argjson old "$before" --arg a "$(node_of "$leader" 4)" --arg b "$(node_of "$leader" 5)" \
+    '[.[] | select((.ID as $id | $old | index($id) | not) and .Status.State == "running" and (.NodeID == $a or .NodeID == $b))] | length'
+}
+[ "$(new_on_workers)" -gt 0 ] || e2e_fail "no task placed after the failover runs on a worker"
+e2e_wait 30 "1 leader, 2 reachable, host 1 unreachable" managers_ok "$leader" 1 2
+
+e2e_note "restart host 1: it rejoins as a follower"
+hosts_restart 1 || e2e_fail "restart host 1"
+e2e_wait 30 "3 reachable managers again" managers_ok "$leader" 1 3
+e2e_wait 30 "5 nodes ready again" ready_is "$leader" 5
+nodes "$leader" | jq -e --arg n "$n1" '.[] | select(.ID == $n) | .ManagerStatus.Leader == false' >/dev/null ||
+  e2e_fail "host 1 came back as the leader"
+e2e_wait 20 "host 1 serves reads" bash -c "curl -sf --max-time 5 --unix-socket $(hosts_sock 1) http://orchd/services | grep -q web"
+oc "$leader" node ls
+oc "$leader" service rm web >/dev/null || e2e_fail "service rm"
+
+e2e_note "orchd stops cleanly everywhere (sanitizer builds report here)"
+for i in 1 2 3 4 5; do
+  pid=$(hosts_pid "$i")
+  hosts_signal TERM "$i" || e2e_fail "SIGTERM host $i"
+  hosts_poll 20 hosts_pid_gone "$pid" || e2e_fail "orchd of host $i did not stop"
+  wait "$pid"; rc=$?
+  [ "$rc" = 0 ] || e2e_fail "orchd of host $i exited with $rc"
+  HOSTS_PIDS[i]=""
+  if grep -q "ERROR: .*Sanitizer\|runtime error" "$(hosts_log "$i")"; then
+    grep -A25 "ERROR: .*Sanitizer\|runtime error" "$(hosts_log "$i")" | head -60
+    e2e_fail "sanitizer report in host $i's log"
+  fi
+done
+echo "PASS"
