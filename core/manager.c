@@ -990,11 +990,144 @@ static json_t *manager_node_by_raft_id(struct manager *m, uint64_t id)
 	return NULL;
 }
 
+static bool node_role_is_worker(const json_t *node)
+{
+	const char *role = json_string_value(
+		json_object_get(json_object_get(node, "Spec"), "Role"));
+	return role && strcmp(role, "worker") == 0;
+}
+
+static bool conf_has_voter(const struct raft_conf *c, uint64_t id)
+{
+	for (uint32_t i = 0; i < c->n_voters; i++)
+		if (c->voters[i] == id)
+			return true;
+	return false;
+}
+
+static const struct raft_progress *progress_of(const struct raft_status *st, uint64_t id)
+{
+	for (uint32_t i = 0; i < st->n_progress; i++)
+		if (st->progress[i].id == id)
+			return &st->progress[i];
+	return NULL;
+}
+
+bool manager_demotion_keeps_quorum(struct manager *m, uint64_t raft_id)
+{
+	if (!m->raft)
+		return false;
+	struct raft_status st;
+	raft_node_status(m->raft, &st);
+	if (!conf_has_voter(&st.conf, raft_id))
+		return true; /* a learner or a stranger: no vote lost */
+	uint32_t remaining = 0, reachable = 0;
+	for (uint32_t i = 0; i < st.conf.n_voters; i++) {
+		uint64_t id = st.conf.voters[i];
+		if (id == raft_id)
+			continue;
+		remaining++;
+		const struct raft_progress *p = progress_of(&st, id);
+		if (id == m->cfg.raft_id || (p && p->recent_active))
+			reachable++;
+	}
+	return remaining > 0 && reachable >= remaining / 2 + 1;
+}
+
+/* Proposes the Node of a demoted manager without its ManagerStatus (its
+ * OrchRaftID stays, so that the raft side can still find it). */
+static void demotion_drop_manager_status(struct manager *m, const json_t *node)
+{
+	char now[40];
+	manager_now_text(now, sizeof(now));
+	json_t *copy = json_deep_copy(node);
+	json_object_del(copy, "ManagerStatus");
+	json_object_set_new(copy, "UpdatedAt", json_string(now));
+	manager_propose_internal(m, json_pack("{s:s,s:o}", "op", "node.put", "node", copy));
+}
+
+/* Leader: hands leadership to a caught-up, active voter before this
+ * manager's own demotion (the new leader carries it out). */
+static void demotion_transfer_leadership(struct manager *m, const struct raft_status *st)
+{
+	if (st->transferee)
+		return;
+	for (uint32_t i = 0; i < st->n_progress; i++) {
+		const struct raft_progress *p = &st->progress[i];
+		if (p->id == m->cfg.raft_id || p->is_learner || !p->recent_active ||
+		    p->match < st->commit)
+			continue;
+		int rc = raft_node_transfer_leader(m->raft, p->id);
+		if (rc != 0)
+			fprintf(stderr, "orchd: manager: handing leadership to %llu: %s\n",
+				(unsigned long long)p->id, raft_strerror(rc));
+		return;
+	}
+}
+
+/* Proposes one raft membership change, logging failures other than
+ * RAFT_ECONFPENDING (tried again on the next step). */
+static void membership_propose(struct manager *m, enum raft_conf_change change,
+			       uint64_t id, const char *what)
+{
+	int rc = raft_node_propose_conf(m->raft, change, id);
+	if (rc != 0 && rc != RAFT_ECONFPENDING)
+		fprintf(stderr, "orchd: manager: %s raft member %llu: %s\n", what,
+			(unsigned long long)id, raft_strerror(rc));
+}
+
+/* Carries out one step of the demotion of the manager `node` (its
+ * Spec.Role says worker): leadership handed over if it is this manager,
+ * voter -> learner (while quorum allows), ManagerStatus dropped (the node
+ * applies that and closes its replica), then removed from raft a second
+ * later. Returns whether it proposed a store change. */
+static bool demotion_step(struct manager *m, const struct raft_status *st,
+			  const json_t *node, uint64_t id, int64_t now)
+{
+	bool member = conf_has(&st->conf, id);
+	bool has_status = json_object_get(node, "ManagerStatus") != NULL;
+	if (!member) {
+		if (has_status)
+			demotion_drop_manager_status(m, node);
+		return has_status;
+	}
+	if (id == m->cfg.raft_id) {
+		demotion_transfer_leadership(m, st);
+		return false;
+	}
+	if (conf_has_voter(&st->conf, id)) {
+		if (manager_demotion_keeps_quorum(m, id))
+			membership_propose(m, RAFT_CONF_DEMOTE, id, "demoting");
+		return false;
+	}
+	if (has_status) {
+		demotion_drop_manager_status(m, node);
+		return true;
+	}
+	if (m->demote_wait_id != id) {
+		m->demote_wait_id = id;
+		m->demote_wait_since_ns = now;
+		m->demote_wait_commit = st->commit;
+		return false;
+	}
+	/* Its replica closes once it applied its Node: its log stops there.
+	 * It gets one second once it holds that entry, five at most. */
+	const struct raft_progress *p = progress_of(st, id);
+	int64_t waited = now - m->demote_wait_since_ns;
+	bool holds = p && p->match >= m->demote_wait_commit;
+	if (waited < 1000000000LL || (!holds && waited < 5000000000LL))
+		return false;
+	membership_propose(m, RAFT_CONF_REMOVE, id, "removing");
+	return false;
+}
+
 /* Keeps the raft membership in step with the manager Nodes: a new one is
  * added as a learner, and promoted to voter once its log reached the
- * leader's commit index. One change at a time (RAFT_ECONFPENDING until
- * the previous one committed: tried again on the next step). */
-static void run_membership(struct manager *m)
+ * leader's commit index; a demoted one (Spec.Role worker) goes the other
+ * way (demotion_step). One change at a time (RAFT_ECONFPENDING until the
+ * previous one committed: tried again on the next step). Returns whether
+ * it proposed a store change. */
+static bool run_membership(struct manager *m, int64_t now)
 {
 	struct raft_status st;
 	raft_node_status(m->raft, &st);
@@ -1002,25 +1135,27 @@ static void run_membership(struct manager *m)
 	json_t *node;
 	json_object_foreach(m->store.nodes, nid, node) {
 		uint64_t id = manager_node_raft_id(node);
+		if (id && node_role_is_worker(node) &&
+		    (json_object_get(node, "ManagerStatus") || conf_has(&st.conf, id)))
+			return demotion_step(m, &st, node, id, now);
+	}
+	json_object_foreach(m->store.nodes, nid, node) {
+		uint64_t id = manager_node_raft_id(node);
 		if (!id || !json_object_get(node, "ManagerStatus") || conf_has(&st.conf, id))
 			continue;
-		int rc = raft_node_propose_conf(m->raft, RAFT_CONF_ADD_LEARNER, id);
-		if (rc != 0 && rc != RAFT_ECONFPENDING)
-			fprintf(stderr, "orchd: manager: adding raft learner %llu: %s\n",
-				(unsigned long long)id, raft_strerror(rc));
-		return;
+		membership_propose(m, RAFT_CONF_ADD_LEARNER, id, "adding");
+		return false;
 	}
 	for (uint32_t i = 0; i < st.n_progress; i++) {
 		const struct raft_progress *p = &st.progress[i];
-		if (!p->is_learner || p->match < st.commit ||
-		    !manager_node_by_raft_id(m, p->id))
+		json_t *owner = manager_node_by_raft_id(m, p->id);
+		if (!p->is_learner || p->match < st.commit || !owner ||
+		    node_role_is_worker(owner))
 			continue;
-		int rc = raft_node_propose_conf(m->raft, RAFT_CONF_PROMOTE, p->id);
-		if (rc != 0 && rc != RAFT_ECONFPENDING)
-			fprintf(stderr, "orchd: manager: promoting raft learner %llu: %s\n",
-				(unsigned long long)p->id, raft_strerror(rc));
-		return;
+		membership_propose(m, RAFT_CONF_PROMOTE, p->id, "promoting");
+		return false;
 	}
+	return false;
 }
 
 /* Reachability of the manager with raft id `id` as the leader sees it. */
@@ -1050,7 +1185,7 @@ static bool run_manager_status(struct manager *m, int64_t now)
 	json_object_foreach(m->store.nodes, nid, node) {
 		json_t *ms = json_object_get(node, "ManagerStatus");
 		uint64_t id = manager_node_raft_id(node);
-		if (!ms || !id)
+		if (!ms || !id || node_role_is_worker(node))
 			continue;
 		bool leader = id == m->cfg.raft_id;
 		const char *reach = manager_reachability(m, &st, id);
@@ -1078,13 +1213,17 @@ static void manager_run_pipelines(struct manager *m, int64_t now)
 	for (int round = 0; round < 8; round++) {
 		if (m->internal_index > raft_node_applied(m->raft))
 			return; /* wait for our own proposals to apply */
-		run_membership(m);
-		bool proposed = run_manager_status(m, now);
-		proposed |= run_node_refresh(m);
-		proposed |= run_node_liveness(m, now);
-		proposed |= run_orchestrator(m, now);
-		proposed |= run_allocator(m);
-		proposed |= run_scheduler(m, now);
+		/* A membership step that rewrote a Node runs alone this round,
+		 * so that no other pipeline writes an older copy of it. */
+		bool proposed = run_membership(m, now);
+		if (!proposed) {
+			proposed = run_manager_status(m, now);
+			proposed |= run_node_refresh(m);
+			proposed |= run_node_liveness(m, now);
+			proposed |= run_orchestrator(m, now);
+			proposed |= run_allocator(m);
+			proposed |= run_scheduler(m, now);
+		}
 		m->dirty = false;
 		char err[512];
 		if (raft_node_process(m->raft, err, sizeof(err)) != 0) {
@@ -1150,6 +1289,12 @@ static void manager_handle_cluster_request(struct manager *m, json_t *request,
 		reply_to->fn(reply_to->ctx, json_pack("{s:o}", "managers", manager_addrs(m)));
 		return;
 	}
+	if (m->demoted) {
+		reply_to->fn(reply_to->ctx,
+			     json_pack("{s:s,s:s}", "error", "this node is no longer a manager",
+				       "leader_addr", m->demoted_leader_addr));
+		return;
+	}
 	if (m->raft && !m->leader) {
 		/* The agent (of a worker or of this node) goes to the leader. */
 		const char *leader = manager_addr_of(m, m->leader_raft_id);
@@ -1209,6 +1354,32 @@ static void manager_reissue_reads(struct manager *m)
 		fprintf(stderr, "orchd: raft: %s\n", err);
 }
 
+/* A follower whose own Node lost its ManagerStatus (the leader demoted it
+ * to worker) closes its raft replica, its raft transport and its port-2377
+ * server; its agent then goes to the leader it last knew. Its certificate
+ * (role manager) and raft directory stay as they are. */
+static void manager_check_demoted(struct manager *m)
+{
+	if (!m->raft || m->leader || m->demoted)
+		return;
+	json_t *self = store_node(&m->store, m->cfg.node_id);
+	if (!self || json_object_get(self, "ManagerStatus") || !node_role_is_worker(self))
+		return;
+	const char *leader = manager_addr_of(m, m->leader_raft_id);
+	snprintf(m->demoted_leader_addr, sizeof(m->demoted_leader_addr), "%s",
+		 leader ? leader : "");
+	fprintf(stderr, "orchd: manager: this node was demoted to worker; "
+		"closing its raft replica (leader %s)\n", m->demoted_leader_addr);
+	manager_fail_joins(m, "this node was demoted to worker");
+	cluster_server_stop(m->cluster);
+	m->cluster = NULL;
+	raft_node_close(m->raft);
+	m->raft = NULL;
+	raft_transport_free(m->transport);
+	m->transport = NULL;
+	m->demoted = true;
+}
+
 static void manager_step(struct manager *m)
 {
 	int64_t now = inbox_now_ns();
@@ -1232,11 +1403,12 @@ static void manager_step(struct manager *m)
 		if (raft_node_process(m->raft, err, sizeof(err)) != 0)
 			fprintf(stderr, "orchd: raft: %s\n", err);
 	}
+	manager_check_demoted(m);
 	manager_sync_peers(m);
 	manager_reissue_reads(m);
 	manager_run_pipelines(m, now);
 	manager_finish_calls(m);
-	if (!m->raft || m->leader)
+	if ((!m->raft && !m->demoted) || m->leader)
 		dispatcher_step(m->dispatcher, &m->store, inbox_now_ns(),
 				manager_heartbeat_ns(m));
 }

@@ -481,11 +481,22 @@ static void write_node_update(struct route_ctx *rc)
 		json_decref(spec);
 		return;
 	}
-	if (role && strcmp(role, "worker") == 0 && json_object_get(node, "ManagerStatus")) {
-		/* The raft side of a demotion (quorum check, leadership transfer,
-		 * member removal, the node turning worker) is not there yet. */
+	/* A demotion is recorded in Spec.Role; the leader's membership step
+	 * then hands leadership over if needed, takes the node out of raft and
+	 * drops its ManagerStatus (see run_membership in manager.c). */
+	if (role && strcmp(role, "worker") == 0 && json_object_get(node, "ManagerStatus") &&
+	    !manager_demotion_keeps_quorum(rc->m, manager_node_raft_id(node))) {
 		api_response_error(rc->resp, 400,
-				   "demoting a manager of a swarm with several managers is not supported yet");
+				   "can't demote node %s: raft: member cannot be removed, "
+				   "because removing it may result in loss of quorum",
+				   json_string_value(json_object_get(node, "ID")));
+		json_decref(spec);
+		return;
+	}
+	if (role && strcmp(role, "manager") == 0 && !json_object_get(node, "ManagerStatus")) {
+		api_response_error(rc->resp, 400,
+				   "promoting a worker is not supported yet; "
+				   "join it with a manager token");
 		json_decref(spec);
 		return;
 	}

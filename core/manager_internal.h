@@ -81,6 +81,15 @@ struct manager {
 	struct raft_transport *transport; /* raft to other managers, or NULL */
 	uint64_t peers_synced_index; /* store index the peers were read at */
 	uint64_t leader_raft_id;  /* the raft leader, as this replica knows */
+	/* Set once this manager saw itself demoted to worker: its raft replica
+	 * is closed and its agent is sent to the leader it last knew. */
+	bool demoted;
+	char demoted_leader_addr[256];
+	/* Leader: the demoted learner about to be removed from raft, and since
+	 * when (it gets a second or so to apply its Node without ManagerStatus). */
+	uint64_t demote_wait_id;
+	int64_t demote_wait_since_ns;
+	uint64_t demote_wait_commit; /* leader's commit index then */
 	bool reissue_reads;       /* the leader changed: ask the new one */
 };
 
@@ -124,5 +133,9 @@ void manager_api_handle(struct manager *m, struct inbox_call *call);
 void manager_api_answer_read(struct manager *m, struct inbox_call *call);
 /* Internal synchronous calls from other threads ({"op": ...}). */
 json_t *manager_api_internal(struct manager *m, const json_t *request);
+
+/* Leader: whether raft keeps a quorum of reachable voters once the
+ * voter `raft_id` is gone (swarmkit's CanRemoveMember rule). */
+bool manager_demotion_keeps_quorum(struct manager *m, uint64_t raft_id);
 
 #endif

@@ -8,6 +8,9 @@
 # service ls works on both survivors with nothing acknowledged lost, the
 # dead node's tasks are re-placed, workers follow the new leader (a scale
 # up runs on them); host 1 restarted rejoins as a reachable follower.
+# Then demotions: with the other follower killed, demoting host 1 is
+# refused (quorum); with it back, host 1 is demoted (2 managers, writes
+# work), then the leader is demoted (leadership moves, 1 manager left).
 # Every wait is a bounded poll; hosts_destroy cleans up.
 set -uo pipefail
 build=$1 src=$2
@@ -122,6 +125,53 @@ e2e_wait 30 "5 nodes ready again" ready_is "$leader" 5
 nodes "$leader" | jq -e --arg n "$n1" '.[] | select(.ID == $n) | .ManagerStatus.Leader == false' >/dev/null ||
   e2e_fail "host 1 came back as the leader"
 e2e_wait 20 "host 1 serves reads" bash -c "curl -sf --max-time 5 --unix-socket $(hosts_sock 1) http://orchd/services | grep -q web"
+oc "$leader" node ls
+
+# Demotions: host 1 is a follower, $other the other one.
+other=$((5 - leader))
+managers_are() { # H N: N nodes with a ManagerStatus
+  [ "$(nodes "$1" | jq '[.[] | select(.ManagerStatus != null)] | length')" = "$2" ]
+}
+e2e_note "kill host $other: demoting host 1 would lose quorum, refused"
+hosts_kill "$other" || e2e_fail "kill host $other"
+e2e_wait 30 "host $other unreachable" managers_ok "$leader" 1 2
+if out=$(oc "$leader" node demote "$n1" 2>&1); then
+  e2e_fail "demoting host 1 with host $other down was accepted: $out"
+fi
+echo "$out" | grep -q "loss of quorum" || e2e_fail "no quorum message: $out"
+managers_are "$leader" 3 || e2e_fail "a refused demotion changed the managers"
+hosts_restart "$other" || e2e_fail "restart host $other"
+e2e_wait 30 "3 reachable managers again" managers_ok "$leader" 1 3
+
+e2e_note "demote host 1 (a follower)"
+oc "$leader" node demote "$n1" >/dev/null || e2e_fail "demote host 1"
+n1_worker() {
+  nodes "$leader" | jq -e --arg n "$n1" '.[] | select(.ID == $n) |
+    .ManagerStatus == null and .Spec.Role == "worker"' >/dev/null
+}
+e2e_wait 30 "host 1 without MANAGER STATUS" n1_worker
+e2e_wait 10 "2 managers left" managers_are "$leader" 2
+e2e_wait 20 "1 leader, 2 reachable managers" managers_ok "$leader" 1 2
+oc "$leader" node ls
+oc "$leader" service scale -d web=6 >/dev/null || e2e_fail "write after demoting host 1"
+e2e_wait 60 "6 running after demoting host 1" total_is "$leader" 6
+e2e_wait 20 "host 1 ready as a worker" ready_is "$leader" 5
+
+e2e_note "demote the leader (host $leader): leadership moves to host $other"
+nl=$(node_of "$leader" "$leader")
+oc "$leader" node demote "$nl" >/dev/null || e2e_fail "demote the leader"
+old_leader=$leader
+moved() {
+  [ "$(leader_host "$other")" = "$other" ] &&
+    nodes "$other" | jq -e --arg n "$nl" '.[] | select(.ID == $n) | .ManagerStatus == null' >/dev/null
+}
+E2E_LOG=$(hosts_log "$other")
+e2e_wait 30 "host $other leads, host $old_leader demoted" moved
+leader=$other
+E2E_LOG=$(hosts_log "$leader")
+e2e_wait 10 "1 manager left" managers_are "$leader" 1
+oc "$leader" service scale -d web=4 >/dev/null || e2e_fail "write on the new leader"
+e2e_wait 60 "4 running after demoting the old leader" total_is "$leader" 4
 oc "$leader" node ls
 oc "$leader" service rm web >/dev/null || e2e_fail "service rm"
 
