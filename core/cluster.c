@@ -32,7 +32,7 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static char *read_text(const char *path, char *err, size_t errlen)
+char *cluster_read_file(const char *path, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
 	if (!f) {
@@ -138,7 +138,7 @@ int cluster_material_make(const char *cert_dir, const char *node_id,
 	    pki_join_secrets_generate(rng, &secrets, err, errlen) != 0)
 		goto out;
 	snprintf(path, sizeof(path), "%s/%s", cert_dir, PKI_CA_KEY_FILE);
-	if (!(key_pem = read_text(path, err, errlen)))
+	if (!(key_pem = cluster_read_file(path, err, errlen)))
 		goto out;
 	cert_pem = strdup(pki_cert_pem(pki_ca_cert(ca)));
 	*ca_out = json_pack("{s:s,s:s}", "cert", cert_pem, "key", key_pem);
@@ -454,7 +454,7 @@ static int load_server_tls(const char *cert_dir, char *pems[3], char *err,
 	for (int i = 0; i < 3; i++) {
 		char path[700];
 		snprintf(path, sizeof(path), "%s/%s", cert_dir, files[i]);
-		if (!(pems[i] = read_text(path, err, errlen)))
+		if (!(pems[i] = cluster_read_file(path, err, errlen)))
 			return -1;
 	}
 	return 0;
@@ -663,7 +663,7 @@ static char *key_pem_text(const struct pki_key *key, const char *dir,
 	snprintf(path, sizeof(path), "%s/join.key.tmp", dir);
 	if (make_dir(dir, err, errlen) != 0 || pki_key_save(key, path, err, errlen) != 0)
 		return NULL;
-	char *pem = read_text(path, err, errlen);
+	char *pem = cluster_read_file(path, err, errlen);
 	unlink(path);
 	return pem;
 }
@@ -842,7 +842,7 @@ int cluster_worker_resume(const char *dir, const char *node_id,
 	char **dst[3] = { &w->ca_pem, &w->cert_pem, &w->key_pem };
 	for (int i = 0; i < 3; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		if (!(*dst[i] = read_text(path, err, errlen))) {
+		if (!(*dst[i] = cluster_read_file(path, err, errlen))) {
 			cluster_worker_free(w);
 			return -1;
 		}
@@ -1057,7 +1057,7 @@ int cluster_worker_for_manager(const char *cert_dir, const char *node_id,
 	for (int i = 0; i < 3; i++) {
 		char path[700];
 		snprintf(path, sizeof(path), "%s/%s", cert_dir, files[i]);
-		if (!(*dst[i] = read_text(path, err, errlen))) {
+		if (!(*dst[i] = cluster_read_file(path, err, errlen))) {
 			cluster_worker_free(w);
 			return -1;
 		}

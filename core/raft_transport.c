@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cluster.h"
 #include "cluster_net.h"
 
 #define RAFT_TRANSPORT_CALL_TIMEOUT_MS 2000
@@ -99,29 +100,6 @@ int raft_transport_decode(const char *hex, uint8_t **buf, struct raft_msg *msg)
 }
 
 /* ----------------------------------------------------------- senders */
-
-static char *transport_read_file(const char *path, char *err, size_t errlen)
-{
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *mem = open_memstream(&buf, &len);
-	char chunk[4096];
-	size_t n;
-	while (mem && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		fwrite(chunk, 1, n, mem);
-	fclose(f);
-	if (!mem) {
-		snprintf(err, errlen, "out of memory reading %s", path);
-		return NULL;
-	}
-	fclose(mem);
-	return buf;
-}
 
 /* Waits up to ms on the peer's condition (lock held). */
 static void peer_wait(struct transport_peer *p, int ms)
@@ -236,7 +214,7 @@ int raft_transport_new(const char *cert_dir, struct raft_transport **out,
 	for (int i = 0; i < 3; i++) {
 		char path[700];
 		snprintf(path, sizeof(path), "%s/%s", cert_dir, files[i]);
-		if (!(*dst[i] = transport_read_file(path, err, errlen))) {
+		if (!(*dst[i] = cluster_read_file(path, err, errlen))) {
 			raft_transport_free(t);
 			return -1;
 		}
