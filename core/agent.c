@@ -550,7 +550,7 @@ static bool session_stopping(struct agent *a)
 static void *agent_session_main(void *arg)
 {
 	struct agent *a = arg;
-	char session_id[32] = "";
+	char session_id[32] = "", last_error[512] = "";
 	json_int_t version = 0;
 	while (!session_stopping(a)) {
 		json_t *req = json_pack("{s:i,s:s,s:s,s:s,s:I}", "v", 1, "op", "session",
@@ -561,12 +561,18 @@ static void *agent_session_main(void *arg)
 		int rc = a->cfg.link.session(a->cfg.link.ctx, req, &reply, err, sizeof(err));
 		const char *error = json_string_value(json_object_get(reply, "error"));
 		if (rc != 0 || error) {
+			/* Said once per kind of failure, not once per retry. */
+			if (strcmp(last_error, error ? error : err) != 0) {
+				snprintf(last_error, sizeof(last_error), "%s", error ? error : err);
+				fprintf(stderr, "orchd: agent: session: %s\n", last_error);
+			}
 			json_decref(reply);
 			session_id[0] = '\0'; /* the next session starts with a full sync */
 			if (session_pause(a, AGENT_RETRY_NS))
 				break;
 			continue;
 		}
+		last_error[0] = '\0';
 		snprintf(session_id, sizeof(session_id), "%s",
 			 str_or_empty(json_string_value(json_object_get(reply, "session_id"))));
 		version = json_integer_value(json_object_get(reply, "version"));

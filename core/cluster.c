@@ -93,27 +93,46 @@ static void cluster_url(const char *addr, char *url, size_t len)
 
 /* ------------------------------------------------------ manager side */
 
+/* Writes a node key and certificate into dir, each beside its final name
+ * then renamed over it (a reader between the two renames may see a
+ * mismatched pair: its TLS setup fails once and it tries again). */
+static int save_node_pair(const char *dir, const struct pki_key *key,
+			  const struct pki_cert *cert, char *err, size_t errlen)
+{
+	char key_tmp[700], cert_tmp[700], key_path[700], cert_path[700];
+	snprintf(key_tmp, sizeof(key_tmp), "%s/%s.new", dir, PKI_NODE_KEY_FILE);
+	snprintf(cert_tmp, sizeof(cert_tmp), "%s/%s.new", dir, PKI_NODE_CERT_FILE);
+	snprintf(key_path, sizeof(key_path), "%s/%s", dir, PKI_NODE_KEY_FILE);
+	snprintf(cert_path, sizeof(cert_path), "%s/%s", dir, PKI_NODE_CERT_FILE);
+	if (pki_key_save(key, key_tmp, err, errlen) != 0 ||
+	    pki_cert_save(cert, cert_tmp, err, errlen) != 0)
+		return -1;
+	if (rename(key_tmp, key_path) != 0 || rename(cert_tmp, cert_path) != 0) {
+		snprintf(err, errlen, "cannot replace the node certificate in %s: %s", dir,
+			 strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* The manager's own key and certificate, signed by ca. */
 static int make_manager_cert(const char *cert_dir, struct pki_ca *ca,
 			     struct pki_rng *rng, const char *node_id,
-			     const char *cluster_id, char *err, size_t errlen)
+			     const char *cluster_id, int64_t validity, char *err,
+			     size_t errlen)
 {
 	struct pki_identity id;
 	struct pki_key *key = NULL;
 	struct pki_cert *cert = NULL;
-	char *csr = NULL, path[700];
+	char *csr = NULL;
 	int rc = -1;
 	if (pki_identity_set(&id, node_id, PKI_ROLE_MANAGER, cluster_id, err, errlen) != 0 ||
 	    pki_key_generate(rng, &key, err, errlen) != 0 ||
 	    pki_csr_make(key, &id, rng, &csr, err, errlen) != 0 ||
-	    pki_ca_sign_csr(ca, rng, csr, strlen(csr), &id, time(NULL), 0, &cert, err,
-			    errlen) != 0)
+	    pki_ca_sign_csr(ca, rng, csr, strlen(csr), &id, time(NULL), validity, &cert,
+			    err, errlen) != 0)
 		goto out;
-	snprintf(path, sizeof(path), "%s/%s", cert_dir, PKI_NODE_KEY_FILE);
-	if (pki_key_save(key, path, err, errlen) != 0)
-		goto out;
-	snprintf(path, sizeof(path), "%s/%s", cert_dir, PKI_NODE_CERT_FILE);
-	rc = pki_cert_save(cert, path, err, errlen);
+	rc = save_node_pair(cert_dir, key, cert, err, errlen);
 out:
 	free(csr);
 	pki_key_free(key);
@@ -134,7 +153,7 @@ int cluster_material_make(const char *cert_dir, const char *node_id,
 	if (make_dir(cert_dir, err, errlen) != 0 || pki_rng_new(&rng, err, errlen) != 0 ||
 	    pki_ca_generate(rng, time(NULL), 0, &ca, err, errlen) != 0 ||
 	    pki_ca_save(ca, cert_dir, err, errlen) != 0 ||
-	    make_manager_cert(cert_dir, ca, rng, node_id, cluster_id, err, errlen) != 0 ||
+	    make_manager_cert(cert_dir, ca, rng, node_id, cluster_id, 0, err, errlen) != 0 ||
 	    pki_join_secrets_generate(rng, &secrets, err, errlen) != 0)
 		goto out;
 	snprintf(path, sizeof(path), "%s/%s", cert_dir, PKI_CA_KEY_FILE);
@@ -217,6 +236,43 @@ int cluster_rotate_secret(json_t *spec, bool manager, char *err, size_t errlen)
 	return rc;
 }
 
+int64_t cluster_cert_validity(const json_t *spec)
+{
+	json_int_t ns = json_integer_value(
+		json_object_get(json_object_get(spec, "CAConfig"), "NodeCertExpiry"));
+	return ns > 0 ? (int64_t)(ns / 1000000000) : 0;
+}
+
+/* Signs csr for node_id in role with the CA of cert_dir, for the spec's
+ * certificate validity: {cert, ca, role}, plus the CA key for a manager
+ * (a manager signs joins itself after a failover; the key is also in the
+ * replicated cluster Spec). */
+static json_t *sign_node(const char *cert_dir, const json_t *spec,
+			 const char *cluster_id, const char *node_id,
+			 enum pki_role role, const char *csr, char *err,
+			 size_t errlen)
+{
+	struct pki_identity id;
+	struct pki_rng *rng = NULL;
+	struct pki_ca *ca = NULL;
+	struct pki_cert *cert = NULL;
+	json_t *reply = NULL;
+	if (pki_identity_set(&id, node_id, role, cluster_id, err, errlen) == 0 &&
+	    pki_rng_new(&rng, err, errlen) == 0 && pki_ca_load(cert_dir, &ca, err, errlen) == 0 &&
+	    pki_ca_sign_csr(ca, rng, csr, strlen(csr), &id, time(NULL),
+			    cluster_cert_validity(spec), &cert, err, errlen) == 0)
+		reply = json_pack("{s:s,s:s,s:s}", "cert", pki_cert_pem(cert), "ca",
+				  pki_cert_pem(pki_ca_cert(ca)), "role",
+				  role == PKI_ROLE_MANAGER ? "manager" : "worker");
+	const char *ca_key = jstr(json_object_get(spec, CLUSTER_SPEC_CA), "key");
+	if (reply && role == PKI_ROLE_MANAGER && ca_key)
+		json_object_set_new(reply, "ca_key", json_string(ca_key));
+	pki_cert_free(cert);
+	pki_ca_free(ca);
+	pki_rng_free(rng);
+	return reply;
+}
+
 json_t *cluster_join_sign(const char *cert_dir, const json_t *spec,
 			  const char *cluster_id, const json_t *request,
 			  char *err, size_t errlen)
@@ -236,27 +292,52 @@ json_t *cluster_join_sign(const char *cert_dir, const json_t *spec,
 	}
 	if (pki_token_check(&s, digest, token, &role, err, errlen) != 0)
 		return NULL;
-	struct pki_identity id;
+	return sign_node(cert_dir, spec, cluster_id, node_id, role, csr, err, errlen);
+}
+
+json_t *cluster_renew_sign(const char *cert_dir, const json_t *spec,
+			   const char *cluster_id, const json_t *request,
+			   bool manager, char *err, size_t errlen)
+{
+	const char *csr = jstr(request, "csr"), *node_id = jstr(request, "node_id");
+	if (!csr || !node_id) {
+		snprintf(err, errlen, "renew: csr and node_id are required");
+		return NULL;
+	}
+	return sign_node(cert_dir, spec, cluster_id, node_id,
+			 manager ? PKI_ROLE_MANAGER : PKI_ROLE_WORKER, csr, err, errlen);
+}
+
+int cluster_renew_self(const char *cert_dir, const json_t *spec,
+		       const char *node_id, const char *cluster_id, char *err,
+		       size_t errlen)
+{
 	struct pki_rng *rng = NULL;
 	struct pki_ca *ca = NULL;
-	struct pki_cert *cert = NULL;
-	json_t *reply = NULL;
-	if (pki_identity_set(&id, node_id, role, cluster_id, err, errlen) == 0 &&
-	    pki_rng_new(&rng, err, errlen) == 0 && pki_ca_load(cert_dir, &ca, err, errlen) == 0 &&
-	    pki_ca_sign_csr(ca, rng, csr, strlen(csr), &id, time(NULL), 0, &cert, err,
-			    errlen) == 0)
-		reply = json_pack("{s:s,s:s,s:s}", "cert", pki_cert_pem(cert), "ca",
-				  pki_cert_pem(pki_ca_cert(ca)), "role",
-				  role == PKI_ROLE_MANAGER ? "manager" : "worker");
-	/* A manager may sign joins itself after a failover: it gets the CA key
-	 * (also in the replicated cluster Spec). */
-	const char *ca_key = jstr(json_object_get(spec, CLUSTER_SPEC_CA), "key");
-	if (reply && role == PKI_ROLE_MANAGER && ca_key)
-		json_object_set_new(reply, "ca_key", json_string(ca_key));
-	pki_cert_free(cert);
+	int rc = -1;
+	if (pki_rng_new(&rng, err, errlen) == 0 && pki_ca_load(cert_dir, &ca, err, errlen) == 0)
+		rc = make_manager_cert(cert_dir, ca, rng, node_id, cluster_id,
+				       cluster_cert_validity(spec), err, errlen);
 	pki_ca_free(ca);
 	pki_rng_free(rng);
-	return reply;
+	return rc;
+}
+
+int cluster_cert_renew_at(const char *pem, unsigned permille, int64_t *at,
+			  char *err, size_t errlen)
+{
+	struct pki_cert *cert = NULL;
+	struct pki_cert_info info;
+	int rc = -1;
+	if (pem && pki_cert_parse(pem, strlen(pem), &cert, err, errlen) == 0 &&
+	    pki_cert_read_info(cert, &info, err, errlen) == 0) {
+		*at = pki_cert_renew_time(&info, permille);
+		rc = 0;
+	} else if (!pem) {
+		snprintf(err, errlen, "no certificate");
+	}
+	pki_cert_free(cert);
+	return rc;
 }
 
 /* ---------------------------------------------------------- the server */
@@ -408,11 +489,11 @@ static void server_handle(void *ctx, struct cluster_net_request *req)
 	json_t *body = cluster_net_request_body(req);
 	if (strcmp(op, "join") == 0) {
 		forward_with_reply(srv, req);
-	} else if (strcmp(op, "session") == 0) {
+	} else if (strcmp(op, "session") == 0 || strcmp(op, "renew") == 0) {
 		if (peer_speaks_for(peer, jstr(body, "node_id")))
 			forward_with_reply(srv, req);
 		else
-			reply_now(req, cluster_net_error("session: the peer is not node %s",
+			reply_now(req, cluster_net_error("%s: the peer is not node %s", op,
 							 jstr(body, "node_id") ? jstr(body, "node_id") : "?"));
 	} else if (strcmp(op, "raft") == 0 || strcmp(op, "api") == 0) {
 		if (!peer->verified || peer->role != PKI_ROLE_MANAGER)
@@ -1039,6 +1120,160 @@ int cluster_worker_install_manager(struct cluster_worker *w,
 			return -1;
 	}
 	*joined = json_incref(w->joined);
+	return 0;
+}
+
+/* key as PEM text, through w's directory, or a private temporary one for
+ * a link that saves nothing. */
+static char *worker_key_text(struct cluster_worker *w, const struct pki_key *key,
+			     char *err, size_t errlen)
+{
+	if (w->dir[0])
+		return key_pem_text(key, w->dir, err, errlen);
+	char tmp[] = "/tmp/orchd-key-XXXXXX";
+	if (!mkdtemp(tmp)) {
+		snprintf(err, errlen, "cannot make a temporary directory: %s", strerror(errno));
+		return NULL;
+	}
+	char *pem = key_pem_text(key, tmp, err, errlen);
+	rmdir(tmp);
+	return pem;
+}
+
+/* The renewal answer: the certificate chains to our CA, names this node
+ * and carries key; installs it (and the new role) in w. */
+static int worker_take_cert(struct cluster_worker *w, const json_t *reply,
+			    const struct pki_key *key, char *err, size_t errlen)
+{
+	struct pki_cert *ca = NULL;
+	char *key_pem = NULL;
+	const char *e = jstr(reply, "error"), *cert = jstr(reply, "cert");
+	if (e || !cert) {
+		snprintf(err, errlen, "%s", e ? e : "the manager answered without a certificate");
+		return -1;
+	}
+	pthread_mutex_lock(&w->lock);
+	char *old_cert = w->cert_pem;
+	w->cert_pem = strdup(cert);
+	int rc = pki_cert_parse(w->ca_pem, strlen(w->ca_pem), &ca, err, errlen);
+	if (rc == 0)
+		rc = worker_check_cert(w, ca, key, err, errlen);
+	if (rc == 0 && !(key_pem = worker_key_text(w, key, err, errlen)))
+		rc = -1;
+	if (rc != 0) {
+		free(w->cert_pem);
+		w->cert_pem = old_cert;
+	} else {
+		free(old_cert);
+		free(w->key_pem);
+		w->key_pem = key_pem;
+		json_decref(w->joined);
+		w->joined = json_pack("{s:O*,s:O*,s:O*}", "ca_key", json_object_get(reply, "ca_key"),
+				      "leader_raft_id", json_object_get(reply, "leader_raft_id"),
+				      "leader_addr", json_object_get(reply, "leader_addr"));
+		worker_retire_client(w); /* the next call connects with the new one */
+	}
+	pthread_mutex_unlock(&w->lock);
+	pki_cert_free(ca);
+	return rc;
+}
+
+int cluster_worker_renew(struct cluster_worker *w, json_t *extra, char *err,
+			 size_t errlen)
+{
+	struct pki_rng *rng = NULL;
+	struct pki_key *key = NULL;
+	struct pki_identity id;
+	char *csr = NULL;
+	json_t *reply = NULL;
+	json_t *req = extra ? extra : json_object();
+	struct cluster_net_client *cli = worker_client(w, err, errlen);
+	int rc = -1;
+	if (!cli || pki_rng_new(&rng, err, errlen) != 0 ||
+	    pki_key_generate(rng, &key, err, errlen) != 0 ||
+	    pki_identity_set(&id, w->node_id, PKI_ROLE_WORKER, "renewing", err, errlen) != 0 ||
+	    pki_csr_make(key, &id, rng, &csr, err, errlen) != 0)
+		goto out;
+	json_object_set_new(req, "op", json_string("renew"));
+	json_object_set_new(req, "node_id", json_string(w->node_id));
+	json_object_set_new(req, "csr", json_string(csr));
+	rc = cluster_net_call(cli, json_incref(req), CLUSTER_JOIN_TIMEOUT_MS, &reply, err, errlen);
+	const char *leader = rc == 0 && jstr(reply, "error") ? jstr(reply, "leader_addr") : NULL;
+	if (leader && *leader) { /* not the leader: ask the one it names, once */
+		cluster_worker_retarget(w, leader);
+		json_decref(reply);
+		reply = NULL;
+		cli = worker_client(w, err, errlen);
+		rc = cli ? cluster_net_call(cli, json_incref(req), CLUSTER_JOIN_TIMEOUT_MS, &reply,
+					    err, errlen)
+			 : -1;
+	}
+	if (rc == 0)
+		rc = worker_take_cert(w, reply, key, err, errlen);
+	if (rc == 0 && w->dir[0])
+		rc = worker_save(w, err, errlen);
+out:
+	json_decref(req);
+	json_decref(reply);
+	free(csr);
+	pki_key_free(key);
+	pki_rng_free(rng);
+	return rc;
+}
+
+int cluster_worker_renew_at(struct cluster_worker *w, unsigned permille,
+			    int64_t *at, char *err, size_t errlen)
+{
+	pthread_mutex_lock(&w->lock);
+	int rc = cluster_cert_renew_at(w->cert_pem, permille, at, err, errlen);
+	pthread_mutex_unlock(&w->lock);
+	return rc;
+}
+
+int cluster_worker_adopt(struct cluster_worker *w, const char *dir,
+			 const char *advertise_addr, const json_t *managers,
+			 char *err, size_t errlen)
+{
+	snprintf(w->dir, sizeof(w->dir), "%s", dir);
+	snprintf(w->advertise_addr, sizeof(w->advertise_addr), "%s",
+		 advertise_addr ? advertise_addr : "");
+	pthread_mutex_lock(&w->lock);
+	if (json_is_array(managers) && json_array_size(managers) > 0) {
+		json_array_clear(w->managers);
+		json_array_extend(w->managers, (json_t *)managers);
+	}
+	int rc = worker_save(w, err, errlen);
+	pthread_mutex_unlock(&w->lock);
+	return rc;
+}
+
+int cluster_worker_reload(struct cluster_worker *w, const char *cert_dir,
+			  char *err, size_t errlen)
+{
+	char path[700];
+	char *cert, *key;
+	snprintf(path, sizeof(path), "%s/%s", cert_dir, PKI_NODE_CERT_FILE);
+	if (!(cert = cluster_read_file(path, err, errlen)))
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s", cert_dir, PKI_NODE_KEY_FILE);
+	if (!(key = cluster_read_file(path, err, errlen))) {
+		free(cert);
+		return -1;
+	}
+	pthread_mutex_lock(&w->lock);
+	bool same = strcmp(cert, w->cert_pem) == 0;
+	if (!same) {
+		free(w->cert_pem);
+		free(w->key_pem);
+		w->cert_pem = cert;
+		w->key_pem = key;
+		worker_retire_client(w);
+	}
+	pthread_mutex_unlock(&w->lock);
+	if (same) {
+		free(cert);
+		free(key);
+	}
 	return 0;
 }
 

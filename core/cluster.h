@@ -8,7 +8,8 @@
  * Spec (hidden fields CLUSTER_SPEC_CA and CLUSTER_SPEC_SECRETS, removed from
  * every API answer). cluster_server_start listens on port 2377 (or the
  * ListenAddr) and forwards requests into the manager's inbox: "join" from
- * anyone, "session", "status" and "node_info" only from authenticated nodes
+ * anyone, "session", "renew" (a new certificate), "status" and
+ * "node_info" only from authenticated nodes
  * whose certificate names the node the body speaks for, "raft" (messages
  * between managers) and "api" (writes a follower forwards to the leader)
  * only from managers, "managers" (every manager's address) from any node.
@@ -33,6 +34,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "inbox.h"
 
@@ -63,6 +65,23 @@ int cluster_rotate_secret(json_t *spec, bool manager, char *err,
  * worker of cluster_id; returns {cert, ca} or NULL with err. */
 json_t *cluster_join_sign(const char *cert_dir, const json_t *spec,
 			  const char *cluster_id, const json_t *request,
+			  char *err, size_t errlen);
+
+/* Node certificates' validity in seconds: the spec's
+ * CAConfig.NodeCertExpiry (nanoseconds), or 0 for pki's default. */
+int64_t cluster_cert_validity(const json_t *spec);
+/* A renewal request ({node_id, csr}) from an authenticated node, signed
+ * for the role the cluster gives it now (manager: with the CA key, as for
+ * a manager join). Returns {cert, ca, role[, ca_key]} or NULL with err. */
+json_t *cluster_renew_sign(const char *cert_dir, const json_t *spec,
+			   const char *cluster_id, const json_t *request,
+			   bool manager, char *err, size_t errlen);
+/* A manager renews its own certificate with the CA in cert_dir. */
+int cluster_renew_self(const char *cert_dir, const json_t *spec,
+		       const char *node_id, const char *cluster_id, char *err,
+		       size_t errlen);
+/* When the certificate in pem should be renewed (pki_cert_renew_time). */
+int cluster_cert_renew_at(const char *pem, unsigned permille, int64_t *at,
 			  char *err, size_t errlen);
 
 struct cluster_server;
@@ -124,6 +143,28 @@ int cluster_worker_install_manager(struct cluster_worker *w,
 int cluster_worker_for_manager(const char *cert_dir, const char *node_id,
 			       const char *addr, struct cluster_worker **out,
 			       char *err, size_t errlen);
+/* Asks the manager for a new certificate ("renew", authenticated with the
+ * current one); the manager signs it for the role the cluster gives this
+ * node now. extra (stolen, may be NULL) adds fields: a worker being
+ * promoted sends raft_id and manager_addr. On success the link uses the
+ * new certificate from its next call, saves it when it has a directory,
+ * and cluster_worker_is_manager / cluster_worker_install_manager tell and
+ * install a manager role. */
+int cluster_worker_renew(struct cluster_worker *w, json_t *extra, char *err,
+			 size_t errlen);
+/* When the link's certificate should be renewed (see pki_cert_renew_time). */
+int cluster_worker_renew_at(struct cluster_worker *w, unsigned permille,
+			    int64_t *at, char *err, size_t errlen);
+/* Gives a link made by cluster_worker_for_manager a directory, the
+ * managers' addresses to try, and saves it there as a worker's (a demoted
+ * manager carries on as a worker). */
+int cluster_worker_adopt(struct cluster_worker *w, const char *dir,
+			 const char *advertise_addr, const json_t *managers,
+			 char *err, size_t errlen);
+/* Rereads this node's key and certificate from cert_dir (a manager renewed
+ * its own): the next call connects with them. */
+int cluster_worker_reload(struct cluster_worker *w, const char *cert_dir,
+			  char *err, size_t errlen);
 /* Points the link at another manager ("IP:PORT"). */
 void cluster_worker_retarget(struct cluster_worker *w, const char *addr);
 /* The manager address the link uses now (owner thread only). */

@@ -127,7 +127,10 @@ static json_t *session_diff(struct session *s, const struct store *st, bool full
 	return json_pack("{s:b,s:o,s:o}", "full", full, "tasks", changed, "removed", removed);
 }
 
-static void session_reply(struct session *s, json_t *diff, int64_t period_ns)
+/* Every reply also carries the role the cluster gives the node (a worker
+ * promoted to manager acts on it) and the heartbeat period. */
+static void session_reply(struct session *s, const struct store *st, json_t *diff,
+			  int64_t period_ns)
 {
 	if (!diff)
 		diff = json_pack("{s:b,s:[],s:[]}", "full", 0, "tasks", "removed");
@@ -135,6 +138,10 @@ static void session_reply(struct session *s, json_t *diff, int64_t period_ns)
 	json_object_set_new(diff, "session_id", json_string(s->session_id));
 	json_object_set_new(diff, "version", json_integer((json_int_t)s->version));
 	json_object_set_new(diff, "heartbeat_ms", json_integer(period_ns / 1000000));
+	const char *role = json_string_value(json_object_get(
+		json_object_get(store_node(st, s->node_id), "Spec"), "Role"));
+	if (role)
+		json_object_set_new(diff, "role", json_string(role));
 	s->held->fn(s->held->ctx, diff);
 	s->held = NULL;
 }
@@ -160,7 +167,7 @@ const char *dispatcher_request(struct dispatcher *d, const struct store *st,
 	s->held_full = !known;
 	json_t *diff = session_diff(s, st, s->held_full);
 	if (diff)
-		session_reply(s, diff, period_ns);
+		session_reply(s, st, diff, period_ns);
 	return s->node_id;
 }
 
@@ -173,7 +180,7 @@ void dispatcher_step(struct dispatcher *d, const struct store *st,
 			continue;
 		json_t *diff = session_diff(s, st, false);
 		if (diff || now_ns - s->held_since_ns >= period_ns)
-			session_reply(s, diff, period_ns);
+			session_reply(s, st, diff, period_ns);
 	}
 }
 

@@ -475,7 +475,7 @@ static void manager_fail_joins(struct manager *m, const char *why)
 }
 
 /* Every manager's address, from the store. */
-static json_t *manager_addrs(struct manager *m)
+json_t *manager_addrs(struct manager *m)
 {
 	json_t *list = json_array();
 	const char *nid;
@@ -487,6 +487,10 @@ static json_t *manager_addrs(struct manager *m)
 	}
 	return list;
 }
+
+static void manager_put_node_then_reply(struct manager *m, json_t *node, json_t *reply,
+					struct inbox_reply_to *reply_to);
+static bool node_role_is_worker(const json_t *node);
 
 /* A node asks to join (from the cluster server): the token and CSR are
  * checked, the node is proposed, and the answer waits for it to apply. */
@@ -549,11 +553,21 @@ static void manager_cluster_join(struct manager *m, json_t *request,
 		json_object_set_new(reply, "leader_raft_id", json_string(leader_id));
 		json_object_set_new(reply, "leader_addr", json_string(m->manager_addr));
 	}
+	manager_put_node_then_reply(m, node, reply, reply_to);
+}
+
+/* Proposes node (stolen) and answers reply_to with reply (stolen) once it
+ * applied (manager_finish_joins), or at once with the error. */
+static void manager_put_node_then_reply(struct manager *m, json_t *node, json_t *reply,
+					struct inbox_reply_to *reply_to)
+{
+	char err[512];
+	const char *node_id = json_string_value(json_object_get(node, "ID"));
 	json_t *cmd = json_pack("{s:s,s:o}", "op", "node.put", "node", node);
 	uint64_t index = 0, term = 0;
 	int rc = manager_propose(m, cmd, &index, &term, err, sizeof(err));
-	json_decref(cmd);
 	if (rc != 0) {
+		json_decref(cmd);
 		json_decref(reply);
 		reply_to->fn(reply_to->ctx, json_pack("{s:s}", "error", err));
 		return;
@@ -568,6 +582,60 @@ static void manager_cluster_join(struct manager *m, json_t *request,
 	j->reply_to = reply_to;
 	j->reply = reply;
 	json_object_set_new(m->joined_at, node_id, json_integer(inbox_now_ns()));
+	json_decref(cmd);
+}
+
+/* A node asks for a new certificate (cluster.c checked that the peer is
+ * that node): signed for the role its Node has now. A worker whose Spec.Role
+ * became manager (node promote) gets a manager certificate and the CA key,
+ * and its Node a ManagerStatus, so that the membership step adds its raft
+ * replica as a learner, then a voter. */
+static void manager_cluster_renew(struct manager *m, json_t *request,
+				  struct inbox_reply_to *reply_to)
+{
+	char err[512] = "", certs[700];
+	const char *node_id = json_string_value(json_object_get(request, "node_id"));
+	json_t *node = store_node(&m->store, node_id);
+	if (!node) {
+		reply_to->fn(reply_to->ctx,
+			     json_pack("{s:s}", "error", "this node is not part of the swarm (it was removed)"));
+		return;
+	}
+	bool manager = !node_role_is_worker(node);
+	json_t *spec = json_object_get(m->store.cluster, "Spec");
+	const char *cluster_id = json_string_value(json_object_get(m->store.cluster, "ID"));
+	snprintf(certs, sizeof(certs), "%s/certificates", m->data_dir);
+	json_t *reply = cluster_renew_sign(certs, spec, cluster_id ? cluster_id : "", request,
+					   manager, err, sizeof(err));
+	if (!reply) {
+		reply_to->fn(reply_to->ctx, json_pack("{s:s}", "error", err));
+		return;
+	}
+	if (!manager || json_object_get(node, "ManagerStatus")) {
+		reply_to->fn(reply_to->ctx, reply);
+		return;
+	}
+	const char *raft_id = json_string_value(json_object_get(request, "raft_id"));
+	const char *maddr = json_string_value(json_object_get(request, "manager_addr"));
+	if (!raft_id || !strtoull(raft_id, NULL, 10) || !maddr || !*maddr) {
+		json_decref(reply);
+		reply_to->fn(reply_to->ctx, json_pack("{s:s}", "error",
+						      "a promotion needs raft_id and manager_addr"));
+		return;
+	}
+	char now[40], leader_id[24];
+	manager_now_text(now, sizeof(now));
+	snprintf(leader_id, sizeof(leader_id), "%llu", (unsigned long long)m->cfg.raft_id);
+	json_t *copy = json_deep_copy(node);
+	json_object_set_new(copy, "ManagerStatus",
+			    json_pack("{s:b,s:s,s:s}", "Leader", 0, "Reachability", "unknown",
+				      "Addr", maddr));
+	json_object_set_new(copy, "OrchRaftID", json_string(raft_id));
+	json_object_set_new(copy, "UpdatedAt", json_string(now));
+	json_object_set_new(reply, "leader_raft_id", json_string(leader_id));
+	json_object_set_new(reply, "leader_addr", json_string(m->manager_addr));
+	json_object_set_new(reply, "managers", manager_addrs(m));
+	manager_put_node_then_reply(m, copy, reply, reply_to);
 }
 
 /* Answers the joins whose node is now applied. */
@@ -1303,6 +1371,10 @@ static void manager_handle_cluster_request(struct manager *m, json_t *request,
 				       "leader_addr", leader ? leader : ""));
 		return;
 	}
+	if (op && strcmp(op, "renew") == 0) {
+		manager_cluster_renew(m, request, reply_to);
+		return;
+	}
 	dispatcher_request(m->dispatcher, &m->store, request, reply_to,
 			   inbox_now_ns(), manager_heartbeat_ns(m));
 	m->dirty = true;
@@ -1380,6 +1452,61 @@ static void manager_check_demoted(struct manager *m)
 	m->demoted = true;
 }
 
+/* New certificates for the cluster server and the raft transport: both
+ * start again with them (nng fixes a TLS configuration once it is used). */
+static void manager_reload_tls(struct manager *m)
+{
+	char err[512];
+	cluster_server_stop(m->cluster);
+	m->cluster = NULL;
+	manager_start_cluster(m);
+	struct raft_transport *old = m->transport;
+	m->transport = NULL;
+	if (manager_open_transport(m, err, sizeof(err)) != 0) {
+		fprintf(stderr, "orchd: manager: raft transport with the new certificate: %s\n", err);
+		m->transport = old; /* keeps the old certificate until it expires */
+		return;
+	}
+	m->peers_synced_index = 0;
+	manager_sync_peers(m);
+	raft_transport_free(old);
+}
+
+#define MANAGER_CERT_CHECK_NS (5LL * 1000000000LL)
+
+/* Renews this manager's own certificate with the cluster CA once the
+ * chosen point of its validity has passed (Swarm: 50% to 80%). */
+static void manager_renew_own_cert(struct manager *m, int64_t now)
+{
+	if (!m->raft || m->demoted || now < m->cert_check_ns)
+		return;
+	m->cert_check_ns = now + MANAGER_CERT_CHECK_NS;
+	if (!m->cert_renew_permille)
+		m->cert_renew_permille = 500 + (unsigned)(ids_random(NULL) % 301);
+	char dir[700], path[760], err[512];
+	int64_t at = 0;
+	snprintf(dir, sizeof(dir), "%s/certificates", m->data_dir);
+	snprintf(path, sizeof(path), "%s/swarm-node.crt", dir);
+	char *pem = cluster_read_file(path, err, sizeof(err));
+	int rc = pem ? cluster_cert_renew_at(pem, m->cert_renew_permille, &at, err, sizeof(err)) : -1;
+	free(pem);
+	json_t *self = store_node(&m->store, m->cfg.node_id);
+	if (rc != 0 || time(NULL) < at || !self || node_role_is_worker(self)) {
+		if (rc != 0)
+			fprintf(stderr, "orchd: manager: own certificate: %s\n", err);
+		return;
+	}
+	const char *cluster_id = json_string_value(json_object_get(m->store.cluster, "ID"));
+	if (cluster_renew_self(dir, json_object_get(m->store.cluster, "Spec"), m->cfg.node_id,
+			       cluster_id ? cluster_id : "", err, sizeof(err)) != 0) {
+		fprintf(stderr, "orchd: manager: cannot renew its certificate: %s\n", err);
+		return;
+	}
+	fprintf(stderr, "orchd: manager: renewed this manager's certificate\n");
+	m->cert_renew_permille = 500 + (unsigned)(ids_random(NULL) % 301);
+	manager_reload_tls(m);
+}
+
 static void manager_step(struct manager *m)
 {
 	int64_t now = inbox_now_ns();
@@ -1404,6 +1531,7 @@ static void manager_step(struct manager *m)
 			fprintf(stderr, "orchd: raft: %s\n", err);
 	}
 	manager_check_demoted(m);
+	manager_renew_own_cert(m, now);
 	manager_sync_peers(m);
 	manager_reissue_reads(m);
 	manager_run_pipelines(m, now);

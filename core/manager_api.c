@@ -493,13 +493,9 @@ static void write_node_update(struct route_ctx *rc)
 		json_decref(spec);
 		return;
 	}
-	if (role && strcmp(role, "manager") == 0 && !json_object_get(node, "ManagerStatus")) {
-		api_response_error(rc->resp, 400,
-				   "promoting a worker is not supported yet; "
-				   "join it with a manager token");
-		json_decref(spec);
-		return;
-	}
+	/* A promotion is recorded in Spec.Role too: the node's agent learns it
+	 * from its session and asks for a manager certificate
+	 * (manager_cluster_renew), then its raft replica joins as a learner. */
 	json_t *copy = json_deep_copy(node);
 	json_t *merged = json_deep_copy(json_object_get(node, "Spec"));
 	json_object_update(merged, spec);
@@ -537,6 +533,17 @@ static void write_node_remove(struct route_ctx *rc)
 }
 
 /* Checks the parts of a swarm Spec that orchd uses. */
+#define SWARM_MIN_CERT_EXPIRY_NS (3600LL * 1000000000LL)
+
+/* Swarm's floor of one hour; tests of certificate renewal lower it with
+ * the environment variable ORCHD_MIN_CERT_EXPIRY (seconds). */
+static long long min_cert_expiry_ns(void)
+{
+	const char *env = getenv("ORCHD_MIN_CERT_EXPIRY");
+	long long s = env ? atoll(env) : 0;
+	return s > 0 ? s * 1000000000LL : SWARM_MIN_CERT_EXPIRY_NS;
+}
+
 static int check_swarm_spec(json_t *spec, char *err, size_t errlen)
 {
 	json_t *limit = json_object_get(json_object_get(spec, "Orchestration"),
@@ -552,8 +559,15 @@ static int check_swarm_spec(json_t *spec, char *err, size_t errlen)
 		return -1;
 	}
 	if (expiry && (!json_is_integer(expiry) ||
-		       json_integer_value(expiry) < 3600LL * 1000000000LL)) {
-		snprintf(err, errlen, "CAConfig.NodeCertExpiry: must be at least 1 hour");
+		       json_integer_value(expiry) < min_cert_expiry_ns())) {
+		snprintf(err, errlen, "CAConfig.NodeCertExpiry: must be at least %s",
+			 min_cert_expiry_ns() == SWARM_MIN_CERT_EXPIRY_NS ? "1 hour"
+									   : "ORCHD_MIN_CERT_EXPIRY seconds");
+		return -1;
+	}
+	json_t *rebalance = json_object_get(json_object_get(spec, "Orchestration"), "OrchRebalance");
+	if (rebalance && !json_is_boolean(rebalance)) {
+		snprintf(err, errlen, "Orchestration.OrchRebalance: must be true or false");
 		return -1;
 	}
 	return 0;
@@ -781,7 +795,16 @@ json_t *manager_api_internal(struct manager *m, const json_t *request)
 {
 	const char *op = json_string_value(json_object_get(request, "op"));
 	if (op && strcmp(op, "swarm_state") == 0)
-		return json_pack("{s:b}", "manager", m->raft != NULL);
+		return json_pack("{s:b,s:b,s:s,s:s,s:o}", "manager", m->raft != NULL, "demoted",
+				 m->demoted, "leader_addr", m->demoted_leader_addr,
+				 "advertise_addr", m->advertise_addr, "managers",
+				 manager_addrs(m));
+	if (op && strcmp(op, "drop_manager_state") == 0) {
+		/* A demoted manager now runs as a worker: forget raft and the CA. */
+		manager_swarm_wipe(m);
+		m->demoted = false;
+		return json_pack("{s:b}", "ok", 1);
+	}
 	if (op && strcmp(op, "swarm_join_manager") == 0)
 		return manager_swarm_join(m, request);
 	if (op && strcmp(op, "raft_state") == 0)

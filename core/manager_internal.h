@@ -85,6 +85,10 @@ struct manager {
 	 * is closed and its agent is sent to the leader it last knew. */
 	bool demoted;
 	char demoted_leader_addr[256];
+	/* This manager's own certificate: when to look at it next, and the
+	 * point of its validity (per mille, 500..800) to renew it at. */
+	int64_t cert_check_ns;
+	unsigned cert_renew_permille;
 	/* Leader: the demoted learner about to be removed from raft, and since
 	 * when (it gets a second or so to apply its Node without ManagerStatus). */
 	uint64_t demote_wait_id;
@@ -119,6 +123,8 @@ int manager_swarm_init(struct manager *m, const char *advertise_addr,
 		       const char *listen_addr, const char *cluster_id,
 		       json_t **ca, json_t **secrets, char *err, size_t errlen);
 void manager_swarm_wipe(struct manager *m);
+/* Every manager's address ("IP:PORT"), from the store. */
+json_t *manager_addrs(struct manager *m);
 /* Internal op "swarm_join_manager" {advertise_addr, listen_addr,
  * leader_raft_id, leader_addr}: starts this node's replica empty. */
 json_t *manager_swarm_join(struct manager *m, const json_t *request);

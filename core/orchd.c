@@ -2,7 +2,8 @@
  * orchd.c: the daemon's entry point. Reads the configuration, makes the node
  * identity, loads the plugins, starts the manager (core thread), the agent
  * and the API server, then waits for SIGTERM/SIGINT and stops them in
- * reverse order. Owns the process-wide pieces: the pidfile, the plugin host
+ * reverse order. Its role keeper thread makes the node the role the
+ * cluster gives it (promotion, demotion) and renews its certificate. Owns the process-wide pieces: the pidfile, the plugin host
  * and the wiring between components; the state of each component stays with
  * its own thread.
  */
@@ -15,7 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "agent.h"
 #include "api_http.h"
@@ -52,6 +57,14 @@ struct orchd {
 	pthread_mutex_t info_lock;
 	json_t *node_info;             /* the agent's last description */
 	char worker_dir[600];          /* data_root/swarm/worker */
+	char desired_role[16];         /* from the last session (info_lock) */
+	/* The role keeper thread (see "roles and certificates" below). */
+	pthread_t role_thread;
+	bool role_thread_started;
+	pthread_mutex_t role_lock;
+	pthread_cond_t role_wake;
+	bool role_stop;                /* guarded by role_lock */
+	unsigned cert_renew_permille;  /* this node's point of renewal */
 };
 
 static struct orchd *orchd_global_for_log; /* read-only after start */
@@ -364,6 +377,12 @@ static int link_session(void *ctx, json_t *request, json_t **reply, char *err,
 	int rc = o->worker ? cluster_worker_session(o->worker, request, reply, err, errlen)
 			   : manager_node_session(o, request, reply, err, errlen);
 	pthread_rwlock_unlock(&o->link_lock);
+	const char *role = rc == 0 ? json_string_value(json_object_get(*reply, "role")) : NULL;
+	if (role) {
+		pthread_mutex_lock(&o->info_lock);
+		snprintf(o->desired_role, sizeof(o->desired_role), "%s", role);
+		pthread_mutex_unlock(&o->info_lock);
+	}
 	return rc;
 }
 
@@ -585,6 +604,233 @@ static bool orchd_api_worker(struct orchd *o, const struct api_request *req,
 	return true;
 }
 
+/* ------------------------------------------- roles and certificates */
+/*
+ * The role keeper thread makes this node what the cluster says it is, and
+ * keeps its certificate fresh, once a second:
+ * - a worker whose session says role "manager" (node promote) asks for a
+ *   manager certificate and starts its raft replica (as a manager join);
+ * - a manager the leader demoted gets a worker certificate, forgets raft and
+ *   the CA, and carries on as a worker (also after a restart);
+ * - a worker renews its certificate through the leader at a random point
+ *   between 50% and 80% of its validity (a manager renews its own in the
+ *   manager, and the link to the leader rereads it here).
+ */
+
+/* The local IP this host uses to reach addr ("IP:PORT"): the advertise
+ * address of a worker that joined without --advertise-addr. */
+static int local_ip_towards(const char *addr, char *out, size_t len)
+{
+	char host[128];
+	snprintf(host, sizeof(host), "%s", addr);
+	char *colon = strrchr(host, ':');
+	if (colon)
+		*colon = '\0';
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(9) };
+	struct sockaddr_in me;
+	socklen_t me_len = sizeof(me);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	int rc = fd >= 0 && inet_pton(AF_INET, host, &to.sin_addr) == 1 &&
+			 connect(fd, (struct sockaddr *)&to, sizeof(to)) == 0 &&
+			 getsockname(fd, (struct sockaddr *)&me, &me_len) == 0 &&
+			 inet_ntop(AF_INET, &me.sin_addr, out, (socklen_t)len)
+		 ? 0
+		 : -1;
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* Takes the worker link out of the agent's hands (it goes local). */
+static struct cluster_worker *link_take_worker(struct orchd *o, struct cluster_worker *w)
+{
+	pthread_rwlock_wrlock(&o->link_lock);
+	bool ours = o->worker == w;
+	if (ours)
+		o->worker = NULL;
+	pthread_rwlock_unlock(&o->link_lock);
+	return ours ? w : NULL;
+}
+
+/* node promote: a manager certificate, then a raft replica that the leader
+ * adds as a learner and makes a voter once it caught up. */
+static void role_promote(struct orchd *o)
+{
+	char err[1024] = "", ip[64] = "", manager_addr[200];
+	pthread_rwlock_rdlock(&o->link_lock);
+	struct cluster_worker *w = o->worker;
+	json_t *info = w ? cluster_worker_info(w) : NULL;
+	const char *leader = json_string_value(json_object_get(
+		json_array_get(json_object_get(info, "RemoteManagers"), 0), "Addr"));
+	const char *advertise = json_string_value(json_object_get(info, "NodeAddr"));
+	const char *port = leader ? strrchr(leader, ':') : NULL;
+	if (advertise && *advertise)
+		snprintf(ip, sizeof(ip), "%s", advertise);
+	else if (leader)
+		local_ip_towards(leader, ip, sizeof(ip));
+	json_t *body = json_pack("{s:s,s:s}", "AdvertiseAddr", ip, "ListenAddr", "");
+	char listen[80];
+	snprintf(listen, sizeof(listen), "0.0.0.0:%s", port ? port + 1 : "2377");
+	json_object_set_new(body, "ListenAddr", json_string(listen));
+	orchd_join_manager_addr(body, manager_addr, sizeof(manager_addr));
+	char raft_id[24];
+	snprintf(raft_id, sizeof(raft_id), "%llu", (unsigned long long)o->raft_id);
+	int rc = !w || !*ip ? -1
+			    : cluster_worker_renew(w, json_pack("{s:s,s:s}", "raft_id", raft_id,
+								"manager_addr", manager_addr),
+						   err, sizeof(err));
+	bool manager = rc == 0 && cluster_worker_is_manager(w);
+	pthread_rwlock_unlock(&o->link_lock);
+	json_decref(info);
+	if (rc != 0 || !manager) {
+		orchd_log(ORCH_LOG_WARN, NULL, "promotion to manager: %s",
+			  *err ? err : !*ip ? "no address to advertise" : "the leader kept this node a worker");
+		json_decref(body);
+		return;
+	}
+	if (!link_take_worker(o, w)) {
+		json_decref(body);
+		return; /* the node left the swarm meanwhile */
+	}
+	rc = orchd_become_manager(o, w, body, err, sizeof(err));
+	json_decref(body);
+	link_set_worker(o, NULL); /* the local manager hears the description */
+	if (rc != 0)
+		orchd_log(ORCH_LOG_ERROR, NULL, "promotion to manager failed: %s", err);
+	else
+		orchd_log(ORCH_LOG_INFO, NULL, "promoted to manager %s", manager_addr);
+}
+
+/* A worker certificate for this demoted manager from the manager at
+ * addr (any manager redirects to the leader), on a link saved as the
+ * worker's; NULL with err. */
+static struct cluster_worker *demoted_link(struct orchd *o, const char *addr,
+					   const char *advertise, const json_t *managers,
+					   char *err, size_t errlen)
+{
+	char dir[700];
+	snprintf(dir, sizeof(dir), "%s/swarm/certificates", o->cfg.data_root);
+	struct cluster_worker *w = NULL;
+	if (cluster_worker_for_manager(dir, o->node_id, addr, &w, err, errlen) != 0)
+		return NULL;
+	if (cluster_worker_renew(w, NULL, err, errlen) != 0 ||
+	    (cluster_worker_is_manager(w) &&
+	     snprintf(err, errlen, "the leader still gives this node a manager certificate")) ||
+	    cluster_worker_adopt(w, o->worker_dir, advertise, managers, err, errlen) != 0) {
+		cluster_worker_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+/* node demote done by the leader: this node gets a worker certificate and
+ * its agent a worker link saved under worker_dir; raft and the CA go. The
+ * leader it knew may have been demoted since: every manager it knew is
+ * asked in turn. */
+static void role_demoted(struct orchd *o, const char *leader_addr, const char *advertise,
+			 const json_t *managers)
+{
+	char err[1024] = "";
+	struct cluster_worker *w = NULL;
+	if (leader_addr && *leader_addr)
+		w = demoted_link(o, leader_addr, advertise, managers, err, sizeof(err));
+	size_t i;
+	json_t *addr;
+	json_array_foreach(managers, i, addr) {
+		if (w)
+			break;
+		w = demoted_link(o, json_string_value(addr), advertise, managers, err, sizeof(err));
+	}
+	if (!w) {
+		orchd_log(ORCH_LOG_WARN, NULL, "demotion to worker: %s",
+			  *err ? err : "no manager known to ask for a worker certificate");
+		return;
+	}
+	json_decref(orchd_manager_call(o, json_pack("{s:s}", "op", "drop_manager_state")));
+	leader_link_drop(o);
+	link_set_worker(o, w);
+	orchd_log(ORCH_LOG_INFO, NULL, "demoted: carrying on as a worker of %s",
+		  cluster_worker_addr(w));
+}
+
+/* A worker's certificate, renewed through the leader when due. */
+static void role_renew_worker(struct orchd *o)
+{
+	char err[1024] = "";
+	int64_t at = 0;
+	pthread_rwlock_rdlock(&o->link_lock);
+	if (o->worker && cluster_worker_renew_at(o->worker, o->cert_renew_permille, &at, err,
+						 sizeof(err)) == 0 &&
+	    time(NULL) >= at) {
+		if (cluster_worker_renew(o->worker, NULL, err, sizeof(err)) == 0) {
+			orchd_log(ORCH_LOG_INFO, NULL, "renewed this node's certificate");
+			o->cert_renew_permille = 500 + (unsigned)(ids_random(NULL) % 301);
+		} else {
+			orchd_log(ORCH_LOG_WARN, NULL, "certificate renewal: %s", err);
+		}
+	}
+	pthread_rwlock_unlock(&o->link_lock);
+}
+
+static void role_step(struct orchd *o)
+{
+	if (link_is_worker(o)) {
+		pthread_mutex_lock(&o->info_lock);
+		bool promote = strcmp(o->desired_role, "manager") == 0;
+		pthread_mutex_unlock(&o->info_lock);
+		if (promote)
+			role_promote(o);
+		else
+			role_renew_worker(o);
+		return;
+	}
+	json_t *state = orchd_manager_call(o, json_pack("{s:s}", "op", "swarm_state"));
+	if (json_is_true(json_object_get(state, "demoted"))) {
+		role_demoted(o, json_string_value(json_object_get(state, "leader_addr")),
+			     json_string_value(json_object_get(state, "advertise_addr")),
+			     json_object_get(state, "managers"));
+	} else if (json_is_true(json_object_get(state, "manager"))) {
+		char dir[700], err[512];
+		snprintf(dir, sizeof(dir), "%s/swarm/certificates", o->cfg.data_root);
+		pthread_mutex_lock(&o->leader_lock);
+		if (o->leader_link && cluster_worker_reload(o->leader_link, dir, err, sizeof(err)) != 0)
+			orchd_log(ORCH_LOG_WARN, NULL, "link to the leader: %s", err);
+		pthread_mutex_unlock(&o->leader_lock);
+	}
+	json_decref(state);
+}
+
+static void *role_main(void *arg)
+{
+	struct orchd *o = arg;
+	pthread_mutex_lock(&o->role_lock);
+	while (!o->role_stop) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		pthread_cond_timedwait(&o->role_wake, &o->role_lock, &until);
+		if (o->role_stop)
+			break;
+		pthread_mutex_unlock(&o->role_lock);
+		role_step(o);
+		pthread_mutex_lock(&o->role_lock);
+	}
+	pthread_mutex_unlock(&o->role_lock);
+	return NULL;
+}
+
+static void role_keeper_stop(struct orchd *o)
+{
+	if (!o->role_thread_started)
+		return;
+	pthread_mutex_lock(&o->role_lock);
+	o->role_stop = true;
+	pthread_cond_signal(&o->role_wake);
+	pthread_mutex_unlock(&o->role_lock);
+	pthread_join(o->role_thread, NULL);
+	o->role_thread_started = false;
+}
+
 /* ---------------------------------------------------------------- API */
 
 /* Logs are the one request answered outside the core thread: the manager
@@ -716,6 +962,7 @@ static void orchd_api_handler(void *ctx, const struct api_request *req,
  * server, the agent, the plugins. */
 static void orchd_stop(struct orchd *o)
 {
+	role_keeper_stop(o);
 	manager_stop(o->manager);
 	api_http_stop(o->api);
 	agent_stop(o->agent);
@@ -798,6 +1045,12 @@ static int orchd_start(struct orchd *o, char *err, size_t errlen,
 				      .concurrent_handlers = true };
 	if (api_http_start(&hc, &o->api, err, errlen) != 0)
 		return -1;
+	o->cert_renew_permille = 500 + (unsigned)(ids_random(NULL) % 301);
+	if (pthread_create(&o->role_thread, NULL, role_main, o) != 0) {
+		snprintf(err, errlen, "cannot start the role keeper thread");
+		return -1;
+	}
+	o->role_thread_started = true;
 	return 0;
 }
 
@@ -812,6 +1065,8 @@ int main(int argc, char **argv)
 	pthread_rwlockattr_destroy(&rwattr);
 	pthread_mutex_init(&o.info_lock, NULL);
 	pthread_mutex_init(&o.leader_lock, NULL);
+	pthread_mutex_init(&o.role_lock, NULL);
+	pthread_cond_init(&o.role_wake, NULL);
 	if (orchd_configure(&o, argc, argv, err, sizeof(err)) != 0) {
 		fprintf(stderr, "orchd: %s\n", err);
 		config_free(&o.cfg);

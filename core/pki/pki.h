@@ -155,6 +155,13 @@ int pki_cert_read_info(const struct pki_cert *cert,
 bool pki_cert_needs_renewal(const struct pki_cert_info *info, int64_t now,
 			    unsigned remaining_percent);
 
+/* When to ask for a new certificate: after permille/1000 of the period
+ * from issuance (not_before + PKI_CERT_BACKDATE) to not_after. orchd picks
+ * permille at random in 500..800 once per certificate, as Swarm does, so
+ * that nodes do not all renew at the same moment. */
+int64_t pki_cert_renew_time(const struct pki_cert_info *info,
+			    unsigned permille);
+
 /* ---- certificate signing requests (on the node) ---- */
 
 /* A PEM CSR for key with subject CN=node id, OU=role, O=cluster id.

@@ -426,6 +426,23 @@ bool pki_cert_needs_renewal(const struct pki_cert_info *info, int64_t now,
 	return remaining * 100 < total * (int64_t)remaining_percent;
 }
 
+/* The validity counted from issuance: not_before is backdated by
+ * PKI_CERT_BACKDATE, which is not part of the period a node may use. */
+int64_t pki_cert_renew_time(const struct pki_cert_info *info,
+			    unsigned permille)
+{
+	int64_t issued = info->not_before;
+	if (info->not_after - info->not_before > PKI_CERT_BACKDATE)
+		issued += PKI_CERT_BACKDATE;
+	if (permille > 1000)
+		permille = 1000;
+	int64_t period = info->not_after - issued;
+	if (period <= 0)
+		return info->not_after;
+	return issued + period / 1000 * (int64_t)permille +
+	       period % 1000 * (int64_t)permille / 1000;
+}
+
 /* ---- writing certificates ---- */
 
 /* What differs between the CA's own certificate and a node's. */

@@ -11,6 +11,9 @@
 # Then demotions: with the other follower killed, demoting host 1 is
 # refused (quorum); with it back, host 1 is demoted (2 managers, writes
 # work), then the leader is demoted (leadership moves, 1 manager left).
+# The demoted host 1 holds a worker certificate, has no raft replica, and
+# comes back as a worker after a restart; worker host 4 is promoted (its
+# raft replica joins as a learner, then a voter) and serves the API.
 # Every wait is a bounded poll; hosts_destroy cleans up.
 set -uo pipefail
 build=$1 src=$2
@@ -173,19 +176,38 @@ e2e_wait 10 "1 manager left" managers_are "$leader" 1
 oc "$leader" service scale -d web=4 >/dev/null || e2e_fail "write on the new leader"
 e2e_wait 60 "4 running after demoting the old leader" total_is "$leader" 4
 oc "$leader" node ls
+
+e2e_note "host 1, demoted, runs as a worker: worker certificate, no raft replica"
+worker_cert() { # H: the node certificate under the worker state says swarm-worker
+  local crt; crt=$(hosts_dir "$1")/root/swarm/worker/swarm-node.crt
+  [ -f "$crt" ] && openssl x509 -noout -subject -in "$crt" | grep -q "OU *= *swarm-worker"
+}
+e2e_wait 20 "host 1 holds a worker certificate" worker_cert 1
+[ -e "$(hosts_dir 1)/root/swarm/raft" ] && e2e_fail "host 1 kept its raft directory after the demotion"
+[ -e "$(hosts_dir 1)/root/swarm/certificates/swarm-root-ca.key" ] && e2e_fail "host 1 kept the CA key after the demotion"
+hosts_api 1 /info | jq -e '.Swarm.ControlAvailable == false and .Swarm.LocalNodeState == "active"' >/dev/null ||
+  e2e_fail "host 1 /info is not an active worker"
+e2e_note "restart host 1: it comes back as a worker"
+hosts_restart 1 || e2e_fail "restart host 1"
+n1_ready_worker() {
+  nodes "$leader" | jq -e --arg n "$n1" '.[] | select(.ID == $n) | .Status.State == "ready" and .ManagerStatus == null' >/dev/null
+}
+e2e_wait 20 "host 1 ready as a worker after its restart" n1_ready_worker
+grep -q "raft" <(hosts_api 1 /info | jq -r '.Swarm.Error // ""') && e2e_fail "host 1 reports a raft error"
+
+e2e_note "promote host 4 (a worker): learner, then voter; it serves the API"
+n4=$(node_of "$leader" 4)
+oc "$leader" node promote "$n4" >/dev/null || e2e_fail "promote host 4"
+e2e_wait 40 "2 reachable managers (host 4 promoted)" managers_ok "$leader" 1 2
+control4() { hosts_api 4 /info | jq -e '.Swarm.ControlAvailable == true' >/dev/null; }
+e2e_wait 30 "host 4 /info says it is a manager" control4
+e2e_wait 20 "host 4 serves reads" bash -c "curl -sf --max-time 5 --unix-socket $(hosts_sock 4) http://orchd/services | grep -q web"
+[ -e "$(hosts_dir 4)/root/swarm/worker/state.json" ] && e2e_fail "host 4 kept its worker state after the promotion"
+oc 4 service scale -d web=5 >/dev/null || e2e_fail "write through host 4 (forwarded to the leader)"
+e2e_wait 60 "5 running after a write on host 4" total_is "$leader" 5
+oc 4 node ls
 oc "$leader" service rm web >/dev/null || e2e_fail "service rm"
 
 e2e_note "orchd stops cleanly everywhere (sanitizer builds report here)"
-for i in 1 2 3 4 5; do
-  pid=$(hosts_pid "$i")
-  hosts_signal TERM "$i" || e2e_fail "SIGTERM host $i"
-  hosts_poll 20 hosts_pid_gone "$pid" || e2e_fail "orchd of host $i did not stop"
-  wait "$pid"; rc=$?
-  [ "$rc" = 0 ] || e2e_fail "orchd of host $i exited with $rc"
-  HOSTS_PIDS[i]=""
-  if grep -q "ERROR: .*Sanitizer\|runtime error" "$(hosts_log "$i")"; then
-    grep -A25 "ERROR: .*Sanitizer\|runtime error" "$(hosts_log "$i")" | head -60
-    e2e_fail "sanitizer report in host $i's log"
-  fi
-done
+e2e_hosts_stop_clean 1 2 3 4 5
 echo "PASS"

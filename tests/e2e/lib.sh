@@ -60,3 +60,22 @@ tasks_in_state() {
     '[.[] | select(.ServiceName == $s and .DesiredState == "running" and .Status.State == $st)] | length'
 }
 running_is() { [ "$(tasks_in_state "$1" running)" = "$2" ]; }
+
+# e2e_hosts_stop_clean H...: SIGTERM the orchd of each namespace host
+# (tests/hosts/hosts.sh), which must exit 0 within 20 s with no sanitizer
+# report in its log.
+e2e_hosts_stop_clean() {
+  local i pid rc
+  for i in "$@"; do
+    pid=$(hosts_pid "$i")
+    hosts_signal TERM "$i" || e2e_fail "SIGTERM host $i"
+    hosts_poll 20 hosts_pid_gone "$pid" || e2e_fail "orchd of host $i did not stop"
+    wait "$pid"; rc=$?
+    [ "$rc" = 0 ] || e2e_fail "orchd of host $i exited with $rc"
+    HOSTS_PIDS[i]=""
+    if grep -q "ERROR: .*Sanitizer\|runtime error" "$(hosts_log "$i")"; then
+      grep -A25 "ERROR: .*Sanitizer\|runtime error" "$(hosts_log "$i")" | head -60
+      e2e_fail "sanitizer report in host $i's log"
+    fi
+  done
+}

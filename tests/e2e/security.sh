@@ -173,16 +173,5 @@ running_is2 || e2e_fail "web is no longer 2 running"
 echo "    nodes $(hosts_api 1 /nodes | jq length), tasks $(hosts_api 1 /tasks | jq length), services $(hosts_api 1 /services | jq length): identical"
 
 e2e_note "orchd stops cleanly everywhere (sanitizer builds report here)"
-for i in 1 2 3 4 5; do
-  pid=$(hosts_pid "$i")
-  hosts_signal TERM "$i" || e2e_fail "SIGTERM host $i"
-  hosts_poll 20 hosts_pid_gone "$pid" || e2e_fail "orchd of host $i did not stop"
-  wait "$pid"; rc=$?
-  [ "$rc" = 0 ] || e2e_fail "orchd of host $i exited with $rc"
-  HOSTS_PIDS[i]=""
-  if grep -q "ERROR: .*Sanitizer\|runtime error" "$(hosts_log "$i")"; then
-    grep -A25 "ERROR: .*Sanitizer\|runtime error" "$(hosts_log "$i")" | head -60
-    e2e_fail "sanitizer report in host $i's log"
-  fi
-done
+e2e_hosts_stop_clean 1 2 3 4 5
 echo "PASS"

@@ -387,6 +387,26 @@ static void test_renewal_threshold(void **state)
 	pki_ca_free(ca);
 }
 
+/* Renewal is timed from issuance (the backdated hour does not count): a
+ * 40 s certificate is renewed after 20 to 32 s, not at once. */
+static void test_renew_time_from_issuance(void **state)
+{
+	struct pki_test_ctx *t = *state;
+	struct pki_ca *ca = make_ca(t, 0);
+	struct pki_identity id = make_id(t, "node1", PKI_ROLE_WORKER);
+	struct pki_cert *cert = issue(t, ca, &id, 40, NULL);
+	struct pki_cert_info info;
+
+	PKI_OK(t, pki_cert_read_info(cert, &info, t->err, sizeof(t->err)));
+	assert_int_equal(pki_cert_renew_time(&info, 500), PKI_TEST_T0 + 20);
+	assert_int_equal(pki_cert_renew_time(&info, 800), PKI_TEST_T0 + 32);
+	assert_int_equal(pki_cert_renew_time(&info, 1000), info.not_after);
+	assert_int_equal(pki_cert_renew_time(&info, 5000), info.not_after);
+	assert_int_equal(pki_cert_renew_time(&info, 0), PKI_TEST_T0);
+	pki_cert_free(cert);
+	pki_ca_free(ca);
+}
+
 /* Flips the last byte of the CSR's DER (inside the ECDSA signature) and
  * re-encodes it as PEM. */
 static char *tamper_csr(const char *pem)
@@ -528,6 +548,7 @@ int main(void)
 		T(test_validity_window),
 		T(test_expired_ca_fails_and_caps_certs),
 		T(test_renewal_threshold),
+		T(test_renew_time_from_issuance),
 		T(test_bad_csrs_refused),
 		T(test_identity_checked),
 		T(test_cert_parse_errors),
