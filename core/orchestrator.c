@@ -8,13 +8,24 @@
  * its own, the restart policy decides whether and when a replacement comes;
  * when the manager itself shut it down (node down or drained, service scaled
  * down) a replacement comes at once where the slot is still wanted.
+ *
+ * Before the slots of a service are reconciled, the rolling updater
+ * (updater.c) picks the outdated tasks replaced in this pass. When a pass
+ * changes nothing else for a replicated service and rebalancing is on
+ * (Spec.OrchRebalance, or the cluster's Spec.Orchestration.OrchRebalance),
+ * one task moves from the most loaded eligible node (ready, active, runtime
+ * and constraints matching) when another with room for one more task has 2
+ * fewer: it is shut down and its slot's replacement left to the scheduler.
  */
 #include "orchestrator.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "spec.h"
 #include "timefmt.h"
+#include "updater.h"
 
 enum restart_condition { RESTART_NONE, RESTART_ON_FAILURE, RESTART_ANY };
 
@@ -29,10 +40,28 @@ struct restart_policy {
 struct plan {
 	const struct orchestrator_input *in;
 	char now_text[40];
+	json_t *statuses; /* service.update_status commands */
 	json_t *creates;  /* Task objects */
 	json_t *desired;  /* {id, desired} */
 	json_t *deletes;  /* ids */
 	int64_t next_wakeup_ns;
+};
+
+/* What becomes of a slot's live task in this pass. */
+enum slot_replace {
+	SLOT_KEEP,
+	SLOT_REPLACE_STOP_FIRST,  /* shut down, replacement created now */
+	SLOT_REPLACE_START_FIRST, /* replacement created now, shut down later */
+};
+
+/* One slot of a service with its tasks. */
+struct slot {
+	int64_t number;       /* replicated: 1..N; global: 0 */
+	const char *node_id;  /* global: its node; replicated: NULL */
+	json_t *tasks;        /* the slot's tasks (owned reference) */
+	int wanted;           /* the slot should have a live task */
+	int may_create;       /* a new task may be made (not on a paused node) */
+	enum slot_replace replace;
 };
 
 /* Swarm's defaults: condition any, 5 s delay, unlimited attempts. */
@@ -202,42 +231,72 @@ static int restart_due(struct plan *p, const json_t *ended,
 	return 1;
 }
 
-/* Reconciles one slot. `wanted`: the slot should have a live task;
- * `may_create`: a new task may be made (false on a paused node). Returns
- * 1 when it made a new task. */
-static int reconcile_slot(struct plan *p, const char *service_id,
-			   const json_t *service, int64_t slot,
-			   const char *node_id, json_t *tasks, int wanted,
-			   int may_create)
+/* Which of a slot's live tasks stay: at most one running the current spec
+ * and, while it starts (Order start-first), the outdated one it replaces.
+ * With `act`, every other live task is shut down. */
+static void slot_live_tasks(struct plan *p, const json_t *service,
+			    const struct slot *sl, const json_t **current,
+			    const json_t **outdated, int act)
 {
-	int global = node_id != NULL;
-	int live = 0;
+	int global = sl->node_id != NULL;
 	size_t i;
 	json_t *t;
-	json_array_foreach(tasks, i, t) {
+	*current = NULL;
+	*outdated = NULL;
+	json_array_foreach(sl->tasks, i, t) {
 		if (!task_is_live(t))
 			continue;
-		if (!wanted || live || !slot_node_usable(p, t, global))
-			plan_desired(p, t, "shutdown");
-		else
-			live = 1;
+		const json_t **kept = updater_task_is_current(service, t) ? current
+									  : outdated;
+		if (!sl->wanted || *kept || !slot_node_usable(p, t, global)) {
+			if (act)
+				plan_desired(p, t, "shutdown");
+			continue;
+		}
+		*kept = t;
 	}
-	if (live || !wanted || !may_create)
+	if (*current && *outdated &&
+	    !(updater_start_first(service) &&
+	      store_task_state(*current) < TASK_RUNNING)) {
+		if (act)
+			plan_desired(p, *outdated, "shutdown");
+		*outdated = NULL;
+	}
+}
+
+/* Reconciles one slot: extra live tasks shut down, the live one replaced
+ * when the updater or the rebalancer asked, a task made where none is live
+ * (after the restart policy when the last one ended by itself). Returns 1
+ * when it made a new task. */
+static int reconcile_slot(struct plan *p, const char *service_id,
+			  const json_t *service, const struct slot *sl)
+{
+	const json_t *current, *outdated;
+	slot_live_tasks(p, service, sl, &current, &outdated, 1);
+	const json_t *live = current ? current : outdated;
+	if ((live && sl->replace == SLOT_KEEP) || !sl->wanted || !sl->may_create)
 		return 0;
 	struct restart_policy policy;
 	restart_policy_of(service, &policy);
-	const json_t *last = newest_task(tasks);
+	if (live) {
+		if (sl->replace == SLOT_REPLACE_STOP_FIRST)
+			plan_desired(p, live, "shutdown");
+		plan_create(p, service_id, service, sl->number, sl->node_id,
+			    restart_history(p, live, &policy, 0));
+		return 1;
+	}
+	const json_t *last = newest_task(sl->tasks);
 	const char *last_desired = last ? store_task_desired(last) : NULL;
 	int ended_by_itself = last && last_desired &&
 			      strcmp(last_desired, "running") == 0 &&
 			      task_state_ended(store_task_state(last)) &&
-			      slot_node_usable(p, last, global);
+			      slot_node_usable(p, last, sl->node_id != NULL);
 	if (ended_by_itself) {
 		if (!restart_due(p, last, &policy))
 			return 0;
 		plan_desired(p, last, "shutdown");
 	}
-	plan_create(p, service_id, service, slot, node_id,
+	plan_create(p, service_id, service, sl->number, sl->node_id,
 		    restart_history(p, last, &policy, ended_by_itself));
 	return 1;
 }
@@ -318,30 +377,342 @@ static json_t *tasks_by_slot(const struct store *s, const char *service_id,
 	return groups;
 }
 
+/* ------------------------------------------------------ rolling update */
+
+/* Asks the updater which outdated tasks of the wanted slots are replaced in
+ * this pass, and records the service's new UpdateStatus. */
+static void plan_update(struct plan *p, const char *service_id,
+			const json_t *service, struct slot *slots, size_t n)
+{
+	struct updater_slot *us = calloc(n + 1, sizeof(*us));
+	size_t *index = calloc(n + 1, sizeof(*index));
+	size_t n_us = 0;
+	for (size_t i = 0; i < n; i++) {
+		const json_t *current, *outdated;
+		if (!slots[i].wanted)
+			continue;
+		slot_live_tasks(p, service, &slots[i], &current, &outdated, 0);
+		us[n_us].tasks = slots[i].tasks;
+		if (slots[i].may_create && !current)
+			us[n_us].outdated = outdated;
+		index[n_us++] = i;
+	}
+	struct updater_decision d;
+	updater_plan(service, us, n_us, p->in->now_ns, p->now_text, &d);
+	enum slot_replace how = updater_start_first(service)
+					? SLOT_REPLACE_START_FIRST
+					: SLOT_REPLACE_STOP_FIRST;
+	for (size_t i = 0; i < n_us; i++)
+		if (us[i].replace)
+			slots[index[i]].replace = how;
+	if (d.status)
+		json_array_append_new(p->statuses,
+				      json_pack("{s:s,s:s,s:o}", "op",
+						"service.update_status", "id",
+						service_id, "status", d.status));
+	plan_wakeup(p, d.wakeup_ns);
+	free(index);
+	free(us);
+}
+
+/* ---------------------------------------------------------- rebalancing */
+
+struct resources {
+	int64_t nano_cpus;
+	int64_t memory_bytes;
+};
+
+static int rebalance_enabled(const struct plan *p, const json_t *service)
+{
+	json_t *own = json_object_get(json_object_get(service, "Spec"),
+				      "OrchRebalance");
+	json_t *all = json_object_get(
+		json_object_get(json_object_get(p->in->store->cluster, "Spec"),
+				"Orchestration"),
+		"OrchRebalance");
+	return json_is_true(own) || json_is_true(all);
+}
+
+/* A node's value for a constraint key (spec_constraint_check's keys). */
+static const char *node_constraint_value(const char *node_id,
+					 const json_t *node, const char *key,
+					 size_t len)
+{
+	const char *prefix = "node.labels.";
+	json_t *spec = json_object_get(node, "Spec");
+	const char *v = NULL;
+	if (len == strlen("node.id") && strncasecmp(key, "node.id", len) == 0)
+		return node_id;
+	if (len == strlen("node.hostname") &&
+	    strncasecmp(key, "node.hostname", len) == 0)
+		v = json_string_value(json_object_get(
+			json_object_get(node, "Description"), "Hostname"));
+	else if (len == strlen("node.role") && strncasecmp(key, "node.role", len) == 0)
+		return (v = json_string_value(json_object_get(spec, "Role"))) ? v
+									  : "worker";
+	else if (len > strlen(prefix) && strncasecmp(key, prefix, strlen(prefix)) == 0) {
+		char label[256];
+		snprintf(label, sizeof(label), "%.*s", (int)(len - strlen(prefix)),
+			 key + strlen(prefix));
+		v = json_string_value(json_object_get(json_object_get(spec, "Labels"),
+						      label));
+	}
+	return v ? v : ""; /* a missing label matches as "", as in Swarm */
+}
+
+static void trim_span(const char **start, const char **end)
+{
+	while (*start < *end && **start == ' ')
+		(*start)++;
+	while (*end > *start && (*end)[-1] == ' ')
+		(*end)--;
+}
+
+/* One placement constraint against a node; an invalid one never matches. */
+static int constraint_matches(const char *node_id, const json_t *node,
+			      const char *expr)
+{
+	char err[256];
+	if (!expr || spec_constraint_check(expr, err, sizeof(err)) != 0)
+		return 0;
+	const char *eq = strstr(expr, "=="), *ne = strstr(expr, "!=");
+	const char *op = !eq ? ne : (!ne || eq < ne ? eq : ne);
+	const char *key = expr, *key_end = op;
+	const char *value = op + 2, *value_end = op + strlen(op);
+	trim_span(&key, &key_end);
+	trim_span(&value, &value_end);
+	size_t value_len = (size_t)(value_end - value);
+	if (value_len == 0)
+		return 0;
+	const char *actual = node_constraint_value(node_id, node, key,
+						   (size_t)(key_end - key));
+	int same = strlen(actual) == value_len &&
+		   strncasecmp(actual, value, value_len) == 0;
+	return op == eq ? same : !same;
+}
+
+static struct resources reservations_of(const json_t *task_spec)
+{
+	json_t *r = json_object_get(json_object_get(task_spec, "Resources"),
+				    "Reservations");
+	struct resources res = {
+		json_integer_value(json_object_get(r, "NanoCPUs")),
+		json_integer_value(json_object_get(r, "MemoryBytes")),
+	};
+	return res;
+}
+
+/* Capacity minus the reservations of the tasks not ended on the node (as
+ * the scheduler counts them) fits `need`. */
+static int node_has_room(const struct plan *p, const char *node_id,
+			 const json_t *node, struct resources need)
+{
+	json_t *cap = json_object_get(json_object_get(node, "Description"),
+				      "Resources");
+	struct resources left = {
+		json_integer_value(json_object_get(cap, "NanoCPUs")),
+		json_integer_value(json_object_get(cap, "MemoryBytes")),
+	};
+	const char *id;
+	json_t *task;
+	json_object_foreach(p->in->store->tasks, id, task) {
+		const char *on = store_task_node(task);
+		if (!on || strcmp(on, node_id) != 0 ||
+		    task_state_ended(store_task_state(task)))
+			continue;
+		struct resources r = reservations_of(json_object_get(task, "Spec"));
+		left.nano_cpus -= r.nano_cpus;
+		left.memory_bytes -= r.memory_bytes;
+	}
+	return (need.nano_cpus == 0 || left.nano_cpus >= need.nano_cpus) &&
+	       (need.memory_bytes == 0 || left.memory_bytes >= need.memory_bytes);
+}
+
+/* The node offers the runtime the service names (any when it names none). */
+static int node_offers_runtime(const json_t *node, const char *runtime)
+{
+	size_t i;
+	json_t *r;
+	if (!runtime || !*runtime)
+		return 1;
+	json_array_foreach(json_object_get(json_object_get(node, "Description"),
+					   "OrchRuntimes"), i, r)
+		if (json_is_string(r) && strcmp(json_string_value(r), runtime) == 0)
+			return 1;
+	return 0;
+}
+
+/* Ready, active, offering the service's runtime and matching every
+ * placement constraint of the service. */
+static int node_eligible(const json_t *service, const char *node_id,
+			 const json_t *node)
+{
+	json_t *template = json_object_get(json_object_get(service, "Spec"),
+					   "TaskTemplate");
+	json_t *constraints = json_object_get(
+		json_object_get(template, "Placement"), "Constraints");
+	size_t i;
+	json_t *c;
+	if (!orchestrator_node_takes_tasks(node) ||
+	    !node_offers_runtime(node, json_string_value(json_object_get(
+					       template, "Runtime"))))
+		return 0;
+	json_array_foreach(constraints, i, c)
+		if (!constraint_matches(node_id, node, json_string_value(c)))
+			return 0;
+	return 1;
+}
+
+/* Counts the live tasks of the service per node into `load`. Returns 0
+ * when a slot has no running live task (one is in flight or due). */
+static int service_load(struct plan *p, const json_t *service,
+			struct slot *slots, size_t n, json_t *load)
+{
+	for (size_t i = 0; i < n; i++) {
+		const json_t *current, *outdated;
+		slot_live_tasks(p, service, &slots[i], &current, &outdated, 0);
+		const json_t *live = current ? current : outdated;
+		if (!live || outdated || store_task_state(live) != TASK_RUNNING ||
+		    !store_task_node(live))
+			return 0;
+		const char *node = store_task_node(live);
+		json_object_set_new(load, node,
+				    json_integer(json_integer_value(
+							 json_object_get(load, node)) + 1));
+	}
+	return 1;
+}
+
+/* The slot of the newest live task on node_id (latest slot on a tie). */
+static struct slot *newest_slot_on(struct plan *p, const json_t *service,
+				   struct slot *slots, size_t n,
+				   const char *node_id)
+{
+	struct slot *best = NULL;
+	int64_t best_ns = 0;
+	for (size_t i = 0; i < n; i++) {
+		const json_t *live, *outdated;
+		slot_live_tasks(p, service, &slots[i], &live, &outdated, 0);
+		if (!live || strcmp(store_task_node(live), node_id) != 0)
+			continue;
+		if (!best || task_created_ns(live) >= best_ns) {
+			best = &slots[i];
+			best_ns = task_created_ns(live);
+		}
+	}
+	return best;
+}
+
+/* Moves one task from the most loaded eligible node when another eligible
+ * node with room has 2 fewer; the scheduler places the replacement. */
+static void rebalance_service(struct plan *p, const char *service_id,
+			      const json_t *service, struct slot *slots, size_t n)
+{
+	if (!rebalance_enabled(p, service) || updater_in_progress(service))
+		return;
+	json_t *load = json_object();
+	if (!service_load(p, service, slots, n, load)) {
+		json_decref(load);
+		return;
+	}
+	struct resources need = reservations_of(json_object_get(
+		json_object_get(service, "Spec"), "TaskTemplate"));
+	size_t n_nodes;
+	const char **nodes = sorted_keys(p->in->store->nodes, &n_nodes);
+	const char *most = NULL;
+	json_int_t most_count = 0, least_count = 0;
+	int have_least = 0;
+	for (size_t i = 0; i < n_nodes; i++) {
+		json_t *node = store_node(p->in->store, nodes[i]);
+		json_int_t count = json_integer_value(json_object_get(load, nodes[i]));
+		if (!node_eligible(service, nodes[i], node))
+			continue;
+		if (!most || count > most_count) {
+			most = nodes[i];
+			most_count = count;
+		}
+		if ((!have_least || count < least_count) &&
+		    node_has_room(p, nodes[i], node, need)) {
+			least_count = count;
+			have_least = 1;
+		}
+	}
+	if (most && have_least && most_count - least_count >= 2) {
+		struct slot *sl = newest_slot_on(p, service, slots, n, most);
+		sl->replace = SLOT_REPLACE_STOP_FIRST;
+		trim_history(p, sl->tasks, reconcile_slot(p, service_id, service, sl));
+	}
+	free(nodes);
+	json_decref(load);
+}
+
+/* -------------------------------------------------------- service loops */
+
+static size_t plan_size(const struct plan *p)
+{
+	return json_array_size(p->statuses) + json_array_size(p->creates) +
+	       json_array_size(p->desired) + json_array_size(p->deletes);
+}
+
+static json_t *group_or_empty(json_t *groups, const char *key)
+{
+	json_t *group = json_object_get(groups, key);
+	return group ? json_incref(group) : json_array();
+}
+
+/* The wanted slots: the update decided first, then each reconciled. */
+static void reconcile_wanted(struct plan *p, const char *service_id,
+			     const json_t *service, struct slot *slots, size_t n)
+{
+	plan_update(p, service_id, service, slots, n);
+	for (size_t i = 0; i < n; i++)
+		trim_history(p, slots[i].tasks,
+			     reconcile_slot(p, service_id, service, &slots[i]));
+}
+
+/* A slot no longer wanted (above Replicas, a drained or removed node). */
+static void reconcile_unwanted(struct plan *p, const char *service_id,
+			       const json_t *service, const char *node_id,
+			       json_t *tasks)
+{
+	struct slot sl = { .node_id = node_id, .tasks = tasks };
+	reconcile_slot(p, service_id, service, &sl);
+	trim_history(p, tasks, 0);
+}
+
+static void slots_free(struct slot *slots, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		json_decref(slots[i].tasks);
+	free(slots);
+}
+
 static void reconcile_replicated(struct plan *p, const char *service_id,
 				 const json_t *service, int64_t replicas)
 {
 	json_t *groups = tasks_by_slot(p->in->store, service_id, 0);
-	for (int64_t slot = 1; slot <= replicas; slot++) {
-		char key[32];
-		snprintf(key, sizeof(key), "%lld", (long long)slot);
-		json_t *tasks = json_object_get(groups, key);
-		json_t *empty = json_array();
-		int created = reconcile_slot(p, service_id, service, slot, NULL,
-					     tasks ? tasks : empty, 1, 1);
-		trim_history(p, tasks ? tasks : empty, created);
-		json_decref(empty);
-	}
-	size_t n;
-	const char **keys = sorted_keys(groups, &n);
+	size_t n = replicas > 0 ? (size_t)replicas : 0;
+	struct slot *slots = calloc(n + 1, sizeof(*slots));
+	size_t before = plan_size(p);
 	for (size_t i = 0; i < n; i++) {
-		json_t *tasks = json_object_get(groups, keys[i]);
-		if (atoll(keys[i]) <= replicas && atoll(keys[i]) >= 1)
-			continue;
-		reconcile_slot(p, service_id, service, 0, NULL, tasks, 0, 0);
-		trim_history(p, tasks, 0);
+		char key[32];
+		snprintf(key, sizeof(key), "%zu", i + 1);
+		slots[i] = (struct slot){ .number = (int64_t)i + 1,
+					  .tasks = group_or_empty(groups, key),
+					  .wanted = 1,
+					  .may_create = 1 };
 	}
+	reconcile_wanted(p, service_id, service, slots, n);
+	size_t n_keys;
+	const char **keys = sorted_keys(groups, &n_keys);
+	for (size_t i = 0; i < n_keys; i++)
+		if (atoll(keys[i]) > replicas || atoll(keys[i]) < 1)
+			reconcile_unwanted(p, service_id, service, NULL,
+					   json_object_get(groups, keys[i]));
+	if (plan_size(p) == before)
+		rebalance_service(p, service_id, service, slots, n);
 	free(keys);
+	slots_free(slots, n);
 	json_decref(groups);
 }
 
@@ -350,30 +721,32 @@ static void reconcile_global(struct plan *p, const char *service_id,
 {
 	const struct store *s = p->in->store;
 	json_t *groups = tasks_by_slot(s, service_id, 1);
-	size_t n;
-	const char **nodes = sorted_keys(s->nodes, &n);
-	for (size_t i = 0; i < n; i++) {
+	size_t n_nodes, n = 0;
+	const char **nodes = sorted_keys(s->nodes, &n_nodes);
+	struct slot *slots = calloc(n_nodes + 1, sizeof(*slots));
+	for (size_t i = 0; i < n_nodes; i++) {
 		json_t *node = store_node(s, nodes[i]);
-		const char *avail = node_availability(node);
-		int wanted = strcmp(avail, "drain") != 0;
-		int may_create = orchestrator_node_takes_tasks(node);
-		json_t *tasks = json_object_get(groups, nodes[i]);
-		json_t *empty = json_array();
-		int created = reconcile_slot(p, service_id, service, 0, nodes[i],
-					     tasks ? tasks : empty, wanted, may_create);
-		trim_history(p, tasks ? tasks : empty, created);
-		json_decref(empty);
-	}
-	free(nodes);
-	const char **keys = sorted_keys(groups, &n);
-	for (size_t i = 0; i < n; i++) {
-		json_t *tasks = json_object_get(groups, keys[i]);
-		if (store_node(s, keys[i]))
+		if (strcmp(node_availability(node), "drain") == 0)
 			continue;
-		reconcile_slot(p, service_id, service, 0, keys[i], tasks, 0, 0);
-		trim_history(p, tasks, 0);
+		slots[n++] = (struct slot){
+			.node_id = nodes[i],
+			.tasks = group_or_empty(groups, nodes[i]),
+			.wanted = 1,
+			.may_create = orchestrator_node_takes_tasks(node),
+		};
+	}
+	reconcile_wanted(p, service_id, service, slots, n);
+	size_t n_keys;
+	const char **keys = sorted_keys(groups, &n_keys);
+	for (size_t i = 0; i < n_keys; i++) {
+		json_t *node = store_node(s, keys[i]);
+		if (!node || strcmp(node_availability(node), "drain") == 0)
+			reconcile_unwanted(p, service_id, service, keys[i],
+					   json_object_get(groups, keys[i]));
 	}
 	free(keys);
+	slots_free(slots, n);
+	free(nodes);
 	json_decref(groups);
 }
 
@@ -414,6 +787,7 @@ json_t *orchestrator_reconcile(const struct orchestrator_input *in,
 			       int64_t *next_wakeup_ns)
 {
 	struct plan p = { .in = in,
+			  .statuses = json_array(),
 			  .creates = json_array(),
 			  .desired = json_array(),
 			  .deletes = json_array(),
@@ -435,9 +809,11 @@ json_t *orchestrator_reconcile(const struct orchestrator_input *in,
 	free(ids);
 	reconcile_removed(&p);
 	json_t *commands = json_array();
+	json_array_extend(commands, p.statuses);
 	plan_command(commands, "task.desired", "updates", p.desired, NULL);
 	plan_command(commands, "task.create", "tasks", p.creates, NULL);
 	plan_command(commands, "task.delete", "ids", p.deletes, NULL);
+	json_decref(p.statuses);
 	json_decref(p.creates);
 	json_decref(p.desired);
 	json_decref(p.deletes);

@@ -1,6 +1,7 @@
 /*
  * orchestrator.h: the reconciliation loops of the manager (replicated,
- * global, restart, task history, removal) as one pure function: from the
+ * global, restart, task history, removal, rolling updates with updater.c,
+ * opt-in rebalancing) as one pure function: from the
  * store and the time, the commands that move the cluster toward its desired
  * state. Running it twice on the same state gives the same commands;
  * running it after the commands applied gives none (idempotent), which is
@@ -26,7 +27,8 @@ struct orchestrator_input {
 /* Returns a JSON array of store commands (see store.c) to propose, possibly
  * empty. *next_wakeup_ns (if not NULL) receives the earliest time at which
  * reconciling again can produce something new without any change of state
- * (a restart delay running out), or INT64_MAX. */
+ * (a restart delay, an update's Delay or Monitor running out), or
+ * INT64_MAX. */
 json_t *orchestrator_reconcile(const struct orchestrator_input *in,
 			       int64_t *next_wakeup_ns);
 

@@ -151,6 +151,45 @@ static int check_restart_policy(json_t *tt, char *err, size_t errlen)
 	       check_nonneg_int(rp, "Window", path, err, errlen);
 }
 
+static int check_one_of(const json_t *obj, const char *key, const char *path,
+			const char *a, const char *b, const char *c, char *err,
+			size_t errlen)
+{
+	json_t *v = json_object_get(obj, key);
+	const char *text = json_string_value(v);
+	if (!v)
+		return 0;
+	if (text && (strcmp(text, a) == 0 || strcmp(text, b) == 0 ||
+		     (c && strcmp(text, c) == 0)))
+		return 0;
+	if (c)
+		FAIL("%s%s: must be \"%s\", \"%s\" or \"%s\"", path, key, a, b, c);
+	FAIL("%s%s: must be \"%s\" or \"%s\"", path, key, a, b);
+}
+
+/* UpdateConfig: Parallelism, Delay, FailureAction, Monitor,
+ * MaxFailureRatio, Order (defaults are applied by the orchestrator). */
+static int check_update_config(const json_t *spec, char *err, size_t errlen)
+{
+	json_t *uc = json_object_get(spec, "UpdateConfig");
+	const char *path = "UpdateConfig.";
+	if (!uc)
+		return 0;
+	if (!json_is_object(uc))
+		FAIL("UpdateConfig: must be an object");
+	json_t *ratio = json_object_get(uc, "MaxFailureRatio");
+	if (ratio && (!json_is_number(ratio) || json_number_value(ratio) < 0 ||
+		      json_number_value(ratio) > 1))
+		FAIL("UpdateConfig.MaxFailureRatio: must be a number from 0 to 1");
+	return check_nonneg_int(uc, "Parallelism", path, err, errlen) ||
+	       check_nonneg_int(uc, "Delay", path, err, errlen) ||
+	       check_nonneg_int(uc, "Monitor", path, err, errlen) ||
+	       check_one_of(uc, "FailureAction", path, "pause", "continue",
+			    "rollback", err, errlen) ||
+	       check_one_of(uc, "Order", path, "stop-first", "start-first", NULL,
+			    err, errlen);
+}
+
 static int check_mounts(const json_t *cs, char *err, size_t errlen)
 {
 	json_t *mounts = json_object_get(cs, "Mounts");
@@ -240,12 +279,15 @@ int spec_service_check(json_t *spec, char *err, size_t errlen)
 		FAIL("Name: invalid service name \"%s\": 1 to 63 characters from [a-zA-Z0-9_.-], starting with a letter or digit",
 		     json_is_string(name) ? json_string_value(name) : "");
 	if (check_type(spec, "Labels", JSON_OBJECT, "", err, errlen) ||
-	    check_mode(spec, err, errlen))
+	    check_type(spec, "OrchRebalance", JSON_TRUE, "", err, errlen) ||
+	    check_mode(spec, err, errlen) ||
+	    check_update_config(spec, err, errlen))
 		return -1;
 	json_t *tt = json_object_get(spec, "TaskTemplate");
 	if (!json_is_object(tt))
 		FAIL("TaskTemplate: required object missing");
 	if (check_type(tt, "Runtime", JSON_STRING, "TaskTemplate.", err, errlen) ||
+	    check_nonneg_int(tt, "ForceUpdate", "TaskTemplate.", err, errlen) ||
 	    check_container_spec(tt, err, errlen) ||
 	    check_resources(tt, err, errlen) ||
 	    check_restart_policy(tt, err, errlen) ||

@@ -12,7 +12,9 @@
 
 /* Checks a ServiceSpec and fills defaults (Mode replicated 1, restart
  * policy). Returns 0, or -1 with err naming the field and what is wrong
- * ("Mode.Replicated.Replicas: must be a non-negative integer, got -1"). */
+ * ("Mode.Replicated.Replicas: must be a non-negative integer, got -1").
+ * UpdateConfig, TaskTemplate.ForceUpdate and OrchRebalance are checked; their
+ * defaults are left to the orchestrator. */
 int spec_service_check(json_t *spec, char *err, size_t errlen);
 
 /* Checks a NodeSpec (Role, Availability, Labels). */

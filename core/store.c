@@ -9,7 +9,11 @@
  *   node.put        {node: Node}                      create or replace
  *   node.remove     {id}                              its tasks stay, orphaned
  *   service.create  {service: Service}                name and id unique
- *   service.update  {id, version, spec, now}          version must match
+ *   service.update  {id, version, spec, now}          version must match;
+ *                                                     clears UpdateStatus
+ *   service.update_status {id, status}                the rolling update's
+ *                                                     UpdateStatus; Version
+ *                                                     unchanged
  *   service.remove  {id, now}                         tasks get desired remove
  *   task.create     {tasks: [Task]}
  *   task.assign     {now, assignments: [{id, node}]}  pending tasks only
@@ -18,6 +22,8 @@
  *   task.pending_reason {updates: [{id, err}]}
  *   task.desired    {updates: [{id, desired}]}       running->shutdown->remove
  *   task.delete     {ids: [id]}
+ * A task that reaches running keeps the time in OrchRunningAt (orchd's own
+ * field: the updater's Monitor counts from it).
  * Updates of a batch that no longer apply (a status older than what the task
  * has, a task deleted meanwhile) are skipped: they are stale, not errors.
  */
@@ -288,7 +294,28 @@ static int apply_service_update(struct store *s, const json_t *cmd,
 	json_object_set(service, "PreviousSpec", json_object_get(service, "Spec"));
 	json_object_set_new(service, "Spec", json_deep_copy(spec));
 	json_object_set(service, "UpdatedAt", json_object_get(cmd, "now"));
+	/* A new spec starts a new rolling update (as swarmkit does). */
+	json_object_del(service, "UpdateStatus");
 	set_version(service, index);
+	return 0;
+}
+
+/* Written by the orchestrator's rolling updater. Version.Index stays as it
+ * is, so that a client's `service update` with the version it just read
+ * does not fail because of it. */
+static int apply_service_update_status(struct store *s, const json_t *cmd,
+				       uint64_t index, char *err, size_t errlen)
+{
+	(void)index;
+	const char *id = json_string_value(json_object_get(cmd, "id"));
+	json_t *status = json_object_get(cmd, "status");
+	json_t *service = store_service(s, id);
+	if (!service)
+		FAIL("service %s not found", id ? id : "(null)");
+	if (!json_is_object(status) ||
+	    !json_is_string(json_object_get(status, "State")))
+		FAIL("service.update_status: status object with State required");
+	json_object_set_new(service, "UpdateStatus", json_deep_copy(status));
 	return 0;
 }
 
@@ -392,6 +419,8 @@ static int apply_task_status(struct store *s, const json_t *cmd,
 		set_status(task, task_state_name(next), json_object_get(u, "now"),
 			   json_string_value(json_object_get(u, "message")),
 			   json_string_value(json_object_get(u, "err")));
+		if (next == TASK_RUNNING && json_object_get(u, "now"))
+			json_object_set(task, "OrchRunningAt", json_object_get(u, "now"));
 		json_t *cs = json_object_get(json_object_get(task, "Status"),
 					     "ContainerStatus");
 		if (!json_is_object(cs)) {
@@ -478,6 +507,7 @@ static const struct {
 	{ "node.remove", apply_node_remove },
 	{ "service.create", apply_service_create },
 	{ "service.update", apply_service_update },
+	{ "service.update_status", apply_service_update_status },
 	{ "service.remove", apply_service_remove },
 	{ "task.create", apply_task_create },
 	{ "task.assign", apply_task_assign },

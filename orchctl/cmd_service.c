@@ -6,10 +6,12 @@
  *   ps      -> GET /services/{ref}, GET /tasks?filters=..., GET /nodes
  *   inspect -> GET /services/{ref}
  *   scale   -> GET /services/{ref}, POST /services/{id}/update?version=N
+ *   update  -> cmd_service_update.c
  *   rm      -> DELETE /services/{ref}
  *   logs    -> GET /services/{ref}/logs (or /tasks/{ref}/logs)
- * Every flag value is checked (parse.c) before anything is sent. A service
- * reference is an ID, ID prefix or name; the daemon resolves it.
+ * Every flag value is checked (parse.c) before anything is sent; the
+ * flags create shares with update change the spec through service_spec.c.
+ * A service reference is an ID, ID prefix or name; the daemon resolves it.
  * The task table of `service ps` (service_ps_print) is shared with
  * `node ps`.
  * No state of its own.
@@ -17,6 +19,7 @@
 #include "format.h"
 #include "orchctl.h"
 #include "parse.h"
+#include "service_spec.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -35,7 +38,8 @@ static const char service_usage[] =
     "  ls          List services\n"
     "  ps          List the tasks of one or more services\n"
     "  rm          Remove one or more services\n"
-    "  scale       Scale one or multiple replicated services\n";
+    "  scale       Scale one or multiple replicated services\n"
+    "  update      Update a service\n";
 
 static const char create_usage[] =
     "Usage:  orchctl service create [OPTIONS] IMAGE [COMMAND] [ARG...]\n"
@@ -44,6 +48,7 @@ static const char create_usage[] =
     "\n"
     "Options:\n"
     "      --constraint list                Placement constraints (KEY==VALUE, KEY!=VALUE)\n"
+    "      --container-label list           Container labels\n"
     "  -d, --detach                         Exit immediately instead of waiting for the\n"
     "                                       service to converge\n"
     "  -e, --env list                       Set environment variables\n"
@@ -54,6 +59,8 @@ static const char create_usage[] =
     "                                       (default \"replicated\")\n"
     "      --mount mount                    Attach a filesystem mount to the service\n"
     "      --name string                    Service name\n"
+    "      --rebalance[=true|false]         Even out this service's tasks across nodes when\n"
+    "                                       they are uneven by 2 or more (orchd)\n"
     "      --replicas uint                  Number of tasks\n"
     "      --reserve-cpu decimal            Reserve CPUs\n"
     "      --reserve-memory bytes           Reserve Memory\n"
@@ -64,7 +71,18 @@ static const char create_usage[] =
     "      --restart-window duration        Window used to evaluate the restart policy\n"
     "      --runtime string                 Task runtime (\"docker\", \"process\"...;\n"
     "                                       default: the node's)\n"
-    "      --stop-grace-period duration     Time to wait before force killing a container\n";
+    "      --stop-grace-period duration     Time to wait before force killing a container\n"
+    "      --update-delay duration          Delay between updates (ns|us|ms|s|m|h) (default 0s)\n"
+    "      --update-failure-action string   Action on update failure (\"pause\", \"continue\",\n"
+    "                                       \"rollback\") (default \"pause\")\n"
+    "      --update-max-failure-ratio float Failure rate to tolerate during an update\n"
+    "                                       (default 0)\n"
+    "      --update-monitor duration        Duration after each task update to monitor for\n"
+    "                                       failure (ns|us|ms|s|m|h) (default 5s)\n"
+    "      --update-order string            Update order (\"start-first\", \"stop-first\")\n"
+    "                                       (default \"stop-first\")\n"
+    "      --update-parallelism uint        Maximum number of tasks updated simultaneously\n"
+    "                                       (0 to update all at once) (default 1)\n";
 
 static const char ls_usage[] =
     "Usage:  orchctl service ls\n"
@@ -115,30 +133,16 @@ static const char logs_usage[] =
     "Options:\n"
     "  -n, --tail string   Number of lines to show from the end of the logs (default \"all\")\n";
 
-/* Long-only option codes. */
+/* Long-only option codes of the flags that are not spec flags. */
 enum {
-    OPT_NAME = 256,
+    OPT_NAME = SVCSPEC_FLAG_END,
     OPT_MODE,
     OPT_REPLICAS,
-    OPT_RESERVE_CPU,
-    OPT_RESERVE_MEMORY,
-    OPT_LIMIT_CPU,
-    OPT_LIMIT_MEMORY,
-    OPT_RESTART_CONDITION,
-    OPT_RESTART_DELAY,
-    OPT_RESTART_MAX_ATTEMPTS,
-    OPT_RESTART_WINDOW,
-    OPT_CONSTRAINT,
-    OPT_MOUNT,
-    OPT_LABEL,
-    OPT_RUNTIME,
-    OPT_STOP_GRACE_PERIOD,
     OPT_NO_TRUNC,
     OPT_PRETTY,
 };
 
-/* Fetches GET /services/{ref}; NULL after printing the daemon's error. */
-static json_t *service_get(struct cli *cli, const char *ref)
+json_t *service_get(struct cli *cli, const char *ref)
 {
     char *escaped = client_escape(ref);
     char path[1024];
@@ -163,102 +167,22 @@ static bool service_is_global(json_t *service)
 /* service create                                                      */
 
 struct create_opts {
-    json_t *spec;           /* the ServiceSpec being built */
-    json_t *container;      /* spec.TaskTemplate.ContainerSpec */
-    json_t *task;           /* spec.TaskTemplate */
+    json_t *spec; /* the ServiceSpec being built */
     enum parse_service_mode mode;
     uint64_t replicas;
     bool replicas_set;
     bool detach;
 };
 
-/* The object at key in parent, created empty when missing. */
-static json_t *create_child(json_t *parent, const char *key)
-{
-    json_t *child = json_object_get(parent, key);
-    if (child == NULL) {
-        child = json_object();
-        json_object_set_new(parent, key, child);
-    }
-    return child;
-}
-
-static json_t *create_array(json_t *parent, const char *key)
-{
-    json_t *array = json_object_get(parent, key);
-    if (array == NULL) {
-        array = json_array();
-        json_object_set_new(parent, key, array);
-    }
-    return array;
-}
-
-static int create_duration(struct cli *cli, const char *flag, const char *value,
-                           json_t *parent, const char *key)
-{
-    char reason[PARSE_ERR_LEN];
-    int64_t ns;
-    if (parse_duration_ns(value, &ns, reason, sizeof(reason)) != 0)
-        return cli_flag_error(cli, "service create", flag, value, reason);
-    json_object_set_new(parent, key, json_integer(ns));
-    return 0;
-}
-
-static int create_resource(struct cli *cli, int opt, const char *value, struct create_opts *o)
-{
-    char reason[PARSE_ERR_LEN];
-    int64_t amount;
-    bool cpu = opt == OPT_RESERVE_CPU || opt == OPT_LIMIT_CPU;
-    bool limit = opt == OPT_LIMIT_CPU || opt == OPT_LIMIT_MEMORY;
-    const char *flag = opt == OPT_RESERVE_CPU ? "--reserve-cpu"
-                       : opt == OPT_LIMIT_CPU ? "--limit-cpu"
-                       : opt == OPT_RESERVE_MEMORY ? "--reserve-memory"
-                                                   : "--limit-memory";
-    int rc = cpu ? parse_nano_cpus(value, &amount, reason, sizeof(reason))
-                 : parse_memory_bytes(value, &amount, reason, sizeof(reason));
-    if (rc != 0)
-        return cli_flag_error(cli, "service create", flag, value, reason);
-    json_t *group = create_child(create_child(o->task, "Resources"),
-                                 limit ? "Limits" : "Reservations");
-    json_object_set_new(group, cpu ? "NanoCPUs" : "MemoryBytes", json_integer(amount));
-    return 0;
-}
-
-static int create_key_value(struct cli *cli, const char *flag, const char *value,
-                            json_t *object)
-{
-    char reason[PARSE_ERR_LEN];
-    char *key, *val;
-    if (parse_key_value(value, &key, &val, reason, sizeof(reason)) != 0)
-        return cli_flag_error(cli, "service create", flag, value, reason);
-    json_object_set_new(object, key, json_string(val ? val : ""));
-    free(key);
-    free(val);
-    return 0;
-}
-
-static int create_mount(struct cli *cli, const char *value, struct create_opts *o)
-{
-    char reason[PARSE_ERR_LEN];
-    struct parse_mount m;
-    if (parse_mount(value, &m, reason, sizeof(reason)) != 0)
-        return cli_flag_error(cli, "service create", "--mount", value, reason);
-    json_t *mount = json_pack("{s:s, s:s, s:b}", "Type", m.type, "Target", m.target,
-                              "ReadOnly", m.readonly);
-    if (m.source != NULL)
-        json_object_set_new(mount, "Source", json_string(m.source));
-    json_array_append_new(create_array(o->container, "Mounts"), mount);
-    parse_mount_free(&m);
-    return 0;
-}
-
-static int create_simple_flag(struct cli *cli, int opt, const char *value,
-                              struct create_opts *o)
+/* Applies one parsed option; returns 0, or the exit code after an error. */
+static int create_apply(struct cli *cli, int opt, const char *value, struct create_opts *o)
 {
     char reason[PARSE_ERR_LEN];
     const char *cmd = "service create";
-    char *env;
     switch (opt) {
+    case 'd':
+        o->detach = true;
+        return 0;
     case OPT_NAME:
         if (parse_service_name(value, reason, sizeof(reason)) != 0)
             return cli_flag_error(cli, cmd, "--name", value, reason);
@@ -273,90 +197,53 @@ static int create_simple_flag(struct cli *cli, int opt, const char *value,
             return cli_flag_error(cli, cmd, "--replicas", value, reason);
         o->replicas_set = true;
         return 0;
-    case 'e':
-        if (parse_env(value, &env, reason, sizeof(reason)) != 0)
-            return cli_flag_error(cli, cmd, "--env", value, reason);
-        json_array_append_new(create_array(o->container, "Env"), json_string(env));
-        free(env);
-        return 0;
-    case OPT_CONSTRAINT:
-        if (parse_constraint(value, reason, sizeof(reason)) != 0)
-            return cli_flag_error(cli, cmd, "--constraint", value, reason);
-        json_array_append_new(create_array(create_child(o->task, "Placement"), "Constraints"),
-                              json_string(value));
-        return 0;
-    case OPT_RUNTIME:
-        if (value[0] == '\0' || strspn(value, "abcdefghijklmnopqrstuvwxyz0123456789_-.") !=
-                                    strlen(value))
-            return cli_flag_error(cli, cmd, "--runtime", value,
-                                  "runtime names use a-z, 0-9, '_', '-', '.'");
-        json_object_set_new(o->task, "Runtime", json_string(value));
-        return 0;
     default:
-        return -1;
+        if (svcspec_apply(o->spec, opt == 'e' ? SVCSPEC_ENV : opt, value, reason,
+                          sizeof(reason)) != 0)
+            return cli_flag_error(cli, cmd, svcspec_flag_name(opt == 'e' ? SVCSPEC_ENV : opt),
+                                  value ? value : "", reason);
+        return 0;
     }
 }
 
-static int create_restart_flag(struct cli *cli, int opt, const char *value,
-                               struct create_opts *o)
+/* IMAGE [COMMAND] [ARG...] and the mode, once every flag is known. */
+static int create_finish(struct cli *cli, int argc, char **argv, struct create_opts *o)
 {
-    char reason[PARSE_ERR_LEN];
-    json_t *policy = create_child(o->task, "RestartPolicy");
-    uint64_t attempts;
-    switch (opt) {
-    case OPT_RESTART_CONDITION:
-        if (parse_restart_condition(value, reason, sizeof(reason)) != 0)
-            return cli_flag_error(cli, "service create", "--restart-condition", value, reason);
-        json_object_set_new(policy, "Condition", json_string(value));
-        return 0;
-    case OPT_RESTART_DELAY:
-        return create_duration(cli, "--restart-delay", value, policy, "Delay");
-    case OPT_RESTART_WINDOW:
-        return create_duration(cli, "--restart-window", value, policy, "Window");
-    case OPT_RESTART_MAX_ATTEMPTS:
-        if (parse_uint64(value, &attempts, reason, sizeof(reason)) != 0)
-            return cli_flag_error(cli, "service create", "--restart-max-attempts", value,
-                                  reason);
-        if (attempts > INT64_MAX)
-            return cli_flag_error(cli, "service create", "--restart-max-attempts", value,
-                                  "value out of range");
-        json_object_set_new(policy, "MaxAttempts", json_integer((json_int_t)attempts));
-        return 0;
-    default:
-        return -1;
+    json_t *container = svcspec_child(svcspec_child(o->spec, "TaskTemplate"), "ContainerSpec");
+    json_t *mode = svcspec_child(o->spec, "Mode");
+    if (optind >= argc)
+        return cli_usage_error(cli, "service create",
+                               "\"orchctl service create\" requires at least 1 argument.");
+    if (argv[optind][0] == '\0')
+        return cli_usage_error(cli, "service create", "IMAGE must not be empty");
+    if (o->mode == PARSE_MODE_GLOBAL && o->replicas_set)
+        return cli_usage_error(cli, "service create",
+                               "replicas can only be used with replicated mode");
+    if (o->replicas_set && o->replicas > INT64_MAX)
+        return cli_usage_error(cli, "service create", "--replicas %" PRIu64 " is too large",
+                               o->replicas);
+    if (container == NULL || mode == NULL || svcspec_update_defaults(o->spec) != 0) {
+        fprintf(cli->err, "Error: out of memory\n");
+        return 1;
     }
+    json_object_set_new(container, "Image", json_string(argv[optind]));
+    if (optind + 1 < argc) {
+        json_t *args = json_array();
+        for (int i = optind + 1; i < argc; i++)
+            json_array_append_new(args, json_string(argv[i]));
+        json_object_set_new(container, "Args", args);
+    }
+    if (o->mode == PARSE_MODE_GLOBAL)
+        json_object_set_new(mode, "Global", json_object());
+    else
+        json_object_set_new(mode, "Replicated",
+                            json_pack("{s:I}", "Replicas",
+                                      (json_int_t)(o->replicas_set ? o->replicas : 1)));
+    return 0;
 }
 
-/* Applies one parsed option; returns 0, or the exit code after an error. */
-static int create_apply(struct cli *cli, int opt, const char *value, struct create_opts *o)
-{
-    switch (opt) {
-    case 'd':
-        o->detach = true;
-        return 0;
-    case OPT_RESERVE_CPU:
-    case OPT_RESERVE_MEMORY:
-    case OPT_LIMIT_CPU:
-    case OPT_LIMIT_MEMORY:
-        return create_resource(cli, opt, value, o);
-    case OPT_RESTART_CONDITION:
-    case OPT_RESTART_DELAY:
-    case OPT_RESTART_WINDOW:
-    case OPT_RESTART_MAX_ATTEMPTS:
-        return create_restart_flag(cli, opt, value, o);
-    case OPT_MOUNT:
-        return create_mount(cli, value, o);
-    case OPT_LABEL:
-        return create_key_value(cli, "--label", value, create_child(o->spec, "Labels"));
-    case OPT_STOP_GRACE_PERIOD:
-        return create_duration(cli, "--stop-grace-period", value, o->container,
-                               "StopGracePeriod");
-    default:
-        return create_simple_flag(cli, opt, value, o);
-    }
-}
-
-/* Parses every flag and argument into o->spec; 0 or an exit code. */
+/* Parses every flag and argument into o->spec; 0, -1 after --help, or
+ * an exit code. */
 static int create_parse(struct cli *cli, int argc, char **argv, struct create_opts *o)
 {
     static const struct option opts[] = {
@@ -364,19 +251,27 @@ static int create_parse(struct cli *cli, int argc, char **argv, struct create_op
         {"mode", required_argument, NULL, OPT_MODE},
         {"replicas", required_argument, NULL, OPT_REPLICAS},
         {"env", required_argument, NULL, 'e'},
-        {"reserve-cpu", required_argument, NULL, OPT_RESERVE_CPU},
-        {"reserve-memory", required_argument, NULL, OPT_RESERVE_MEMORY},
-        {"limit-cpu", required_argument, NULL, OPT_LIMIT_CPU},
-        {"limit-memory", required_argument, NULL, OPT_LIMIT_MEMORY},
-        {"restart-condition", required_argument, NULL, OPT_RESTART_CONDITION},
-        {"restart-delay", required_argument, NULL, OPT_RESTART_DELAY},
-        {"restart-max-attempts", required_argument, NULL, OPT_RESTART_MAX_ATTEMPTS},
-        {"restart-window", required_argument, NULL, OPT_RESTART_WINDOW},
-        {"constraint", required_argument, NULL, OPT_CONSTRAINT},
-        {"mount", required_argument, NULL, OPT_MOUNT},
-        {"label", required_argument, NULL, OPT_LABEL},
-        {"runtime", required_argument, NULL, OPT_RUNTIME},
-        {"stop-grace-period", required_argument, NULL, OPT_STOP_GRACE_PERIOD},
+        {"reserve-cpu", required_argument, NULL, SVCSPEC_RESERVE_CPU},
+        {"reserve-memory", required_argument, NULL, SVCSPEC_RESERVE_MEMORY},
+        {"limit-cpu", required_argument, NULL, SVCSPEC_LIMIT_CPU},
+        {"limit-memory", required_argument, NULL, SVCSPEC_LIMIT_MEMORY},
+        {"restart-condition", required_argument, NULL, SVCSPEC_RESTART_CONDITION},
+        {"restart-delay", required_argument, NULL, SVCSPEC_RESTART_DELAY},
+        {"restart-max-attempts", required_argument, NULL, SVCSPEC_RESTART_MAX_ATTEMPTS},
+        {"restart-window", required_argument, NULL, SVCSPEC_RESTART_WINDOW},
+        {"constraint", required_argument, NULL, SVCSPEC_CONSTRAINT},
+        {"mount", required_argument, NULL, SVCSPEC_MOUNT},
+        {"label", required_argument, NULL, SVCSPEC_LABEL},
+        {"container-label", required_argument, NULL, SVCSPEC_CONTAINER_LABEL},
+        {"runtime", required_argument, NULL, SVCSPEC_RUNTIME},
+        {"stop-grace-period", required_argument, NULL, SVCSPEC_STOP_GRACE_PERIOD},
+        {"update-parallelism", required_argument, NULL, SVCSPEC_UPDATE_PARALLELISM},
+        {"update-delay", required_argument, NULL, SVCSPEC_UPDATE_DELAY},
+        {"update-failure-action", required_argument, NULL, SVCSPEC_UPDATE_FAILURE_ACTION},
+        {"update-monitor", required_argument, NULL, SVCSPEC_UPDATE_MONITOR},
+        {"update-max-failure-ratio", required_argument, NULL, SVCSPEC_UPDATE_MAX_FAILURE_RATIO},
+        {"update-order", required_argument, NULL, SVCSPEC_UPDATE_ORDER},
+        {"rebalance", optional_argument, NULL, SVCSPEC_REBALANCE},
         {"detach", no_argument, NULL, 'd'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -396,45 +291,27 @@ static int create_parse(struct cli *cli, int argc, char **argv, struct create_op
         if (rc != 0)
             return rc;
     }
-    if (optind >= argc)
-        return cli_usage_error(cli, "service create",
-                               "\"orchctl service create\" requires at least 1 argument.");
-    if (argv[optind][0] == '\0')
-        return cli_usage_error(cli, "service create", "IMAGE must not be empty");
-    if (o->mode == PARSE_MODE_GLOBAL && o->replicas_set)
-        return cli_usage_error(cli, "service create",
-                               "replicas can only be used with replicated mode");
-    json_object_set_new(o->container, "Image", json_string(argv[optind]));
-    if (optind + 1 < argc) {
-        json_t *args = create_array(o->container, "Args");
-        for (int i = optind + 1; i < argc; i++)
-            json_array_append_new(args, json_string(argv[i]));
-    }
-    json_t *mode = create_child(o->spec, "Mode");
-    if (o->mode == PARSE_MODE_GLOBAL)
-        json_object_set_new(mode, "Global", json_object());
-    else
-        json_object_set_new(mode, "Replicated",
-                            json_pack("{s:I}", "Replicas",
-                                      (json_int_t)(o->replicas_set ? o->replicas : 1)));
-    return 0;
+    return create_finish(cli, argc, argv, o);
+}
+
+void service_print_warnings(struct cli *cli, json_t *answer)
+{
+    const char *warning = json_path_str(answer, "Warning");
+    size_t i;
+    json_t *w;
+    if (warning[0])
+        fprintf(cli->err, "%s\n", warning);
+    json_array_foreach(json_object_get(answer, "Warnings"), i, w)
+        fprintf(cli->err, "%s\n", json_string_value(w) ? json_string_value(w) : "");
 }
 
 static int service_create(struct cli *cli, int argc, char **argv)
 {
-    struct create_opts o = {.mode = PARSE_MODE_REPLICATED};
-    o.spec = json_object();
-    o.task = create_child(o.spec, "TaskTemplate");
-    o.container = create_child(o.task, "ContainerSpec");
-    int rc = create_parse(cli, argc, argv, &o);
+    struct create_opts o = {.mode = PARSE_MODE_REPLICATED, .spec = json_object()};
+    int rc = o.spec == NULL ? 1 : create_parse(cli, argc, argv, &o);
     if (rc != 0) {
         json_decref(o.spec);
         return rc < 0 ? 0 : rc;
-    }
-    if (o.replicas_set && o.replicas > INT64_MAX) {
-        json_decref(o.spec);
-        return cli_usage_error(cli, "service create", "--replicas %" PRIu64 " is too large",
-                               o.replicas);
     }
     json_t *answer = NULL;
     rc = client_call_json(cli, "POST", "/services/create", o.spec, &answer, NULL);
@@ -442,13 +319,7 @@ static int service_create(struct cli *cli, int argc, char **argv)
     if (rc != 0)
         return 1;
     const char *id = json_path_str(answer, "ID");
-    const char *warning = json_path_str(answer, "Warning");
-    if (warning[0])
-        fprintf(cli->err, "%s\n", warning);
-    size_t i;
-    json_t *w;
-    json_array_foreach(json_object_get(answer, "Warnings"), i, w)
-        fprintf(cli->err, "%s\n", json_string_value(w) ? json_string_value(w) : "");
+    service_print_warnings(cli, answer);
     fprintf(cli->out, "%s\n", id);
     fflush(cli->out);
     rc = 0;
@@ -743,7 +614,7 @@ static int service_ps(struct cli *cli, int argc, char **argv)
                 rc = cli_flag_error(cli, "service ps", "--filter", optarg, reason);
                 break;
             }
-            json_object_set_new(create_child(filters, key), value, json_true());
+            json_object_set_new(svcspec_child(filters, key), value, json_true());
             free(key);
             free(value);
         } else {
@@ -760,7 +631,7 @@ static int service_ps(struct cli *cli, int argc, char **argv)
             rc = 1;
             break;
         }
-        json_object_set_new(create_child(filters, "service"), json_path_str(s, "ID"),
+        json_object_set_new(svcspec_child(filters, "service"), json_path_str(s, "ID"),
                             json_true());
         json_object_set_new(services, json_path_str(s, "ID"), s);
     }
@@ -848,6 +719,56 @@ static void inspect_print_container(FILE *o, json_t *cs)
     }
 }
 
+/* " Started:\t2 minutes ago": the age of a timestamp; nothing when the
+ * timestamp cannot be read. */
+static void inspect_print_age(FILE *o, const char *label, const char *timestamp)
+{
+    char age[64];
+    int64_t when;
+    if (parse_rfc3339(timestamp, &when, NULL, 0) != 0)
+        return;
+    format_human_duration(cli_now() - when, age, sizeof(age));
+    fprintf(o, "%s%s ago\n", label, age);
+}
+
+/* docker's UpdateStatus block (orchd's states: updating, paused,
+ * completed). */
+static void inspect_print_update_status(FILE *o, json_t *status)
+{
+    const char *state = json_path_str(status, "State");
+    if (!json_is_object(status))
+        return;
+    fprintf(o, "UpdateStatus:\n");
+    fprintf(o, " State:\t\t%s\n", state);
+    inspect_print_age(o, " Started:\t", json_path_str(status, "StartedAt"));
+    if (strcmp(state, "completed") == 0)
+        inspect_print_age(o, " Completed:\t", json_path_str(status, "CompletedAt"));
+    fprintf(o, " Message:\t%s\n", json_path_str(status, "Message"));
+}
+
+/* docker's UpdateConfig block; Delay and Monitor only when set. */
+static void inspect_print_update_config(FILE *o, json_t *config)
+{
+    char buf[64];
+    json_t *ratio = json_object_get(config, "MaxFailureRatio");
+    if (!json_is_object(config))
+        return;
+    fprintf(o, "UpdateConfig:\n");
+    fprintf(o, " Parallelism:\t%" JSON_INTEGER_FORMAT "\n",
+            json_path_int(config, "Parallelism", 0));
+    if (json_path_int(config, "Delay", 0) != 0) {
+        format_go_duration(json_path_int(config, "Delay", 0), buf, sizeof(buf));
+        fprintf(o, " Delay:\t\t%s\n", buf);
+    }
+    fprintf(o, " On failure:\t%s\n", json_path_str(config, "FailureAction"));
+    if (json_path_int(config, "Monitor", 0) != 0) {
+        format_go_duration(json_path_int(config, "Monitor", 0), buf, sizeof(buf));
+        fprintf(o, " Monitoring Period: %s\n", buf);
+    }
+    fprintf(o, " Max failure ratio: %g\n", json_is_number(ratio) ? json_number_value(ratio) : 0.0);
+    fprintf(o, " Update order:      %s\n", json_path_str(config, "Order"));
+}
+
 static void inspect_print_pretty(struct cli *cli, json_t *s)
 {
     FILE *o = cli->out;
@@ -869,6 +790,10 @@ static void inspect_print_pretty(struct cli *cli, json_t *s)
         fprintf(o, " Replicas:\t%" JSON_INTEGER_FORMAT "\n",
                 json_path_int(spec, "Mode.Replicated.Replicas", 0));
     }
+    if (json_is_boolean(json_object_get(spec, "OrchRebalance")))
+        fprintf(o, "Rebalance:\t%s\n",
+                json_is_true(json_object_get(spec, "OrchRebalance")) ? "true" : "false");
+    inspect_print_update_status(o, json_object_get(s, "UpdateStatus"));
     json_t *task = json_object_get(spec, "TaskTemplate");
     json_t *constraints = json_path(task, "Placement.Constraints");
     if (json_array_size(constraints) > 0) {
@@ -879,6 +804,7 @@ static void inspect_print_pretty(struct cli *cli, json_t *s)
             fprintf(o, "%s%s", i ? " " : "", json_string_value(c) ? json_string_value(c) : "");
         fprintf(o, "]\n");
     }
+    inspect_print_update_config(o, json_object_get(spec, "UpdateConfig"));
     inspect_print_restart(o, json_object_get(task, "RestartPolicy"));
     inspect_print_container(o, json_object_get(task, "ContainerSpec"));
     inspect_print_resources(o, json_object_get(task, "Resources"));
@@ -1218,6 +1144,7 @@ int cmd_service(struct cli *cli, int argc, char **argv)
         {"create", service_create}, {"ls", service_ls},         {"list", service_ls},
         {"ps", service_ps},         {"inspect", service_inspect}, {"scale", service_scale},
         {"rm", service_rm},         {"remove", service_rm},     {"logs", service_logs},
+        {"update", service_update},
     };
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(service_usage, argc < 2 ? cli->err : cli->out);

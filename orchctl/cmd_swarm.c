@@ -11,7 +11,8 @@
  *   swarm join-token -> GET /swarm (JoinTokens), GET /info (the address);
  *                       --rotate first POSTs /swarm/update?version=N&
  *                       rotateWorkerToken=...&rotateManagerToken=... (Spec)
- *   swarm update     -> GET /swarm, POST /swarm/update?version=N (Spec)
+ *   swarm update     -> GET /swarm, POST /swarm/update?version=N (Spec;
+ *                       --rebalance sets Spec.Orchestration.OrchRebalance)
  *   swarm leave      -> POST /swarm/leave?force=true|false
  *   info             -> GET /info (the Swarm section of docker info)
  *   version          -> GET /version
@@ -78,6 +79,9 @@ static const char swarm_update_usage[] =
     "                                        (ns|us|ms|s|m|h) (default 2160h0m0s)\n"
     "      --dispatcher-heartbeat duration   Dispatcher heartbeat period (ns|us|ms|s|m|h)\n"
     "                                        (default 5s)\n"
+    "      --rebalance[=true|false]          Even out replicated services' tasks across\n"
+    "                                        nodes when they are uneven by 2 or more\n"
+    "                                        (orchd; default false)\n"
     "      --task-history-limit int          Task history retention limit (default 5)\n";
 
 /* Long-only option codes. */
@@ -90,6 +94,7 @@ enum {
     OPT_CERT_EXPIRY,
     OPT_DISPATCHER_HEARTBEAT,
     OPT_TASK_HISTORY_LIMIT,
+    OPT_REBALANCE,
 };
 
 static const char swarm_leave_usage[] =
@@ -466,14 +471,20 @@ static int swarm_join_token(struct cli *cli, int argc, char **argv)
 /* ================================================================== */
 /* swarm update                                                        */
 
-/* Sets changes.<group>.<key> = value. */
-static void swarm_update_set(json_t *changes, const char *group, const char *key,
-                             json_int_t value)
+/* Sets changes.<group>.<key> = value (stolen). */
+static void swarm_update_set_json(json_t *changes, const char *group, const char *key,
+                                  json_t *value)
 {
     json_t *g = json_object_get(changes, group);
     if (g == NULL)
         json_object_set_new(changes, group, g = json_object());
-    json_object_set_new(g, key, json_integer(value));
+    json_object_set_new(g, key, value);
+}
+
+static void swarm_update_set(json_t *changes, const char *group, const char *key,
+                             json_int_t value)
+{
+    swarm_update_set_json(changes, group, key, json_integer(value));
 }
 
 static int swarm_update_flag(struct cli *cli, int opt, const char *value, json_t *changes)
@@ -502,6 +513,13 @@ static int swarm_update_flag(struct cli *cli, int opt, const char *value, json_t
         swarm_update_set(changes, "Orchestration", "TaskHistoryRetentionLimit",
                          (json_int_t)limit);
         return 0;
+    case OPT_REBALANCE: {
+        bool on = true;
+        if (value != NULL && parse_bool(value, &on, reason, sizeof(reason)) != 0)
+            return cli_flag_error(cli, "swarm update", "--rebalance", value, reason);
+        swarm_update_set_json(changes, "Orchestration", "OrchRebalance", json_boolean(on));
+        return 0;
+    }
     default:
         return cli_usage_error(cli, "swarm update", "unknown flag");
     }
@@ -526,6 +544,7 @@ static int swarm_update(struct cli *cli, int argc, char **argv)
         {"cert-expiry", required_argument, NULL, OPT_CERT_EXPIRY},
         {"dispatcher-heartbeat", required_argument, NULL, OPT_DISPATCHER_HEARTBEAT},
         {"task-history-limit", required_argument, NULL, OPT_TASK_HISTORY_LIMIT},
+        {"rebalance", optional_argument, NULL, OPT_REBALANCE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };

@@ -99,6 +99,13 @@ int cmd_service(struct cli *cli, int argc, char **argv);
 
 /* ---- cmd_service.c: the task table of `service ps` and `node ps` -- */
 
+/* GET /services/{ref} (ID, ID prefix or name); NULL after printing the
+ * daemon's error. */
+json_t *service_get(struct cli *cli, const char *ref);
+
+/* Prints the "Warning"/"Warnings" of a create or update answer to err. */
+void service_print_warnings(struct cli *cli, json_t *answer);
+
 /* Prints docker's task table (ID, NAME, IMAGE, NODE, DESIRED STATE,
  * CURRENT STATE, ERROR, PORTS) of the array tasks; services maps service
  * IDs to services (for task names), hostnames maps node IDs to hostnames.
@@ -111,5 +118,18 @@ int service_ps_print(struct cli *cli, json_t *tasks, json_t *services, json_t *h
 /* Shows docker's convergence progress of a service until all its tasks run
  * (or a timeout); returns 0 when converged, -1 otherwise (reason printed). */
 int progress_wait_converged(struct cli *cli, const char *service_id);
+
+/* The same after `service update`: only tasks of the service's current
+ * TaskTemplate count, the service's UpdateStatus is read (paused: its
+ * message is printed and -1 returned) unless its StartedAt equals
+ * prior_started (the one read before the update; "" or NULL for none).
+ * quiet draws nothing but still waits. */
+int progress_wait_updated(struct cli *cli, const char *service_id, const char *prior_started,
+                          bool quiet);
+
+/* ---- cmd_service_update.c ------------------------------------------ */
+
+/* `orchctl service update [OPTIONS] SERVICE`; returns the exit code. */
+int service_update(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -18,10 +18,7 @@
 #define NS_PER_MS 1000000LL
 #define NS_PER_S 1000000000LL
 
-static int parse_fail(char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int parse_fail(char *err, size_t err_len, const char *fmt, ...)
+int parse_fail(char *err, size_t err_len, const char *fmt, ...)
 {
     if (err != NULL && err_len > 0) {
         va_list ap;
@@ -250,6 +247,134 @@ int parse_restart_condition(const char *text, char *err, size_t err_len)
     return parse_fail(err, err_len,
                       "invalid restart condition \"%s\": must be none, on-failure or any",
                       text);
+}
+
+int parse_bool(const char *text, bool *out, char *err, size_t err_len)
+{
+    static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True"};
+    static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False"};
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (strcmp(text, yes[i]) == 0 || strcmp(text, no[i]) == 0) {
+            *out = strcmp(text, yes[i]) == 0;
+            return 0;
+        }
+    }
+    return parse_fail(err, err_len, "strconv.ParseBool: parsing \"%s\": invalid syntax", text);
+}
+
+int parse_failure_action(const char *text, char *err, size_t err_len)
+{
+    if (strcmp(text, "pause") == 0 || strcmp(text, "continue") == 0 ||
+        strcmp(text, "rollback") == 0)
+        return 0;
+    return parse_fail(err, err_len,
+                      "invalid failure action \"%s\": must be pause, continue or rollback",
+                      text);
+}
+
+int parse_update_order(const char *text, char *err, size_t err_len)
+{
+    if (strcmp(text, "stop-first") == 0 || strcmp(text, "start-first") == 0)
+        return 0;
+    return parse_fail(err, err_len,
+                      "invalid update order \"%s\": must be stop-first or start-first", text);
+}
+
+int parse_failure_ratio(const char *text, double *out, char *err, size_t err_len)
+{
+    const char *p = text;
+    struct parse_decimal d;
+    bool negative = *p == '-';
+    if (negative)
+        p++;
+    int rc = parse_decimal_at(&p, &d);
+    if (rc == -1 || *p != '\0')
+        return parse_fail(err, err_len, "strconv.ParseFloat: parsing \"%s\": invalid syntax",
+                          text);
+    bool zero = rc == 0 && d.whole == 0 && d.frac == 0 && !d.frac_dropped_nonzero;
+    bool above_one = rc == -2 || d.whole > 1 ||
+                     (d.whole == 1 && (d.frac != 0 || d.frac_dropped_nonzero));
+    if ((negative && !zero) || above_one)
+        return parse_fail(err, err_len, "failure ratio must be between 0 and 1");
+    *out = (double)d.whole + (double)d.frac / (double)d.scale;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Shell words (--args)                                                */
+
+void parse_words_free(char **words, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        free(words[i]);
+    free(words);
+}
+
+/* Appends word (copied) to *words. */
+static int parse_words_add(char ***words, size_t *count, const char *word)
+{
+    char **grown = realloc(*words, (*count + 1) * sizeof(*grown));
+    if (grown == NULL)
+        return -1;
+    *words = grown;
+    grown[*count] = strdup(word);
+    if (grown[*count] == NULL)
+        return -1;
+    (*count)++;
+    return 0;
+}
+
+/* Copies one word starting at *p into buf (NUL-terminated), advancing *p
+ * past it; -1 with the reason on an unterminated quote or escape. */
+static int parse_one_word(const char **p, char *buf, char *err, size_t err_len)
+{
+    const char *s = *p;
+    char quote = '\0';
+    size_t n = 0;
+    for (; *s != '\0' && (quote != '\0' || !isspace((unsigned char)*s)); s++) {
+        if (quote == '\'' && *s != '\'') {
+            buf[n++] = *s;
+        } else if (*s == '\\' && quote != '\'') {
+            if (s[1] == '\0')
+                return parse_fail(err, err_len, "EOF found after escape character");
+            buf[n++] = *++s;
+        } else if ((*s == '\'' || *s == '"') && (quote == '\0' || quote == *s)) {
+            quote = quote == '\0' ? *s : '\0';
+        } else {
+            buf[n++] = *s;
+        }
+    }
+    if (quote != '\0')
+        return parse_fail(err, err_len, "EOF found when expecting closing quote");
+    buf[n] = '\0';
+    *p = s;
+    return 0;
+}
+
+int parse_shell_words(const char *text, char ***words, size_t *count, char *err,
+                      size_t err_len)
+{
+    char *buf = malloc(strlen(text) + 1);
+    const char *p = text;
+    int rc = buf == NULL ? parse_fail(err, err_len, "out of memory") : 0;
+    *words = NULL;
+    *count = 0;
+    while (rc == 0) {
+        while (isspace((unsigned char)*p))
+            p++;
+        if (*p == '\0')
+            break;
+        rc = parse_one_word(&p, buf, err, err_len);
+        if (rc == 0 && parse_words_add(words, count, buf) != 0)
+            rc = parse_fail(err, err_len, "out of memory");
+    }
+    free(buf);
+    if (rc != 0) {
+        parse_words_free(*words, *count);
+        *words = NULL;
+        *count = 0;
+    }
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */

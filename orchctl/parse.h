@@ -20,6 +20,10 @@
 #define PARSE_ERR_LEN 256
 
 /* Go's strconv.ParseUint(s, 10, 64), with its error texts. */
+/* Formats into err (when err_len > 0) and returns -1: "return
+ * parse_fail(err, len, ...)" ends a failing parser. */
+int parse_fail(char *err, size_t err_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 int parse_uint64(const char *text, uint64_t *out, char *err, size_t err_len);
 
 /* A Go duration string, non-negative, in nanoseconds. */
@@ -43,6 +47,28 @@ int parse_service_mode(const char *text, enum parse_service_mode *out, char *err
 
 /* "none", "on-failure" or "any". */
 int parse_restart_condition(const char *text, char *err, size_t err_len);
+
+/* Go's strconv.ParseBool: 1, t, T, TRUE, true, True and their false
+ * counterparts 0, f, F, FALSE, false, False (docker's bool flags). */
+int parse_bool(const char *text, bool *out, char *err, size_t err_len);
+
+/* --update-failure-action: "pause", "continue" or "rollback". */
+int parse_failure_action(const char *text, char *err, size_t err_len);
+
+/* --update-order: "stop-first" or "start-first". */
+int parse_update_order(const char *text, char *err, size_t err_len);
+
+/* --update-max-failure-ratio: a decimal number from 0 to 1. */
+int parse_failure_ratio(const char *text, double *out, char *err, size_t err_len);
+
+/* --args: shell-like words: a 'b c' d\ e gives "a", "b c", "d e". Blanks
+ * separate words, single quotes keep everything, double quotes keep all
+ * but backslash escapes, a backslash outside quotes escapes the next
+ * character. *words is a malloc'd array of *count malloc'd strings; free
+ * it with parse_words_free. */
+int parse_shell_words(const char *text, char ***words, size_t *count, char *err,
+                      size_t err_len);
+void parse_words_free(char **words, size_t count);
 
 /* "KEY==VALUE" or "KEY!=VALUE" (spaces around the operator allowed); KEY
  * of letters, digits, '_', '.', '-'. Exactly one operator. */

@@ -1,6 +1,6 @@
 /*
  * progress.c: docker's "overall progress" display while a service
- * converges (after service create and service scale, unless --detach).
+ * converges (after service create, scale and update, unless --detach).
  *
  * Every 200 ms it reads GET /services/{id} (mode and replica count) and
  * GET /tasks?filters={"service":{"<id>":true}}, picks the newest task of
@@ -12,9 +12,23 @@
  *   3/3: preparing [=================================>                ]
  *   verify: Service converged
  *
+ * After `service update` only tasks whose Spec is the service's current
+ * TaskTemplate count (docker's "up to date" tasks), tasks of the old spec
+ * still running hold convergence back, and the service's UpdateStatus is
+ * read: "paused" ends the wait with its message (exit 1); "completed"
+ * ends it at once (as docker, even with tasks not all running); otherwise,
+ * as docker, the tasks must stay converged for the UpdateConfig.Monitor
+ * period ("verify: Waiting N seconds to verify that tasks are stable...").
+ * An UpdateStatus counts only when its StartedAt differs from the one seen
+ * before the update was posted (an older update's status says nothing
+ * about this one). An update that leaves every task up to date converges
+ * at once.
+ *
  * On a terminal the block is redrawn in place; otherwise only lines that
- * changed are printed. It gives up after PROGRESS_TIMEOUT_S seconds.
- * State: the lines drawn last (owned by one progress_wait_converged call).
+ * changed are printed; --quiet draws nothing. It gives up after
+ * PROGRESS_TIMEOUT_S seconds without any change.
+ * State: the lines drawn last and the watch of one wait (owned by one
+ * progress_wait_* call).
  */
 #include "format.h"
 #include "orchctl.h"
@@ -31,6 +45,8 @@
 #define PROGRESS_BAR_WIDTH 50
 #define PROGRESS_STATE_WIDTH 9 /* strlen("allocated") */
 #define PROGRESS_LINE_LEN 512
+#define PROGRESS_NS_PER_S 1000000000LL
+#define PROGRESS_DEFAULT_MONITOR_NS (5 * PROGRESS_NS_PER_S)
 
 /* docker's numbering of task states on the way to "running". */
 static const char *const progress_states[] = {"new",       "allocated", "pending",
@@ -44,7 +60,19 @@ struct progress_lines {
 
 struct progress_round {
     struct progress_lines lines;
-    bool converged;
+    bool converged;       /* every task up and running, no stragglers */
+    bool paused;          /* update mode: this update's status is "paused" */
+    bool completed;       /* update mode: this update's status is "completed" */
+    char message[PROGRESS_LINE_LEN]; /* UpdateStatus.Message */
+    int64_t monitor_ns;   /* UpdateConfig.Monitor, or docker's 5 s */
+};
+
+/* What one wait watches. */
+struct progress_watch {
+    const char *service_id;
+    bool update;               /* count only tasks of the current TaskTemplate */
+    bool quiet;                /* draw nothing */
+    const char *prior_started; /* UpdateStatus.StartedAt before the update, or "" */
 };
 
 static int progress_state_step(const char *state)
@@ -166,11 +194,45 @@ static json_t *progress_global_nodes(json_t *tasks)
     return nodes;
 }
 
-/* Builds the lines for the current tasks; sets round->converged. */
-static int progress_build(json_t *service, json_t *tasks, struct progress_round *round)
+/* The tasks whose Spec is the service's current TaskTemplate. */
+static json_t *progress_up_to_date(json_t *service, json_t *tasks)
+{
+    json_t *template = json_path(service, "Spec.TaskTemplate");
+    json_t *fresh = json_array();
+    size_t i;
+    json_t *t;
+    json_array_foreach(tasks, i, t) {
+        if (fresh != NULL && json_equal(json_object_get(t, "Spec"), template))
+            json_array_append(fresh, t);
+    }
+    return fresh;
+}
+
+/* Reads the service's UpdateStatus and UpdateConfig.Monitor into round. */
+static void progress_read_status(json_t *service, const struct progress_watch *watch,
+                                 struct progress_round *round)
+{
+    json_t *status = json_object_get(service, "UpdateStatus");
+    const char *state = json_path_str(status, "State");
+    bool current = json_is_object(status) &&
+                   strcmp(json_path_str(status, "StartedAt"), watch->prior_started) != 0;
+    round->paused = current && strcmp(state, "paused") == 0;
+    round->completed = current && strcmp(state, "completed") == 0;
+    snprintf(round->message, sizeof(round->message), "%s", json_path_str(status, "Message"));
+    round->monitor_ns = json_path_int(service, "Spec.UpdateConfig.Monitor", 0);
+    if (round->monitor_ns <= 0)
+        round->monitor_ns = PROGRESS_DEFAULT_MONITOR_NS;
+}
+
+/* Builds the lines for the current tasks; sets round->converged. In
+ * update mode only up-to-date tasks fill the slots. */
+static int progress_build(json_t *service, json_t *all_tasks, const struct progress_watch *watch,
+                          struct progress_round *round)
 {
     bool global = json_path(service, "Spec.Mode.Global") != NULL;
-    json_t *nodes = global ? progress_global_nodes(tasks) : NULL;
+    json_t *nodes = global ? progress_global_nodes(all_tasks) : NULL;
+    json_t *tasks = watch->update ? progress_up_to_date(service, all_tasks)
+                                  : json_incref(all_tasks);
     size_t total = global ? json_array_size(nodes)
                           : (size_t)json_path_int(service, "Spec.Mode.Replicated.Replicas", 0);
     json_t *chosen = json_array();
@@ -202,16 +264,23 @@ static int progress_build(json_t *service, json_t *tasks, struct progress_round 
         snprintf(round->lines.text[0], PROGRESS_LINE_LEN, "overall progress: %zu out of %zu tasks",
                  running, total);
         round->converged = running == total && (total > 0 || !global) &&
-                           progress_stragglers(tasks, chosen) == 0;
+                           progress_stragglers(all_tasks, chosen) == 0;
     }
+    if (tasks == NULL)
+        rc = -1;
+    if (watch->update)
+        progress_read_status(service, watch, round);
+    json_decref(tasks);
     json_decref(chosen);
     json_decref(nodes);
     return rc;
 }
 
 /* One poll: fetch service and tasks, build lines. -1 after printing why. */
-static int progress_poll(struct cli *cli, const char *service_id, struct progress_round *round)
+static int progress_poll(struct cli *cli, const struct progress_watch *watch,
+                         struct progress_round *round)
 {
+    const char *service_id = watch->service_id;
     char *escaped = client_escape(service_id);
     char *filter = NULL, *filter_escaped = NULL, *tasks_path = NULL, *service_path = NULL;
     json_t *service = NULL, *tasks = NULL;
@@ -223,7 +292,7 @@ static int progress_poll(struct cli *cli, const char *service_id, struct progres
         fprintf(cli->err, "Error: out of memory\n");
     } else if (client_call_json(cli, "GET", service_path, NULL, &service, NULL) == 0 &&
                client_call_json(cli, "GET", tasks_path, NULL, &tasks, NULL) == 0) {
-        rc = progress_build(service, tasks, round);
+        rc = progress_build(service, tasks, watch, round);
         if (rc != 0)
             fprintf(cli->err, "Error: out of memory\n");
     }
@@ -241,6 +310,8 @@ static int progress_poll(struct cli *cli, const char *service_id, struct progres
 static void progress_draw(struct cli *cli, bool tty, const struct progress_lines *prev,
                           const struct progress_lines *cur)
 {
+    if (cli->out == NULL)
+        return;
     if (tty) {
         if (prev->count > 0)
             fprintf(cli->out, "\033[%zuA", prev->count);
@@ -266,31 +337,91 @@ static double progress_clock(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int progress_wait_converged(struct cli *cli, const char *service_id)
+/* True when both line sets are the same. */
+static bool progress_same(const struct progress_lines *a, const struct progress_lines *b)
 {
-    bool tty = isatty(fileno(cli->out)) == 1;
+    if (a->count != b->count)
+        return false;
+    for (size_t i = 0; i < a->count; i++) {
+        if (strcmp(a->text[i], b->text[i]) != 0)
+            return false;
+    }
+    return true;
+}
+
+/* Update mode: what a round means once the tasks are up and running.
+ * Returns 1 when the update is done, 0 to keep polling (adding docker's
+ * verify line to the round), -1 out of memory. *converged_at is when the
+ * tasks converged (0: not converged). */
+static int progress_verify(struct progress_round *round, bool first, double now,
+                           double *converged_at)
+{
+    char line[PROGRESS_LINE_LEN];
+    if (round->completed)
+        return 1; /* docker's rule: the orchestrator's word ends the wait */
+    if (!round->converged) {
+        bool failed = *converged_at > 0;
+        *converged_at = 0;
+        return failed ? progress_add_line(&round->lines, "verify: Detected task failure") : 0;
+    }
+    if (first)
+        return 1;
+    if (*converged_at == 0)
+        *converged_at = now;
+    double left = (double)round->monitor_ns / PROGRESS_NS_PER_S - (now - *converged_at);
+    if (left <= 0)
+        return 1;
+    int seconds = (int)left;
+    if (seconds < left)
+        seconds++; /* rounded up, as docker's count down */
+    snprintf(line, sizeof(line), "verify: Waiting %d seconds to verify that tasks are stable...",
+             seconds);
+    return progress_add_line(&round->lines, line);
+}
+
+static int progress_run(struct cli *cli, const struct progress_watch *watch)
+{
+    bool tty = !watch->quiet && isatty(fileno(cli->out)) == 1;
+    struct cli view = *cli;
     struct progress_lines prev = {0};
-    double deadline = progress_clock() + PROGRESS_TIMEOUT_S;
+    double deadline = progress_clock() + PROGRESS_TIMEOUT_S, converged_at = 0;
     int rc = -1;
-    for (;;) {
+    if (watch->quiet)
+        view.out = NULL;
+    for (bool first = true;; first = false) {
         struct progress_round round = {0};
-        if (progress_poll(cli, service_id, &round) != 0) {
+        if (progress_poll(cli, watch, &round) != 0) {
             free(round.lines.text);
             break;
         }
-        progress_draw(cli, tty, &prev, &round.lines);
+        double now = progress_clock();
+        int done = watch->update ? progress_verify(&round, first, now, &converged_at)
+                                 : round.converged;
+        if (done < 0) {
+            fprintf(cli->err, "Error: out of memory\n");
+            free(round.lines.text);
+            break;
+        }
+        progress_draw(&view, tty, &prev, &round.lines);
+        if (!progress_same(&prev, &round.lines))
+            deadline = now + PROGRESS_TIMEOUT_S;
         free(prev.text);
         prev = round.lines;
-        if (round.converged) {
-            fprintf(cli->out, "verify: Service converged\n");
+        if (round.paused) {
+            fprintf(cli->err, "service update paused: %s\n", round.message);
+            break;
+        }
+        if (done == 1) {
+            if (!watch->quiet)
+                fprintf(cli->out, "verify: Service converged\n");
             rc = 0;
             break;
         }
-        if (progress_clock() >= deadline) {
+        if (now >= deadline) {
             fprintf(cli->err,
-                    "Error: service %s did not converge within %ds; "
+                    "Error: service %s did not converge: nothing changed for %ds; "
                     "see 'orchctl service ps %s'\n",
-                    service_id, PROGRESS_TIMEOUT_S, service_id);
+                    watch->service_id, PROGRESS_TIMEOUT_S, watch->service_id);
             break;
         }
         struct timespec pause = {.tv_sec = 0, .tv_nsec = PROGRESS_POLL_MS * 1000000L};
@@ -298,4 +429,20 @@ int progress_wait_converged(struct cli *cli, const char *service_id)
     }
     free(prev.text);
     return rc;
+}
+
+int progress_wait_converged(struct cli *cli, const char *service_id)
+{
+    struct progress_watch watch = {.service_id = service_id, .prior_started = ""};
+    return progress_run(cli, &watch);
+}
+
+int progress_wait_updated(struct cli *cli, const char *service_id, const char *prior_started,
+                          bool quiet)
+{
+    struct progress_watch watch = {.service_id = service_id,
+                                   .update = true,
+                                   .quiet = quiet,
+                                   .prior_started = prior_started ? prior_started : ""};
+    return progress_run(cli, &watch);
 }

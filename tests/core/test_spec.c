@@ -82,6 +82,36 @@ static void test_node_specs(void **state)
 	json_decref(bad);
 }
 
+#define SPEC_WITH(extra) \
+	"{\"Name\":\"web\"," extra ",\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"x\"}}}"
+#define TEMPLATE_WITH(extra) \
+	"{\"Name\":\"web\",\"TaskTemplate\":{" extra ",\"ContainerSpec\":{\"Image\":\"x\"}}}"
+
+static void test_update_config_is_checked(void **state)
+{
+	(void)state;
+	char err[512];
+	assert_int_equal(check(SPEC_WITH("\"OrchRebalance\":true,\"UpdateConfig\":{\"Parallelism\":0,\"Delay\":10000000000,"
+					 "\"FailureAction\":\"rollback\",\"Monitor\":5000000000,\"MaxFailureRatio\":0.25,"
+					 "\"Order\":\"start-first\"}"),
+			       err, sizeof(err), NULL), 0);
+	assert_int_equal(check(SPEC_WITH("\"UpdateConfig\":{\"MaxFailureRatio\":1}"), err, sizeof(err), NULL), 0);
+	assert_int_equal(check(TEMPLATE_WITH("\"ForceUpdate\":3"), err, sizeof(err), NULL), 0);
+	expect_error(SPEC_WITH("\"UpdateConfig\":[]"), "UpdateConfig: must be an object");
+	expect_error(SPEC_WITH("\"UpdateConfig\":{\"Parallelism\":-1}"), "UpdateConfig.Parallelism: must be a non-negative integer");
+	expect_error(SPEC_WITH("\"UpdateConfig\":{\"Delay\":\"10s\"}"), "UpdateConfig.Delay");
+	expect_error(SPEC_WITH("\"UpdateConfig\":{\"Monitor\":-5}"), "UpdateConfig.Monitor");
+	expect_error(SPEC_WITH("\"UpdateConfig\":{\"MaxFailureRatio\":1.5}"), "UpdateConfig.MaxFailureRatio: must be a number from 0 to 1");
+	expect_error(SPEC_WITH("\"UpdateConfig\":{\"MaxFailureRatio\":\"0.1\"}"), "UpdateConfig.MaxFailureRatio");
+	expect_error(SPEC_WITH("\"UpdateConfig\":{\"FailureAction\":\"retry\"}"),
+		     "UpdateConfig.FailureAction: must be \"pause\", \"continue\" or \"rollback\"");
+	expect_error(SPEC_WITH("\"UpdateConfig\":{\"Order\":\"random\"}"),
+		     "UpdateConfig.Order: must be \"stop-first\" or \"start-first\"");
+	expect_error(SPEC_WITH("\"OrchRebalance\":\"yes\""), "OrchRebalance: must be a boolean");
+	expect_error(TEMPLATE_WITH("\"ForceUpdate\":-1"), "TaskTemplate.ForceUpdate: must be a non-negative integer");
+	expect_error(TEMPLATE_WITH("\"ForceUpdate\":1.5"), "TaskTemplate.ForceUpdate");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -89,6 +119,7 @@ int main(void)
 		cmocka_unit_test(test_bad_specs_are_named),
 		cmocka_unit_test(test_constraints),
 		cmocka_unit_test(test_node_specs),
+		cmocka_unit_test(test_update_config_is_checked),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -163,6 +163,60 @@ static void test_unknown_command_is_refused(void **state)
 	store_fini(&s);
 }
 
+static void test_service_update_status_keeps_version_and_update_clears_it(void **state)
+{
+	(void)state;
+	struct store s;
+	store_init(&s);
+	make_service(&s);
+	assert_int_equal(apply(&s, "{\"op\":\"service.update_status\",\"id\":\"svc1\",\"status\":{\"State\":\"updating\",\"StartedAt\":\"2026-11-27T08:00:00Z\",\"Message\":\"update in progress\"}}", 3), 0);
+	json_t *svc = store_service(&s, "svc1");
+	json_t *status = json_object_get(svc, "UpdateStatus");
+	assert_string_equal(json_string_value(json_object_get(status, "State")), "updating");
+	assert_string_equal(json_string_value(json_object_get(status, "StartedAt")), "2026-11-27T08:00:00Z");
+	/* the version a client just read still works */
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(svc, "Version"), "Index")), 1);
+	assert_int_equal(apply(&s, "{\"op\":\"service.update\",\"id\":\"svc1\",\"version\":1,\"spec\":{\"Name\":\"web\",\"Labels\":{\"a\":\"b\"}}}", 4), 0);
+	assert_null(json_object_get(store_service(&s, "svc1"), "UpdateStatus"));
+	store_fini(&s);
+}
+
+static void test_service_update_status_refuses_bad_commands(void **state)
+{
+	(void)state;
+	struct store s;
+	store_init(&s);
+	make_service(&s);
+	json_error_t jerr;
+	char err[256];
+	json_t *cmd = json_loads("{\"op\":\"service.update_status\",\"id\":\"nope\",\"status\":{\"State\":\"paused\"}}", 0, &jerr);
+	assert_int_equal(store_apply(&s, cmd, 3, err, sizeof(err)), -1);
+	assert_string_equal(err, "service nope not found");
+	json_decref(cmd);
+	cmd = json_loads("{\"op\":\"service.update_status\",\"id\":\"svc1\",\"status\":{\"Message\":\"x\"}}", 0, &jerr);
+	assert_int_equal(store_apply(&s, cmd, 4, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "State required"));
+	json_decref(cmd);
+	assert_null(json_object_get(store_service(&s, "svc1"), "UpdateStatus"));
+	store_fini(&s);
+}
+
+static void test_running_time_is_kept(void **state)
+{
+	(void)state;
+	struct store s;
+	store_init(&s);
+	make_service(&s);
+	apply(&s, "{\"op\":\"task.status\",\"updates\":[{\"id\":\"t1\",\"state\":\"starting\",\"now\":\"T1\"}]}", 3);
+	assert_null(json_object_get(store_task(&s, "t1"), "OrchRunningAt"));
+	apply(&s, "{\"op\":\"task.status\",\"updates\":[{\"id\":\"t1\",\"state\":\"running\",\"now\":\"T2\"}]}", 4);
+	apply(&s, "{\"op\":\"task.status\",\"updates\":[{\"id\":\"t1\",\"state\":\"failed\",\"now\":\"T3\"}]}", 5);
+	json_t *t = store_task(&s, "t1");
+	assert_string_equal(json_string_value(json_object_get(t, "OrchRunningAt")), "T2");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(t, "Status"), "Timestamp")), "T3");
+	store_fini(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -175,6 +229,9 @@ int main(void)
 		cmocka_unit_test(test_dump_and_load_round_trip),
 		cmocka_unit_test(test_cluster_update_checks_version_and_node_remove),
 		cmocka_unit_test(test_unknown_command_is_refused),
+		cmocka_unit_test(test_service_update_status_keeps_version_and_update_clears_it),
+		cmocka_unit_test(test_service_update_status_refuses_bad_commands),
+		cmocka_unit_test(test_running_time_is_kept),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

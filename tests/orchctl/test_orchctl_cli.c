@@ -66,6 +66,12 @@ struct fixture {
     bool info_worker;      /* /info: ControlAvailable false */
     bool rotated_worker;   /* /swarm: tokens after a rotation */
     bool rotated_manager;
+    /* UpdateStatus of "api" (NEW_ID): before and after an update is
+     * posted; NULL for none. */
+    const char *status_before;
+    const char *status_after;
+    bool update_posted;
+    json_t *api_spec; /* the Spec last posted for "api", served back */
     char *out;
     char *err;
 };
@@ -83,10 +89,24 @@ static json_t *fake_service(const char *id, const char *name, bool global)
         42, "CreatedAt", "2024-05-01T09:00:00Z", "UpdatedAt", "2024-05-01T09:00:00Z", "Spec",
         "Name", name, "TaskTemplate", "ContainerSpec", "Image",
         global ? "orchd/agent:2" : "nginx:1.25@sha256:abc", "Mode", mode);
-    if (strcmp(id, WEB_ID) == 0)
+    if (strcmp(id, WEB_ID) == 0) {
         json_object_set_new(s, "Endpoint",
                             json_pack("{s:[{s:s, s:i, s:i}]}", "Ports", "Protocol", "tcp",
                                       "TargetPort", 80, "PublishedPort", 8080));
+        json_object_set_new(json_object_get(s, "Spec"), "UpdateConfig",
+                            json_pack("{s:i, s:I, s:s, s:I, s:f, s:s}", "Parallelism", 2,
+                                      "Delay", (json_int_t)10000000000LL, "FailureAction",
+                                      "continue", "Monitor", (json_int_t)30000000000LL,
+                                      "MaxFailureRatio", 0.25, "Order", "start-first"));
+        json_object_set_new(json_object_get(s, "Spec"), "OrchRebalance", json_true());
+        json_object_set_new(json_object_get(json_object_get(s, "Spec"), "TaskTemplate"),
+                            "ForceUpdate", json_integer(4));
+        json_object_set_new(s, "UpdateStatus",
+                            json_pack("{s:s, s:s, s:s, s:s}", "State", "completed",
+                                      "StartedAt", "2024-05-01T09:50:00Z", "CompletedAt",
+                                      "2024-05-01T09:55:00.5Z", "Message",
+                                      "update completed"));
+    }
     return s;
 }
 
@@ -267,8 +287,20 @@ static void fake_record(struct fixture *f, const struct api_request *req)
     pthread_mutex_unlock(&f->lock);
 }
 
-static void fake_services_route(const struct api_request *req, struct api_response *resp,
-                                const char *rest)
+/* The UpdateStatus of "api" the fixture asks for (JSON text), if any. */
+static void fake_update_status(struct fixture *f, json_t *service)
+{
+    const char *text = f->update_posted ? f->status_after : f->status_before;
+    if (strcmp(json_string_value(json_object_get(service, "ID")), NEW_ID) != 0)
+        return;
+    if (text != NULL)
+        json_object_set_new(service, "UpdateStatus", json_loads(text, 0, NULL));
+    if (f->api_spec != NULL)
+        json_object_set(service, "Spec", f->api_spec);
+}
+
+static void fake_services_route(struct fixture *f, const struct api_request *req,
+                                struct api_response *resp, const char *rest)
 {
     char ref[128];
     const char *slash = strchr(rest, '/');
@@ -279,14 +311,25 @@ static void fake_services_route(const struct api_request *req, struct api_respon
         return;
     }
     if (slash == NULL && strcmp(req->method, "GET") == 0) {
+        pthread_mutex_lock(&f->lock);
+        fake_update_status(f, s);
+        pthread_mutex_unlock(&f->lock);
         api_response_json(resp, 200, s);
         return;
     }
     json_decref(s);
     if (slash == NULL && strcmp(req->method, "DELETE") == 0)
         api_response_set(resp, 200, "text/plain", "", 0);
-    else if (slash && strcmp(slash, "/update") == 0)
+    else if (slash && strcmp(slash, "/update") == 0) {
+        pthread_mutex_lock(&f->lock);
+        f->update_posted = true;
+        if (strcmp(ref, NEW_ID) == 0) {
+            json_decref(f->api_spec);
+            f->api_spec = json_loads(req->body, 0, NULL);
+        }
+        pthread_mutex_unlock(&f->lock);
         api_response_json(resp, 200, json_pack("{s:n}", "Warnings"));
+    }
     else if (slash && strcmp(slash, "/logs") == 0)
         api_response_set(resp, 200, "text/plain", "web.1.t1aaa@node-a    | hello\n", 30);
     else
@@ -312,7 +355,7 @@ static void fake_handler(void *ctx, const struct api_request *req, struct api_re
     } else if (strcmp(req->path, "/services/create") == 0) {
         api_response_json(resp, 201, json_pack("{s:s}", "ID", NEW_ID));
     } else if (strncmp(req->path, "/services/", 10) == 0) {
-        fake_services_route(req, resp, req->path + 10);
+        fake_services_route(f, req, resp, req->path + 10);
     } else if (strcmp(req->path, "/tasks") == 0) {
         const char *text = api_request_query(req, "filters");
         json_t *filters = text ? json_loads(text, 0, NULL) : NULL;
@@ -359,6 +402,7 @@ static int teardown(void **state)
     unlink(path);
     rmdir(f->dir);
     pthread_mutex_destroy(&f->lock);
+    json_decref(f->api_spec);
     free(f->out);
     free(f->err);
     free(f);
@@ -619,8 +663,9 @@ static void test_service_create_body(void **state)
                  "on-failure", "--restart-delay", "1.5s", "--restart-max-attempts", "3",
                  "--restart-window", "1m", "--constraint", "node.role==manager", "--mount",
                  "type=bind,source=/srv,target=/data,readonly", "--label", "tier=api",
-                 "--runtime", "process", "--stop-grace-period", "10s", "nginx:1.25", "nginx",
-                 "-g", "daemon off;");
+                 "--runtime", "process", "--stop-grace-period", "10s", "--update-parallelism",
+                 "3", "--update-delay", "2s", "--update-order", "start-first", "--rebalance",
+                 "--container-label", "app=api", "nginx:1.25", "nginx", "-g", "daemon off;");
     if (rc != 0)
         fail_msg("exit %d: %s", rc, f->err);
     assert_string_equal(f->out, NEW_ID "\n");
@@ -645,6 +690,15 @@ static void test_service_create_body(void **state)
         (json_int_t)60000000000LL, "Placement", "Constraints", "node.role==manager",
         "Runtime", "process");
     assert_non_null(want);
+    /* docker's create sends the whole UpdateConfig: defaults and flags. */
+    json_object_set_new(want, "UpdateConfig",
+                        json_pack("{s:i, s:I, s:s, s:I, s:f, s:s}", "Parallelism", 3, "Delay",
+                                  (json_int_t)2000000000LL, "FailureAction", "pause", "Monitor",
+                                  (json_int_t)5000000000LL, "MaxFailureRatio", 0.0, "Order",
+                                  "start-first"));
+    json_object_set_new(want, "OrchRebalance", json_true());
+    json_object_set_new(json_object_get(json_object_get(want, "TaskTemplate"), "ContainerSpec"),
+                        "Labels", json_pack("{s:s}", "app", "api"));
     if (!json_equal(spec, want)) {
         char *got_text = json_dumps(spec, JSON_INDENT(2) | JSON_SORT_KEYS);
         char *want_text = json_dumps(want, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -712,6 +766,161 @@ static void test_service_rm_and_daemon_error(void **state)
     assert_string_equal(f->err, "Error response from daemon: service nope not found\n");
     find_record(f, "DELETE", "/services/web");
     find_record(f, "DELETE", "/services/nope");
+}
+
+static void test_service_update_body(void **state)
+{
+    struct fixture *f = *state;
+    int rc = RUN(f, "service", "update", "-d", "--image", "nginx:1.26", "--env-add", "B=3",
+                 "--env-rm", "A", "--label-add", "x=y", "--force", "--update-parallelism", "0",
+                 "--update-failure-action", "rollback", "--rebalance=false", "--replicas", "5",
+                 "--args", "-g 'daemon off;'", "--constraint-add", "node.role==worker",
+                 "--reserve-memory", "1g", "--restart-condition", "none",
+                 "--update-max-failure-ratio", "0.5", "web");
+    if (rc != 0)
+        fail_msg("exit %d: %s", rc, f->err);
+    assert_string_equal(f->out, "web\n");
+    assert_string_equal(f->err, "");
+    EXPECT_REQUESTS(f, "GET /services/web", "POST /services/" WEB_ID "/update?version=42");
+    expect_body(&f->records[1],
+                json_loads("{\"Name\": \"web\", \"Labels\": {\"x\": \"y\"},"
+                           " \"Mode\": {\"Replicated\": {\"Replicas\": 5}},"
+                           " \"OrchRebalance\": false,"
+                           " \"TaskTemplate\": {\"ForceUpdate\": 5,"
+                           "  \"ContainerSpec\": {\"Image\": \"nginx:1.26\", \"Env\": [\"B=3\"],"
+                           "   \"Args\": [\"-g\", \"daemon off;\"]},"
+                           "  \"Placement\": {\"Constraints\": [\"node.role==worker\"]},"
+                           "  \"Resources\": {\"Reservations\": {\"MemoryBytes\": 1073741824}},"
+                           "  \"RestartPolicy\": {\"Condition\": \"none\"}},"
+                           " \"UpdateConfig\": {\"Parallelism\": 0, \"Delay\": 10000000000,"
+                           "  \"FailureAction\": \"rollback\", \"Monitor\": 30000000000,"
+                           "  \"MaxFailureRatio\": 0.5, \"Order\": \"start-first\"}}",
+                           0, NULL));
+    /* Flags after SERVICE count too; no flag at all still posts the spec
+     * unchanged (docker does). */
+    reset_records(f);
+    assert_int_equal(RUN(f, "service", "update", "web", "-d"), 0);
+    EXPECT_REQUESTS(f, "GET /services/web", "POST /services/" WEB_ID "/update?version=42");
+    json_t *unchanged = fake_service(WEB_ID, "web", false);
+    expect_body(&f->records[1], json_incref(json_object_get(unchanged, "Spec")));
+    /* Removals go first whatever the order typed: rm k, then add k=v. */
+    reset_records(f);
+    assert_int_equal(RUN(f, "service", "update", "-d", "--label-add", "k=v", "--label-rm", "k",
+                         "--env-add", "A=1", "--env-rm", "A", "web"),
+                     0);
+    json_t *want = json_incref(json_object_get(unchanged, "Spec"));
+    json_object_set_new(want, "Labels", json_pack("{s:s}", "k", "v"));
+    json_object_set_new(json_object_get(json_object_get(want, "TaskTemplate"), "ContainerSpec"),
+                        "Env", json_pack("[s]", "A=1"));
+    expect_body(&f->records[1], want);
+    json_decref(unchanged);
+}
+
+static void test_service_update_refused_for_this_service(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(RUN(f, "service", "update", "-d", "--replicas", "2", "agent"), 1);
+    assert_string_equal(f->err, "invalid argument \"2\" for \"--replicas\" flag: replicas can "
+                                "only be used with replicated mode\n"
+                                "See 'orchctl service update --help'.\n");
+    assert_string_equal(f->out, "");
+    EXPECT_REQUESTS(f, "GET /services/agent");
+    assert_int_equal(RUN(f, "service", "update", "nope"), 1);
+    assert_string_equal(f->err, "Error response from daemon: service nope not found\n");
+}
+
+/* Forgets what was posted for "api": its next GET is the canned one. */
+static void fresh_api(struct fixture *f)
+{
+    pthread_mutex_lock(&f->lock);
+    f->update_posted = false;
+    json_decref(f->api_spec);
+    f->api_spec = NULL;
+    pthread_mutex_unlock(&f->lock);
+}
+
+static const char api_progress[] =
+    NEW_ID "\n"
+    "overall progress: 2 out of 2 tasks\n"
+    "1/2: running   [==================================================>]\n"
+    "2/2: running   [==================================================>]\n"
+    "verify: Service converged\n";
+
+static void test_service_update_progress(void **state)
+{
+    struct fixture *f = *state;
+    /* Nothing to replace: every task runs the current spec. */
+    assert_int_equal(RUN(f, "service", "update", NEW_ID), 0);
+    expect_text("update progress", f->out, api_progress);
+    find_record(f, "POST", "/services/" NEW_ID "/update");
+    /* -q: the reference only, but the wait is the same. */
+    fresh_api(f);
+    reset_records(f);
+    assert_int_equal(RUN(f, "service", "update", "-q", NEW_ID), 0);
+    assert_string_equal(f->out, NEW_ID "\n");
+    find_record(f, "GET", "/tasks");
+}
+
+static void test_service_update_status(void **state)
+{
+    struct fixture *f = *state;
+    static const char completed_before[] =
+        "{\"State\": \"completed\", \"StartedAt\": \"2024-05-01T09:00:00Z\","
+        " \"Message\": \"update completed\"}";
+    static const char paused_now[] =
+        "{\"State\": \"paused\", \"StartedAt\": \"2024-05-01T10:00:00.5Z\","
+        " \"Message\": \"update paused due to failure of task n1task\"}";
+    /* This update paused: its message, exit 1. */
+    f->status_before = completed_before;
+    f->status_after = paused_now;
+    assert_int_equal(RUN(f, "service", "update", "--force", NEW_ID), 1);
+    assert_string_equal(f->err, "service update paused: update paused due to failure of task "
+                                "n1task\n");
+    assert_non_null(strstr(f->out, NEW_ID "\noverall progress: 0 out of 2 tasks\n"));
+    assert_null(strstr(f->out, "converged"));
+    /* A pause left by an older update says nothing about this one. */
+    fresh_api(f);
+    f->status_before = paused_now;
+    assert_int_equal(RUN(f, "service", "update", NEW_ID), 0);
+    expect_text("progress after a stale pause", f->out, api_progress);
+    assert_string_equal(f->err, "");
+    /* A new image: no task runs it yet; the orchestrator's "completed"
+     * ends the wait as docker's does. */
+    fresh_api(f);
+    f->status_before = completed_before;
+    f->status_after = "{\"State\": \"completed\", \"StartedAt\": \"2024-05-01T10:00:01Z\"}";
+    assert_int_equal(RUN(f, "service", "update", "--image", "nginx:2", NEW_ID), 0);
+    expect_text("progress of outdated tasks", f->out,
+                NEW_ID "\n"
+                "overall progress: 0 out of 2 tasks\n"
+                "1/2:  \n"
+                "2/2:  \n"
+                "verify: Service converged\n");
+}
+
+static void test_service_inspect_update_pretty(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(RUN(f, "service", "inspect", "--pretty", "web"), 0);
+    assert_non_null(strstr(f->out, "Service Mode:\tReplicated\n Replicas:\t3\n"
+                                   "Rebalance:\ttrue\n"
+                                   "UpdateStatus:\n"
+                                   " State:\t\tcompleted\n"
+                                   " Started:\t10 minutes ago\n"
+                                   " Completed:\t5 minutes ago\n"
+                                   " Message:\tupdate completed\n"));
+    assert_non_null(strstr(f->out, "UpdateConfig:\n"
+                                   " Parallelism:\t2\n"
+                                   " Delay:\t\t10s\n"
+                                   " On failure:\tcontinue\n"
+                                   " Monitoring Period: 30s\n"
+                                   " Max failure ratio: 0.25\n"
+                                   " Update order:      start-first\n"
+                                   "ContainerSpec:\n"));
+    /* No UpdateConfig, no UpdateStatus: no blocks. */
+    assert_int_equal(RUN(f, "service", "inspect", "--pretty", "agent"), 0);
+    assert_null(strstr(f->out, "Update"));
+    assert_null(strstr(f->out, "Rebalance"));
 }
 
 static void test_swarm_init(void **state)
@@ -993,6 +1202,24 @@ static void test_swarm_update(void **state)
                           (json_int_t)7776000000000000LL));
 }
 
+static void test_swarm_update_rebalance(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(RUN(f, "swarm", "update", "--rebalance"), 0);
+    expect_body(&f->records[1],
+                json_pack("{s:s, s:{s:i, s:b}, s:{s:I}, s:{s:I}}", "Name", "default",
+                          "Orchestration", "TaskHistoryRetentionLimit", 5, "OrchRebalance", 1,
+                          "Dispatcher", "HeartbeatPeriod", (json_int_t)5000000000LL, "CAConfig",
+                          "NodeCertExpiry", (json_int_t)7776000000000000LL));
+    reset_records(f);
+    assert_int_equal(RUN(f, "swarm", "update", "--rebalance=false"), 0);
+    json_t *body = json_loads(f->records[1].body, 0, NULL);
+    assert_non_null(body);
+    assert_true(json_is_false(json_object_get(json_object_get(body, "Orchestration"),
+                                              "OrchRebalance")));
+    json_decref(body);
+}
+
 /* ------------------------------------------------------------------ */
 /* Refusals                                                            */
 
@@ -1075,6 +1302,46 @@ static void test_bad_input_sends_nothing(void **state)
         {{"swarm", "update", "--task-history-limit", "-1"},
          "invalid argument \"-1\" for \"--task-history-limit\" flag"},
         {{"swarm", "update", "now"}, "accepts no arguments"},
+        {{"swarm", "update", "--rebalance=maybe"},
+         "invalid argument \"maybe\" for \"--rebalance\" flag: strconv.ParseBool"},
+        {{"swarm", "update", "--rebalance", "true"}, "accepts no arguments"},
+        {{"service", "update", "--replicas", "abc", "web"},
+         "invalid argument \"abc\" for \"--replicas\" flag: strconv.ParseUint"},
+        {{"service", "update", "--update-failure-action", "explode", "web"},
+         "invalid argument \"explode\" for \"--update-failure-action\" flag: invalid failure "
+         "action"},
+        {{"service", "update", "--update-order", "middle-first", "web"},
+         "invalid argument \"middle-first\" for \"--update-order\" flag"},
+        {{"service", "update", "--update-max-failure-ratio", "1.5", "web"},
+         "for \"--update-max-failure-ratio\" flag: failure ratio must be between 0 and 1"},
+        {{"service", "update", "--update-delay", "5x", "web"},
+         "for \"--update-delay\" flag: time: unknown unit"},
+        {{"service", "update", "--update-monitor", "5", "web"}, "for \"--update-monitor\" flag"},
+        {{"service", "update", "--update-parallelism", "-1", "web"},
+         "for \"--update-parallelism\" flag"},
+        {{"service", "update", "--rebalance=maybe", "web"}, "for \"--rebalance\" flag"},
+        {{"service", "update", "--force=perhaps", "web"}, "for \"--force\" flag"},
+        {{"service", "update", "--env-rm", "A=1", "web"},
+         "invalid argument \"A=1\" for \"--env-rm\" flag: expected a key"},
+        {{"service", "update", "--label-rm", "", "web"}, "for \"--label-rm\" flag: empty key"},
+        {{"service", "update", "--constraint-add", "a=b", "web"},
+         "for \"--constraint-add\" flag: constraint expected one operator"},
+        {{"service", "update", "--args", "'open", "web"},
+         "for \"--args\" flag: EOF found when expecting closing quote"},
+        {{"service", "update", "--image", "", "web"}, "for \"--image\" flag: image must not"},
+        {{"service", "update", "--reserve-cpu", "half", "web"}, "for \"--reserve-cpu\" flag"},
+        {{"service", "update", "--limit-memory", "1zz", "web"}, "for \"--limit-memory\" flag"},
+        {{"service", "update", "--restart-window", "1", "web"}, "for \"--restart-window\" flag"},
+        {{"service", "update", "--bogus", "web"}, "unknown flag: --bogus"},
+        {{"service", "update", "--name", "x", "web"}, "unknown flag: --name"},
+        {{"service", "update", "--image"}, "flag needs an argument: --image"},
+        {{"service", "update"}, "\"orchctl service update\" requires exactly 1 argument"},
+        {{"service", "update", "web", "api"}, "requires exactly 1 argument"},
+        {{"service", "create", "--update-order", "sideways", "nginx"},
+         "for \"--update-order\" flag"},
+        {{"service", "create", "--rebalance=perhaps", "nginx"}, "for \"--rebalance\" flag"},
+        {{"service", "create", "--container-label", "=x", "nginx"},
+         "for \"--container-label\" flag: empty key"},
         {{"swarm", "frobnicate"}, "unknown command: frobnicate"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -1119,6 +1386,7 @@ static void test_help_exits_zero(void **state)
         {"swarm", "join", "Usage:  orchctl swarm join [OPTIONS] HOST:PORT\n"},
         {"swarm", "join-token", "Usage:  orchctl swarm join-token [OPTIONS] (worker|manager)\n"},
         {"swarm", "update", "Usage:  orchctl swarm update [OPTIONS]\n"},
+        {"service", "update", "Usage:  orchctl service update [OPTIONS] SERVICE\n"},
     };
     for (size_t i = 0; i < sizeof(helps) / sizeof(helps[0]); i++) {
         assert_int_equal(RUN(f, helps[i][0], helps[i][1], "--help"), 0);
@@ -1143,6 +1411,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_service_scale, setup, teardown),
         cmocka_unit_test_setup_teardown(test_service_scale_global_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_service_rm_and_daemon_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_service_update_body, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_service_update_refused_for_this_service, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_service_update_progress, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_service_update_status, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_service_inspect_update_pretty, setup, teardown),
         cmocka_unit_test_setup_teardown(test_swarm_init, setup, teardown),
         cmocka_unit_test_setup_teardown(test_node_update, setup, teardown),
         cmocka_unit_test_setup_teardown(test_node_update_refusals, setup, teardown),
@@ -1153,6 +1427,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_swarm_join, setup, teardown),
         cmocka_unit_test_setup_teardown(test_swarm_join_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_swarm_update, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_swarm_update_rebalance, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input_sends_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_daemon_unreachable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_help_exits_zero, setup, teardown),

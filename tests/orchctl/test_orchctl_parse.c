@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -310,6 +311,117 @@ static void test_key_value_and_env(void **state)
     assert_string_equal(env, "ORCHCTL_TEST_ENV");
     free(env);
     assert_int_equal(parse_env("=1", &env, err, sizeof(err)), -1);
+}
+
+static void test_bool(void **state)
+{
+    (void)state;
+    static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True"};
+    static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False"};
+    static const char *const bad[] = {"", "yes", "on", "tRUE", "2", " true", "-1"};
+    char err[PARSE_ERR_LEN];
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        bool v = false;
+        assert_int_equal(parse_bool(yes[i], &v, err, sizeof(err)), 0);
+        assert_true(v);
+        v = true;
+        assert_int_equal(parse_bool(no[i], &v, err, sizeof(err)), 0);
+        assert_false(v);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        bool v;
+        if (parse_bool(bad[i], &v, err, sizeof(err)) == 0)
+            fail_msg("'%s' accepted as a bool", bad[i]);
+    }
+    assert_int_equal(parse_bool("maybe", &(bool){false}, err, sizeof(err)), -1);
+    assert_string_equal(err, "strconv.ParseBool: parsing \"maybe\": invalid syntax");
+}
+
+static void test_update_enums_and_ratio(void **state)
+{
+    (void)state;
+    char err[PARSE_ERR_LEN];
+    assert_int_equal(parse_failure_action("pause", err, sizeof(err)), 0);
+    assert_int_equal(parse_failure_action("continue", err, sizeof(err)), 0);
+    assert_int_equal(parse_failure_action("rollback", err, sizeof(err)), 0);
+    assert_int_equal(parse_failure_action("Pause", err, sizeof(err)), -1);
+    assert_string_equal(err, "invalid failure action \"Pause\": must be pause, continue or "
+                             "rollback");
+    assert_int_equal(parse_update_order("stop-first", err, sizeof(err)), 0);
+    assert_int_equal(parse_update_order("start-first", err, sizeof(err)), 0);
+    assert_int_equal(parse_update_order("first", err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "invalid update order \"first\""));
+
+    static const struct {
+        const char *text;
+        double value;
+    } good[] = {{"0", 0}, {"1", 1}, {"0.25", 0.25}, {".5", 0.5}, {"1.000", 1}, {"-0", 0},
+                {"0.1", 0.1}};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        double v = -1;
+        if (parse_failure_ratio(good[i].text, &v, err, sizeof(err)) != 0)
+            fail_msg("%s rejected: %s", good[i].text, err);
+        if (v != good[i].value)
+            fail_msg("%s -> %g, want %g", good[i].text, v, good[i].value);
+    }
+    static const struct {
+        const char *text;
+        const char *reason;
+    } bad[] = {
+        {"1.5", "between 0 and 1"},  {"2", "between 0 and 1"},
+        {"-0.1", "between 0 and 1"}, {"1.0000000000000000001", "between 0 and 1"},
+        {"abc", "invalid syntax"},   {"", "invalid syntax"},
+        {"0.5x", "invalid syntax"},  {"50%", "invalid syntax"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        double v;
+        if (parse_failure_ratio(bad[i].text, &v, err, sizeof(err)) == 0)
+            fail_msg("%s accepted", bad[i].text);
+        if (strstr(err, bad[i].reason) == NULL)
+            fail_msg("%s: reason '%s' lacks '%s'", bad[i].text, err, bad[i].reason);
+    }
+}
+
+/* Splits text and compares with want (NULL-terminated). */
+static void expect_words(const char *text, const char *const *want)
+{
+    char err[PARSE_ERR_LEN];
+    char **words;
+    size_t count, n = 0;
+    if (parse_shell_words(text, &words, &count, err, sizeof(err)) != 0)
+        fail_msg("[%s] rejected: %s", text, err);
+    for (; want[n] != NULL; n++) {
+        if (n >= count)
+            fail_msg("[%s]: %zu words, want more", text, count);
+        if (strcmp(words[n], want[n]) != 0)
+            fail_msg("[%s] word %zu: [%s], want [%s]", text, n, words[n], want[n]);
+    }
+    if (count != n)
+        fail_msg("[%s]: %zu words, want %zu", text, count, n);
+    parse_words_free(words, count);
+}
+
+static void test_shell_words(void **state)
+{
+    (void)state;
+    char err[PARSE_ERR_LEN];
+    char **words = (char **)1;
+    size_t count = 7;
+    expect_words("", (const char *const[]){NULL});
+    expect_words("   \t ", (const char *const[]){NULL});
+    expect_words("sleep 100", (const char *const[]){"sleep", "100", NULL});
+    expect_words("  -g  'daemon off;' ", (const char *const[]){"-g", "daemon off;", NULL});
+    expect_words("a\\ b \"c \\\"d\\\"\" 'e\\f'",
+                 (const char *const[]){"a b", "c \"d\"", "e\\f", NULL});
+    expect_words("x''y \"\"", (const char *const[]){"xy", "", NULL});
+    expect_words("pre'quoted part'post", (const char *const[]){"prequoted partpost", NULL});
+    assert_int_equal(parse_shell_words("echo 'open", &words, &count, err, sizeof(err)), -1);
+    assert_string_equal(err, "EOF found when expecting closing quote");
+    assert_null(words);
+    assert_int_equal(count, 0);
+    assert_int_equal(parse_shell_words("echo \"open", &words, &count, err, sizeof(err)), -1);
+    assert_int_equal(parse_shell_words("trailing\\", &words, &count, err, sizeof(err)), -1);
+    assert_string_equal(err, "EOF found after escape character");
 }
 
 static void test_scale_spec(void **state)
@@ -639,6 +751,9 @@ int main(void)
         cmocka_unit_test(test_mount_good),
         cmocka_unit_test(test_mount_bad),
         cmocka_unit_test(test_key_value_and_env),
+        cmocka_unit_test(test_bool),
+        cmocka_unit_test(test_update_enums_and_ratio),
+        cmocka_unit_test(test_shell_words),
         cmocka_unit_test(test_scale_spec),
         cmocka_unit_test(test_service_name),
         cmocka_unit_test(test_task_filter),
