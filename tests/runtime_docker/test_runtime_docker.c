@@ -8,11 +8,16 @@
  * Every wait is a bounded receive on the event socket. Each test run uses a
  * node id of its own (test-docker-<pid>) and removes every container
  * carrying that node label before and after each test, also when a test
- * fails. Without a reachable dockerd the test is skipped (exit 77), or
- * fails when ORCHD_REQUIRE_DOCKER=1.
+ * fails; the containers a test makes itself under other labels it removes
+ * by id. The plugin's data directory is a fresh one of this run
+ * (mkdtemp), since the plugin removes the containers of its data directory
+ * that carry another node id. Without a reachable dockerd the test is
+ * skipped (exit 77), or fails when ORCHD_REQUIRE_DOCKER=1.
  *
  * State owned here: the fixture (plugin handle, event socket, client,
- * engine client, the statuses received so far).
+ * engine client, the statuses received so far), the run's data directory
+ * and, for the previous-identity test, a follower of the engine's destroy
+ * events.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +29,8 @@
 #include <jansson.h>
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/pull.h>
+#include <nng/supplemental/util/platform.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,20 +65,59 @@ struct test_host {
 };
 
 static char test_node_id[64];
+static char test_data_dir[PATH_MAX]; /* absolute, made by main */
 static unsigned test_url_seq;
+
+/* The info lines of the plugin that contain test_log_wanted, kept so
+ * that a test can wait for one (guarded by test_log_mu). */
+static nng_mtx *test_log_mu;
+static nng_cv *test_log_cv;
+static char test_log_wanted[128];
+static json_t *test_log_kept;
 
 static void test_log(enum orch_log_level level, const char *plugin_name,
 		     const char *fmt, ...)
 {
+	char line[1024];
 	va_list ap;
 
-	if (level > ORCH_LOG_WARN)
-		return;
-	fprintf(stderr, "[%s] ", plugin_name);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	if (level <= ORCH_LOG_WARN)
+		fprintf(stderr, "[%s] %s\n", plugin_name, line);
+	nng_mtx_lock(test_log_mu);
+	if (test_log_wanted[0] != '\0' && strstr(line, test_log_wanted)) {
+		json_array_append_new(test_log_kept, json_string(line));
+		nng_cv_wake(test_log_cv);
+	}
+	nng_mtx_unlock(test_log_mu);
+}
+
+/* Starts keeping the log lines that contain `wanted`. */
+static void test_log_keep(const char *wanted)
+{
+	nng_mtx_lock(test_log_mu);
+	snprintf(test_log_wanted, sizeof(test_log_wanted), "%s", wanted);
+	json_array_clear(test_log_kept);
+	nng_mtx_unlock(test_log_mu);
+}
+
+/* Waits (bounded) for a kept line; returns a copy (free it) or NULL. */
+static char *test_log_wait(void)
+{
+	nng_time deadline = nng_clock() + TEST_EVENT_TIMEOUT_MS;
+	char *line = NULL;
+
+	nng_mtx_lock(test_log_mu);
+	while (json_array_size(test_log_kept) == 0 &&
+	       nng_cv_until(test_log_cv, deadline) == 0)
+		;
+	if (json_array_size(test_log_kept) > 0)
+		line = strdup(json_string_value(json_array_get(test_log_kept, 0)));
+	test_log_wanted[0] = '\0';
+	nng_mtx_unlock(test_log_mu);
+	return line;
 }
 
 /* -------------------------------------------------------------- engine */
@@ -84,13 +130,15 @@ static json_t *node_filters(void)
 	return json_pack("{s:[s]}", "label", label);
 }
 
-/* Removes every container of this test run's node id. */
-static void engine_cleanup(struct docker_api *api)
+/* Removes every container labelled with node id `node`. */
+static void engine_cleanup_node(struct docker_api *api, const char *node)
 {
-	json_t *filters = node_filters(), *list = NULL, *c;
-	char err[512];
+	char label[160], err[512];
+	json_t *filters, *list = NULL, *c;
 	size_t i;
 
+	snprintf(label, sizeof(label), "orchd.node.id=%s", node);
+	filters = json_pack("{s:[s]}", "label", label);
 	if (docker_api_container_list(api, filters, &list, err,
 				      sizeof(err)) != DOCKER_API_OK)
 		fprintf(stderr, "cleanup: list: %s\n", err);
@@ -103,6 +151,17 @@ static void engine_cleanup(struct docker_api *api)
 	}
 	json_decref(list);
 	json_decref(filters);
+}
+
+/* Removes every container of this test run's node id, and of the old node
+ * id test_previous_identity_removed makes up (when it failed midway). */
+static void engine_cleanup(struct docker_api *api)
+{
+	char old_node[96];
+
+	snprintf(old_node, sizeof(old_node), "%s-old", test_node_id);
+	engine_cleanup_node(api, test_node_id);
+	engine_cleanup_node(api, old_node);
 }
 
 /* ---------------------------------------------------------------- host */
@@ -121,7 +180,7 @@ static void host_plugin_init(struct test_host *h, const char *config)
 	h->host.request_url = h->request_url;
 	h->host.event_url = h->event_url;
 	h->host.node_id = test_node_id;
-	h->host.data_dir = "/tmp";
+	h->host.data_dir = test_data_dir;
 	h->host.config_json = h->config;
 	h->host.log = test_log;
 	rc = h->plugin->init(&h->host, &h->state, err, sizeof(err));
@@ -421,6 +480,10 @@ static void test_start_three_then_stop(void **state)
 				    "web");
 		assert_string_equal(status_str(labels, "orchd.node.id"),
 				    test_node_id);
+		assert_string_equal(status_str(labels, "orchd.data-dir"),
+				    test_data_dir);
+		assert_string_equal(status_str(labels, "orchd.stop-grace-ms"),
+				    "2000");
 		for (j = 0; j < 3; j++)
 			if (strcmp(status_str(labels, "orchd.task.id"),
 				   ids[j]) == 0)
@@ -687,6 +750,202 @@ static void test_exec_helper(void **state)
 	free(output);
 }
 
+/* ------------------------------------------- containers of a previous identity */
+
+/* Follows the engine's destroy events of containers labelled with the
+ * run's data directory; records their ids. */
+struct destroy_watch {
+	nng_mtx *mu;
+	nng_cv *cv;
+	bool connected;
+	json_t *destroyed; /* container ids */
+	struct docker_events *events;
+};
+
+static void destroy_watch_on_event(void *ctx, json_t *event)
+{
+	struct destroy_watch *w = ctx;
+	json_t *id = json_object_get(json_object_get(event, "Actor"), "ID");
+
+	nng_mtx_lock(w->mu);
+	if (json_is_string(id))
+		json_array_append(w->destroyed, id);
+	nng_cv_wake(w->cv);
+	nng_mtx_unlock(w->mu);
+}
+
+static void destroy_watch_on_connected(void *ctx)
+{
+	struct destroy_watch *w = ctx;
+
+	nng_mtx_lock(w->mu);
+	w->connected = true;
+	nng_cv_wake(w->cv);
+	nng_mtx_unlock(w->mu);
+}
+
+static bool destroy_watch_has(struct destroy_watch *w, const char *id)
+{
+	json_t *item;
+	size_t i;
+
+	json_array_foreach(w->destroyed, i, item) {
+		if (strcmp(json_string_value(item), id) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Starts the follower and waits (bounded) until it is connected, so that
+ * no destroy after this call is missed. */
+static void destroy_watch_start(struct destroy_watch *w)
+{
+	char label[PATH_MAX + 32], err[512];
+	nng_time deadline = nng_clock() + TEST_EVENT_TIMEOUT_MS;
+	json_t *filters;
+
+	assert_int_equal(nng_mtx_alloc(&w->mu), 0);
+	assert_int_equal(nng_cv_alloc(&w->cv, w->mu), 0);
+	w->destroyed = json_array();
+	snprintf(label, sizeof(label), "orchd.data-dir=%s", test_data_dir);
+	filters = json_pack("{s:[s],s:[s],s:[s]}", "type", "container", "event",
+			    "destroy", "label", label);
+	if (docker_events_start(NULL, filters, destroy_watch_on_event,
+				destroy_watch_on_connected, w, &w->events, err,
+				sizeof(err)) != DOCKER_API_OK)
+		fail_msg("events: %s", err);
+	json_decref(filters);
+	nng_mtx_lock(w->mu);
+	while (!w->connected && nng_cv_until(w->cv, deadline) == 0)
+		;
+	nng_mtx_unlock(w->mu);
+	assert_true(w->connected);
+}
+
+/* Waits (bounded) for the destroy of container id. */
+static bool destroy_watch_wait(struct destroy_watch *w, const char *id)
+{
+	nng_time deadline = nng_clock() + TEST_EVENT_TIMEOUT_MS;
+	bool seen;
+
+	nng_mtx_lock(w->mu);
+	while (!(seen = destroy_watch_has(w, id)) &&
+	       nng_cv_until(w->cv, deadline) == 0)
+		;
+	nng_mtx_unlock(w->mu);
+	return seen;
+}
+
+static void destroy_watch_stop(struct destroy_watch *w)
+{
+	docker_events_stop(w->events);
+	json_decref(w->destroyed);
+	nng_cv_free(w->cv);
+	nng_mtx_free(w->mu);
+}
+
+/* Creates and starts a sleeping container with these labels (stolen)
+ * the way orchd would have; its id goes into id. */
+static void engine_run_labelled(struct test_host *h, json_t *labels, char *id,
+				size_t idlen)
+{
+	json_t *config = json_pack(
+		"{s:s,s:o,s:[ss],s:{s:b}}", "Image", TEST_IMAGE, "Labels",
+		labels, "Entrypoint", "sleep", "1000", "HostConfig", "Init", 1);
+	char err[512], *cid = NULL;
+
+	if (docker_api_container_create(h->api, NULL, config, &cid, err,
+					sizeof(err)) != DOCKER_API_OK)
+		fail_msg("create: %s", err);
+	json_decref(config);
+	snprintf(id, idlen, "%s", cid);
+	free(cid);
+	if (docker_api_container_start(h->api, id, err, sizeof(err)) !=
+	    DOCKER_API_OK)
+		fail_msg("start %s: %s", id, err);
+}
+
+static bool engine_running(struct test_host *h, const char *id)
+{
+	json_t *info = NULL;
+	char err[512];
+	bool running = false;
+
+	if (docker_api_container_inspect(h->api, id, &info, err,
+					 sizeof(err)) == DOCKER_API_OK)
+		running = json_is_true(json_object_get(
+			json_object_get(info, "State"), "Running"));
+	json_decref(info);
+	return running;
+}
+
+static void engine_remove_quietly(struct test_host *h, const char *id)
+{
+	char err[512];
+	int rc;
+
+	if (id[0] == '\0')
+		return;
+	rc = docker_api_container_remove(h->api, id, true, err, sizeof(err));
+	if (rc != DOCKER_API_OK && rc != DOCKER_API_NOT_FOUND)
+		fprintf(stderr, "cleanup: remove %s: %s\n", id, err);
+}
+
+/* The node's data root was wiped, orchd came back as a new node: at start
+ * the plugin removes the containers of its data directory made under the
+ * old node id, and leaves those of another data directory and those
+ * without the label (older orchd) alone. */
+static void test_previous_identity_removed(void **state)
+{
+	struct test_host *h = *state;
+	char old_node[96], other_dir[PATH_MAX + 16];
+	char stale[128] = "", other[128] = "", unlabelled[128] = "";
+	struct destroy_watch watch = { 0 };
+	char expected[256], *logged;
+	bool stale_destroyed;
+
+	snprintf(old_node, sizeof(old_node), "%s-old", test_node_id);
+	snprintf(other_dir, sizeof(other_dir), "%s-elsewhere", test_data_dir);
+	host_plugin_fini(h);
+	destroy_watch_start(&watch);
+	engine_run_labelled(h,
+			    json_pack("{s:s,s:s,s:s,s:s}", "orchd.node.id",
+				      old_node, "orchd.data-dir", test_data_dir,
+				      "orchd.task.id", "old1",
+				      "orchd.stop-grace-ms", "1000"),
+			    stale, sizeof(stale));
+	engine_run_labelled(h,
+			    json_pack("{s:s,s:s,s:s}", "orchd.node.id", old_node,
+				      "orchd.data-dir", other_dir,
+				      "orchd.task.id", "old2"),
+			    other, sizeof(other));
+	engine_run_labelled(h,
+			    json_pack("{s:s,s:s}", "orchd.node.id", old_node,
+				      "orchd.task.id", "old3"),
+			    unlabelled, sizeof(unlabelled));
+	assert_true(engine_running(h, stale));
+
+	snprintf(expected, sizeof(expected),
+		 "removed container %s of a previous identity of this node "
+		 "(node %s)",
+		 stale, old_node);
+	test_log_keep(expected);
+	host_plugin_init(h, NULL);
+	stale_destroyed = destroy_watch_wait(&watch, stale);
+	logged = test_log_wait();
+	destroy_watch_stop(&watch);
+	bool other_running = engine_running(h, other);
+	bool unlabelled_running = engine_running(h, unlabelled);
+	engine_remove_quietly(h, stale);
+	engine_remove_quietly(h, other);
+	engine_remove_quietly(h, unlabelled);
+	assert_true(stale_destroyed);
+	assert_non_null(logged);
+	free(logged);
+	assert_true(other_running);
+	assert_true(unlabelled_running);
+}
+
 static void test_demux(void **state)
 {
 	const char in[] = "\x01\0\0\0\0\0\0\x03"
@@ -759,8 +1018,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_helper, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_previous_identity_removed,
+						setup, teardown),
 	};
 	const char *require = getenv("ORCHD_REQUIRE_DOCKER");
+
+	char data_dir[] = "/tmp/orchd-test-docker-XXXXXX";
+	int failed;
 
 	snprintf(test_node_id, sizeof(test_node_id), "test-docker-%d",
 		 (int)getpid());
@@ -772,5 +1036,22 @@ int main(void)
 		fprintf(stderr, "SKIP: the docker runtime tests need dockerd\n");
 		return 77;
 	}
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	if (mkdtemp(data_dir) == NULL ||
+	    realpath(data_dir, test_data_dir) == NULL) {
+		perror("test_runtime_docker: data dir");
+		return 1;
+	}
+	if (nng_mtx_alloc(&test_log_mu) != 0 ||
+	    nng_cv_alloc(&test_log_cv, test_log_mu) != 0 ||
+	    (test_log_kept = json_array()) == NULL) {
+		fprintf(stderr, "test_runtime_docker: out of memory\n");
+		return 1;
+	}
+	failed = cmocka_run_group_tests(tests, NULL, NULL);
+	if (rmdir(data_dir) != 0)
+		perror("test_runtime_docker: rmdir data dir");
+	json_decref(test_log_kept);
+	nng_cv_free(test_log_cv);
+	nng_mtx_free(test_log_mu);
+	return failed;
 }

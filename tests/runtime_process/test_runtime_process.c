@@ -539,8 +539,9 @@ static void test_run_stop_remove(void **state)
 
 /* Starts a task that ignores SIGTERM, and waits until it does: "running"
  * only means exec succeeded, so the shell tells through a FIFO once its
- * trap is set. */
-static void start_stubborn(struct test_host *h, const char *id)
+ * trap is set. grace_ms > 0 sets the task's stop_grace_ms. */
+static void start_stubborn_grace(struct test_host *h, const char *id,
+				 int grace_ms)
 {
 	char fifo[PATH_MAX], script[PATH_MAX + 64];
 	snprintf(fifo, sizeof(fifo), "%s/%s.ready", h->root, id);
@@ -549,11 +550,20 @@ static void start_stubborn(struct test_host *h, const char *id)
 	assert_true(fd >= 0);
 	snprintf(script, sizeof(script),
 		 "trap '' TERM; echo ready > %s; exec sleep 100", fifo);
-	start_one(h, rtask(id, "sh", "-c", script, NULL));
+	json_t *task = rtask(id, "sh", "-c", script, NULL);
+	if (grace_ms > 0)
+		json_object_set_new(task, "stop_grace_ms",
+				    json_integer(grace_ms));
+	start_one(h, task);
 	wait_status(h, id, "running");
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	assert_int_equal(poll(&pfd, 1, WAIT_MS), 1);
 	close(fd);
+}
+
+static void start_stubborn(struct test_host *h, const char *id)
+{
+	start_stubborn_grace(h, id, 0);
 }
 
 static void test_stop_escalates_to_sigkill(void **state)
@@ -784,6 +794,74 @@ static void test_pending_sigkill_survives_restart(void **state)
 	assert_int_equal(field_int(status, "exit_code"), 128 + SIGKILL);
 }
 
+/* The shim and the task recorded in a task directory, each with a pidfd
+ * that becomes readable when the process ends. */
+struct watched_task {
+	struct proc_pid_record shim, task;
+	int shim_fd, task_fd;
+};
+
+static void watch_task(struct test_host *h, const char *id,
+		       struct watched_task *w)
+{
+	char dir[PATH_MAX * 2];
+	snprintf(dir, sizeof(dir), "%s/tasks/%s", h->data_dir, id);
+	assert_int_equal(proc_store_read_pid(dir, PROC_FILE_SHIM_PID, &w->shim),
+			 0);
+	assert_int_equal(proc_store_read_pid(dir, PROC_FILE_TASK_PID, &w->task),
+			 0);
+	w->shim_fd = pidfd_open(w->shim.pid, 0);
+	w->task_fd = pidfd_open(w->task.pid, 0);
+	assert_true(w->shim_fd >= 0);
+	assert_true(w->task_fd >= 0);
+	assert_true(proc_pid_alive(&w->shim));
+	assert_true(proc_pid_alive(&w->task));
+}
+
+/* True when the process behind fd ended within WAIT_MS. On failure the
+ * process group is killed, so that nothing outlives the test. */
+static bool ended_in_time(int fd, const struct proc_pid_record *record)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	bool ended = poll(&pfd, 1, WAIT_MS) == 1;
+	if (!ended && proc_pid_alive(record))
+		kill(-record->pid, SIGKILL);
+	close(fd);
+	return ended;
+}
+
+/* orchd is gone and so is the task directory (the node's data root was
+ * wiped): the shim stops its task (SIGTERM; SIGKILL after the task's grace
+ * for one that ignores SIGTERM) and exits. */
+static void test_shim_stops_task_when_its_dir_is_removed(void **state)
+{
+	struct test_host *h = *state;
+	assert_int_equal(host_load(h, "{}"), 0);
+	start_one(h, rtask("plain", "/bin/sleep", "1000", NULL));
+	wait_status(h, "plain", "running");
+	start_stubborn_grace(h, "stubborn", 300);
+	struct watched_task plain, stubborn;
+	watch_task(h, "plain", &plain);
+	watch_task(h, "stubborn", &stubborn);
+	host_unload(h);
+
+	char tasks_dir[PATH_MAX + 8];
+	snprintf(tasks_dir, sizeof(tasks_dir), "%s/tasks", h->data_dir);
+	assert_int_equal(nftw(tasks_dir, remove_entry, 16,
+			      FTW_DEPTH | FTW_PHYS),
+			 0);
+	bool plain_task = ended_in_time(plain.task_fd, &plain.task);
+	bool plain_shim = ended_in_time(plain.shim_fd, &plain.shim);
+	bool stubborn_task = ended_in_time(stubborn.task_fd, &stubborn.task);
+	bool stubborn_shim = ended_in_time(stubborn.shim_fd, &stubborn.shim);
+	assert_true(plain_task);
+	assert_true(plain_shim);
+	assert_true(stubborn_task);
+	assert_true(stubborn_shim);
+	assert_false(proc_pid_alive(&plain.task));
+	assert_false(proc_pid_alive(&stubborn.task));
+}
+
 #define HOST_TEST(fn) cmocka_unit_test_setup_teardown(fn, host_setup, host_teardown)
 
 int main(void)
@@ -802,6 +880,7 @@ int main(void)
 		HOST_TEST(test_batch_of_twenty),
 		HOST_TEST(test_restart_survival),
 		HOST_TEST(test_pending_sigkill_survives_restart),
+		HOST_TEST(test_shim_stops_task_when_its_dir_is_removed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,17 @@
  * container's end into complete / failed / shutdown. One sender thread
  * sends the statuses queued in the outbox, in order, batched.
  *
+ * Every container is labelled with the node id and with the plugin's data
+ * directory (an absolute path: which orchd, among those sharing one
+ * engine, made it). When an operator wipes a node's data root, orchd
+ * comes back as a new node id with the same data directory; whenever the
+ * events stream (re)connects, a sweep job stops (with the task's grace)
+ * and removes the containers that carry this data directory but another
+ * node id: they belong to a previous identity of this node and nobody
+ * would ever stop them. Containers of other data directories are never
+ * touched, and neither are containers made by an older orchd that did not
+ * set the data directory label: there is no telling whose they are.
+ *
  * State owned here: the task table (every task this plugin holds: queued,
  * starting, running, ended and not yet removed, and removed ones whose
  * container's "destroy" has not been seen yet), the job queue and the
@@ -52,6 +63,9 @@
 #define DOCKER_LABEL_SERVICE_ID "orchd.service.id"
 #define DOCKER_LABEL_SERVICE_NAME "orchd.service.name"
 #define DOCKER_LABEL_NODE "orchd.node.id"
+#define DOCKER_LABEL_DATA_DIR "orchd.data-dir"
+#define DOCKER_LABEL_GRACE "orchd.stop-grace-ms"
+#define DOCKER_DEFAULT_GRACE_MS 10000
 
 /* A task's phase only moves forward; each one is reported once. */
 enum docker_phase {
@@ -84,17 +98,22 @@ struct docker_task {
 	char *last_error;
 };
 
-enum docker_job_kind { DOCKER_JOB_START, DOCKER_JOB_STOP };
+enum docker_job_kind {
+	DOCKER_JOB_START,
+	DOCKER_JOB_STOP,
+	DOCKER_JOB_SWEEP, /* containers of a previous identity; no task */
+};
 
 struct docker_job {
 	struct docker_job *next;
 	enum docker_job_kind kind;
-	struct docker_task *task; /* holds a reference */
+	struct docker_task *task; /* holds a reference; NULL for a sweep */
 };
 
 struct docker_plugin {
 	const struct orch_host *host;
 	char *node_id;
+	char *data_dir; /* absolute: the value of DOCKER_LABEL_DATA_DIR */
 	char *socket_path;
 
 	struct orch_sdk_server *server;
@@ -110,6 +129,7 @@ struct docker_plugin {
 	struct docker_job *jobs_head, *jobs_tail;
 	bool jobs_stopping;
 	atomic_bool aborting; /* makes workers' transfers give up */
+	atomic_bool sweep_queued; /* a sweep job waits in the queue */
 	pthread_t workers[DOCKER_WORKERS];
 	struct docker_api *worker_apis[DOCKER_WORKERS];
 	size_t workers_started;
@@ -322,6 +342,26 @@ static void *sender_main(void *arg)
 
 /* ------------------------------------------------------------ job queue */
 
+/* Queues job, unless the workers are stopping (fini drops what is queued;
+ * the events thread outlives the workers and could queue after that):
+ * returns false then, and the caller drops the job itself. */
+static bool jobs_append(struct docker_plugin *p, struct docker_job *job)
+{
+	pthread_mutex_lock(&p->jobs_mu);
+	if (p->jobs_stopping) {
+		pthread_mutex_unlock(&p->jobs_mu);
+		return false;
+	}
+	if (p->jobs_tail != NULL)
+		p->jobs_tail->next = job;
+	else
+		p->jobs_head = job;
+	p->jobs_tail = job;
+	pthread_cond_signal(&p->jobs_cv);
+	pthread_mutex_unlock(&p->jobs_mu);
+	return true;
+}
+
 /* Queues a job on t (takes a reference). Caller holds tasks_mu. */
 static int jobs_push(struct docker_plugin *p, enum docker_job_kind kind,
 		     struct docker_task *t)
@@ -333,14 +373,29 @@ static int jobs_push(struct docker_plugin *p, enum docker_job_kind kind,
 	job->kind = kind;
 	job->task = t;
 	t->refs++;
-	pthread_mutex_lock(&p->jobs_mu);
-	if (p->jobs_tail != NULL)
-		p->jobs_tail->next = job;
-	else
-		p->jobs_head = job;
-	p->jobs_tail = job;
-	pthread_cond_signal(&p->jobs_cv);
-	pthread_mutex_unlock(&p->jobs_mu);
+	if (!jobs_append(p, job)) {
+		t->refs--; /* the caller's reference keeps t */
+		free(job);
+	}
+	return 0;
+}
+
+/* Queues a sweep unless one is waiting already. Returns 0 or -1 when out
+ * of memory. */
+static int jobs_push_sweep(struct docker_plugin *p)
+{
+	struct docker_job *job;
+
+	if (atomic_exchange(&p->sweep_queued, true))
+		return 0;
+	job = calloc(1, sizeof(*job));
+	if (job == NULL) {
+		atomic_store(&p->sweep_queued, false);
+		return -1;
+	}
+	job->kind = DOCKER_JOB_SWEEP;
+	if (!jobs_append(p, job))
+		free(job);
 	return 0;
 }
 
@@ -363,9 +418,11 @@ static struct docker_job *jobs_pop(struct docker_plugin *p)
 
 static void job_free(struct docker_plugin *p, struct docker_job *job)
 {
-	pthread_mutex_lock(&p->tasks_mu);
-	task_unref(job->task);
-	pthread_mutex_unlock(&p->tasks_mu);
+	if (job->task != NULL) {
+		pthread_mutex_lock(&p->tasks_mu);
+		task_unref(job->task);
+		pthread_mutex_unlock(&p->tasks_mu);
+	}
 	free(job);
 }
 
@@ -415,12 +472,23 @@ static json_t *strings_copy(json_t *array)
 		       : NULL;
 }
 
+/* The RTASK's stop_grace_ms, or the default. */
+static int spec_grace_ms(json_t *spec)
+{
+	json_int_t grace =
+		json_integer_value(json_object_get(spec, "stop_grace_ms"));
+
+	return grace > 0 && grace < INT32_MAX ? (int)grace
+					      : DOCKER_DEFAULT_GRACE_MS;
+}
+
 static json_t *container_labels(struct docker_plugin *p, json_t *spec,
 				const char *task_id)
 {
 	json_t *labels = json_object();
 	json_t *value;
 	const char *key;
+	char grace[16];
 	const char *sid = json_string_value(json_object_get(spec, "service_id"));
 	const char *sname =
 		json_string_value(json_object_get(spec, "service_name"));
@@ -435,6 +503,10 @@ static json_t *container_labels(struct docker_plugin *p, json_t *spec,
 	json_object_set_new(labels, DOCKER_LABEL_SERVICE_NAME,
 			    json_string(sname ? sname : ""));
 	json_object_set_new(labels, DOCKER_LABEL_NODE, json_string(p->node_id));
+	json_object_set_new(labels, DOCKER_LABEL_DATA_DIR,
+			    json_string(p->data_dir));
+	snprintf(grace, sizeof(grace), "%d", spec_grace_ms(spec));
+	json_object_set_new(labels, DOCKER_LABEL_GRACE, json_string(grace));
 	return labels;
 }
 
@@ -734,6 +806,100 @@ static void job_stop(struct docker_plugin *p, struct docker_api *api,
 	free(id);
 }
 
+/* ------------------------------------------------------------ sweep job */
+
+/* A container of this data directory made under another node id: what a
+ * previous identity of this node left running. Without a node id of its
+ * own the plugin cannot tell and leaves everything alone. */
+static bool sweep_is_stale(struct docker_plugin *p, json_t *container)
+{
+	json_t *labels = json_object_get(container, "Labels");
+	const char *dir =
+		json_string_value(json_object_get(labels, DOCKER_LABEL_DATA_DIR));
+	const char *node =
+		json_string_value(json_object_get(labels, DOCKER_LABEL_NODE));
+
+	return p->node_id[0] != '\0' && dir != NULL &&
+	       strcmp(dir, p->data_dir) == 0 && node != NULL &&
+	       strcmp(node, p->node_id) != 0;
+}
+
+/* The stop grace the container's task had, in whole seconds. */
+static int sweep_grace_s(json_t *labels)
+{
+	const char *text =
+		json_string_value(json_object_get(labels, DOCKER_LABEL_GRACE));
+	long grace_ms = text != NULL ? strtol(text, NULL, 10) : 0;
+
+	if (grace_ms <= 0 || grace_ms > INT32_MAX)
+		grace_ms = DOCKER_DEFAULT_GRACE_MS;
+	return (int)((grace_ms + 999) / 1000);
+}
+
+/* Stops (with its task's grace) and removes one container of a previous
+ * identity. One that vanished meanwhile needs nothing more. */
+static void sweep_remove(struct docker_plugin *p, struct docker_api *api,
+			 json_t *container)
+{
+	json_t *labels = json_object_get(container, "Labels");
+	const char *id = json_string_value(json_object_get(container, "Id"));
+	const char *node =
+		json_string_value(json_object_get(labels, DOCKER_LABEL_NODE));
+	char err[DOCKER_ERR];
+	int rc;
+
+	if (id == NULL)
+		return;
+	rc = docker_api_container_stop(api, id, sweep_grace_s(labels), err,
+				       sizeof(err));
+	if (rc == DOCKER_API_OK || rc == DOCKER_API_NOT_MODIFIED)
+		rc = docker_api_container_remove(api, id, true, err,
+						 sizeof(err));
+	if (rc == DOCKER_API_OK)
+		docker_logf(p, ORCH_LOG_INFO,
+			    "removed container %s of a previous identity of "
+			    "this node (node %s)",
+			    id, node);
+	else if (rc != DOCKER_API_NOT_FOUND && !atomic_load(&p->aborting))
+		docker_logf(p, ORCH_LOG_ERROR,
+			    "cannot remove container %s of a previous "
+			    "identity of this node (node %s): %s",
+			    id, node, err);
+}
+
+static void job_sweep(struct docker_plugin *p, struct docker_api *api)
+{
+	json_t *filters = NULL, *list = NULL, *c;
+	char *label = NULL, err[DOCKER_ERR] = "out of memory";
+	int rc = DOCKER_API_ERROR;
+	size_t i;
+
+	atomic_store(&p->sweep_queued, false);
+	if (asprintf(&label, DOCKER_LABEL_DATA_DIR "=%s", p->data_dir) >= 0)
+		filters = json_pack("{s:[s]}", "label", label);
+	free(label);
+	if (filters != NULL)
+		rc = docker_api_container_list(api, filters, &list, err,
+					       sizeof(err));
+	json_decref(filters);
+	if (rc != DOCKER_API_OK) {
+		if (!atomic_load(&p->aborting))
+			docker_logf(p, ORCH_LOG_ERROR,
+				    "cannot look for containers of a previous "
+				    "identity of this node: %s",
+				    err);
+		json_decref(list);
+		return;
+	}
+	json_array_foreach(list, i, c) {
+		if (atomic_load(&p->aborting))
+			break;
+		if (sweep_is_stale(p, c))
+			sweep_remove(p, api, c);
+	}
+	json_decref(list);
+}
+
 static void *worker_main(void *arg)
 {
 	struct docker_worker_arg *wa = arg;
@@ -745,8 +911,10 @@ static void *worker_main(void *arg)
 	while ((job = jobs_pop(p)) != NULL) {
 		if (job->kind == DOCKER_JOB_START)
 			job_start(p, api, job->task);
-		else
+		else if (job->kind == DOCKER_JOB_STOP)
 			job_stop(p, api, job->task);
+		else
+			job_sweep(p, api);
 		job_free(p, job);
 	}
 	return NULL;
@@ -841,7 +1009,8 @@ static void engine_on_event(void *ctx, json_t *event)
 }
 
 /* After each (re)connection of the events stream: containers that ended
- * or vanished while the stream was down are reported now. */
+ * or vanished while the stream was down are reported now, and a sweep of
+ * a previous identity's containers is queued (the engine is there). */
 static void engine_on_connected(void *ctx)
 {
 	struct docker_plugin *p = ctx;
@@ -850,6 +1019,11 @@ static void engine_on_connected(void *ctx)
 	char err[DOCKER_ERR];
 	size_t i;
 	int rc;
+
+	if (jobs_push_sweep(p) != 0)
+		docker_logf(p, ORCH_LOG_ERROR,
+			    "out of memory: containers of a previous identity "
+			    "of this node are not looked for");
 
 	pthread_mutex_lock(&p->tasks_mu);
 	for (t = p->tasks; t != NULL; t = t->next)
@@ -1116,11 +1290,7 @@ static const char *start_one(struct docker_plugin *p, json_t *rtask)
 	if (t == NULL || (t->spec = json_deep_copy(rtask)) == NULL) {
 		error = "out of memory";
 	} else {
-		json_int_t grace = json_integer_value(
-			json_object_get(rtask, "stop_grace_ms"));
-
-		t->stop_grace_ms = grace > 0 && grace < INT32_MAX ? (int)grace
-								 : 10000;
+		t->stop_grace_ms = spec_grace_ms(rtask);
 		task_link(p, t);
 		if (jobs_push(p, DOCKER_JOB_START, t) != 0) {
 			task_unlink(p, t);
@@ -1565,6 +1735,24 @@ static int plugin_config(struct docker_plugin *p, const char *config_json,
 	return 0;
 }
 
+/* The data directory as an absolute path, the same each time orchd
+ * starts on this data root. */
+static int plugin_data_dir(struct docker_plugin *p, const char *data_dir,
+			   char *err, size_t errlen)
+{
+	if (data_dir == NULL || data_dir[0] == '\0') {
+		snprintf(err, errlen, "docker: the host gave no data directory");
+		return -1;
+	}
+	p->data_dir = realpath(data_dir, NULL);
+	if (p->data_dir == NULL) {
+		snprintf(err, errlen, "docker: data directory %s: %s", data_dir,
+			 strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int plugin_open_apis(struct docker_plugin *p, char *err, size_t errlen)
 {
 	char why[DOCKER_ERR];
@@ -1713,6 +1901,7 @@ static void docker_fini(void *state)
 	pthread_cond_destroy(&p->handler_cv);
 	free(p->socket_path);
 	free(p->node_id);
+	free(p->data_dir);
 	free(p);
 }
 
@@ -1734,13 +1923,15 @@ static int docker_init(const struct orch_host *host, void **state, char *err,
 	pthread_mutex_init(&p->handler_mu, NULL);
 	pthread_cond_init(&p->handler_cv, NULL);
 	atomic_init(&p->aborting, false);
+	atomic_init(&p->sweep_queued, false);
 	p->outbox = json_array();
 	p->node_id = strdup(host->node_id ? host->node_id : "");
 	if (p->outbox == NULL || p->node_id == NULL) {
 		snprintf(err, errlen, "docker: out of memory");
 		goto fail;
 	}
-	if (plugin_config(p, host->config_json, err, errlen) != 0 ||
+	if (plugin_data_dir(p, host->data_dir, err, errlen) != 0 ||
+	    plugin_config(p, host->config_json, err, errlen) != 0 ||
 	    plugin_open_apis(p, err, errlen) != 0 ||
 	    orch_sdk_events_open(host->event_url, &p->events_out, err,
 				 errlen) != 0 ||
@@ -1750,8 +1941,8 @@ static int docker_init(const struct orch_host *host, void **state, char *err,
 				  docker_handle, p, &p->server, err,
 				  errlen) != 0)
 		goto fail;
-	docker_logf(p, ORCH_LOG_INFO, "docker runtime on %s, node %s",
-		    p->socket_path, p->node_id);
+	docker_logf(p, ORCH_LOG_INFO, "docker runtime on %s, node %s, data %s",
+		    p->socket_path, p->node_id, p->data_dir);
 	*state = p;
 	return 0;
 fail:

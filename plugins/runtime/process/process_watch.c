@@ -105,6 +105,7 @@ struct spawn_args {
 	char **envp;
 	size_t argc, envc;
 	char fd_arg[16];
+	char grace_arg[24];
 };
 
 static void spawn_args_free(struct spawn_args *args)
@@ -161,21 +162,26 @@ static void spawn_append_strings(struct spawn_args *args, json_t *array)
 		args->argv[args->argc++] = (char *)json_string_value(item);
 }
 
-/* argv of the shim: shim task_dir sync_fd program argv0 [args...]. The
- * strings are borrowed from the runtime, the task and its spec. */
+/* argv of the shim: shim task_dir sync_fd grace_ms program argv0
+ * [args...]; grace_ms is the task's stop grace, which the shim uses when
+ * it stops the task itself (its directory vanished). The strings are
+ * borrowed from the runtime, the task and its spec. */
 static int spawn_build_argv(struct spawn_args *args, struct proc_runtime *rt,
 			    struct proc_task *task, char *program, int sync_fd)
 {
 	json_t *command = json_object_get(task->spec, "command");
 	json_t *task_args = json_object_get(task->spec, "args");
-	size_t count = 6 + json_array_size(command) + json_array_size(task_args);
+	size_t count = 7 + json_array_size(command) + json_array_size(task_args);
 	args->argv = calloc(count, sizeof(char *));
 	if (args->argv == NULL)
 		return -ENOMEM;
 	snprintf(args->fd_arg, sizeof(args->fd_arg), "%d", sync_fd);
+	snprintf(args->grace_arg, sizeof(args->grace_arg), "%lld",
+		 (long long)(task->grace_ms > 0 ? task->grace_ms : 0));
 	args->argv[args->argc++] = rt->shim_path;
 	args->argv[args->argc++] = task->dir;
 	args->argv[args->argc++] = args->fd_arg;
+	args->argv[args->argc++] = args->grace_arg;
 	args->argv[args->argc++] = program;
 	args->argv[args->argc++] = (char *)json_string_value(
 		json_object_get(task->spec, "image"));
