@@ -171,6 +171,15 @@ const char *dispatcher_request(struct dispatcher *d, const struct store *st,
 	return s->node_id;
 }
 
+/* How long a request with nothing to send is held: half a heartbeat
+ * period, so that the manager hears from every agent at least twice a
+ * period and a short network blip (plus TCP's retransmission backoff)
+ * stays well inside the 2.5 periods after which a node is down. */
+static int64_t session_hold_ns(int64_t period_ns)
+{
+	return period_ns / 2;
+}
+
 void dispatcher_step(struct dispatcher *d, const struct store *st,
 		     int64_t now_ns, int64_t period_ns)
 {
@@ -179,7 +188,7 @@ void dispatcher_step(struct dispatcher *d, const struct store *st,
 		if (!s->held)
 			continue;
 		json_t *diff = session_diff(s, st, false);
-		if (diff || now_ns - s->held_since_ns >= period_ns)
+		if (diff || now_ns - s->held_since_ns >= session_hold_ns(period_ns))
 			session_reply(s, st, diff, period_ns);
 	}
 }
@@ -188,7 +197,8 @@ int64_t dispatcher_next_deadline(const struct dispatcher *d, int64_t period_ns)
 {
 	int64_t next = INT64_MAX;
 	for (size_t i = 0; i < d->n; i++)
-		if (d->sessions[i].held && d->sessions[i].held_since_ns + period_ns < next)
-			next = d->sessions[i].held_since_ns + period_ns;
+		if (d->sessions[i].held &&
+		    d->sessions[i].held_since_ns + session_hold_ns(period_ns) < next)
+			next = d->sessions[i].held_since_ns + session_hold_ns(period_ns);
 	return next;
 }

@@ -12,7 +12,7 @@
  *    "removed":[task id...],"heartbeat_ms":P}
  *
  * (all tasks when "full": a new session, or an ack it does not recognize),
- * at once when there is something to send, otherwise after at most one
+ * at once when there is something to send, otherwise after half a
  * heartbeat period (long poll). A node whose agent has not asked for
  * heartbeat_grace periods is reported as down. Owned by the core thread:
  * the manager calls these functions only from there.

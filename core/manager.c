@@ -122,6 +122,10 @@ static void on_role_changed(void *ctx, enum raft_role role, uint64_t leader)
 	if (leader != m->leader_raft_id)
 		m->reissue_reads = true;
 	m->leader_raft_id = leader;
+	if (leader)
+		m->leaderless_since_ns = 0;
+	else if (!m->leaderless_since_ns)
+		m->leaderless_since_ns = inbox_now_ns();
 	bool was_leader = m->leader;
 	m->leader = role == RAFT_LEADER;
 	m->dirty = true;
@@ -152,6 +156,7 @@ static int manager_open_raft(struct manager *m, bool bootstrap, char *err,
 					  .role_changed = on_role_changed };
 	if (raft_node_open(&cfg, &cb, &m->raft, err, errlen) != 0)
 		return -1;
+	m->leaderless_since_ns = inbox_now_ns(); /* until a leader is heard of */
 	struct raft_status st;
 	raft_node_status(m->raft, &st);
 	/* Alone in the cluster: no one to wait for, campaign at once. */
@@ -794,7 +799,8 @@ static json_t *task_reservations(const json_t *task)
 			 json_integer_value(json_object_get(r, "MemoryBytes")));
 }
 
-/* One NODE object of the scheduler protocol (sdk/orch_protocol.h). */
+/* One NODE object of the scheduler protocol (sdk/orch_protocol.h):
+ * reservations of every task not ended, counts of those still wanted. */
 static json_t *scheduler_node(struct manager *m, const char *node_id,
 			      const json_t *node)
 {
@@ -811,6 +817,12 @@ static json_t *scheduler_node(struct manager *m, const char *node_id,
 		cpu += json_integer_value(json_object_get(r, "nano_cpus"));
 		mem += json_integer_value(json_object_get(r, "memory_bytes"));
 		json_decref(r);
+		/* A task being shut down still holds its resources, but no
+		 * longer counts for spreading (swarmkit's rule too): its
+		 * replacement must not avoid a node for it. */
+		const char *desired = store_task_desired(task);
+		if (desired && strcmp(desired, "running") != 0)
+			continue;
 		total++;
 		const char *svc = store_task_service(task);
 		json_int_t n = json_integer_value(json_object_get(by_service, svc));

@@ -795,10 +795,13 @@ json_t *manager_api_internal(struct manager *m, const json_t *request)
 {
 	const char *op = json_string_value(json_object_get(request, "op"));
 	if (op && strcmp(op, "swarm_state") == 0)
-		return json_pack("{s:b,s:b,s:s,s:s,s:o}", "manager", m->raft != NULL, "demoted",
-				 m->demoted, "leader_addr", m->demoted_leader_addr,
+		return json_pack("{s:b,s:b,s:s,s:s,s:o,s:I}", "manager", m->raft != NULL,
+				 "demoted", m->demoted, "leader_addr", m->demoted_leader_addr,
 				 "advertise_addr", m->advertise_addr, "managers",
-				 manager_addrs(m));
+				 manager_addrs(m), "leaderless_ms",
+				 (json_int_t)(m->raft && m->leaderless_since_ns
+						      ? (inbox_now_ns() - m->leaderless_since_ns) / 1000000
+						      : 0));
 	if (op && strcmp(op, "drop_manager_state") == 0) {
 		/* A demoted manager now runs as a worker: forget raft and the CA. */
 		manager_swarm_wipe(m);

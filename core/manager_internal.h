@@ -81,6 +81,7 @@ struct manager {
 	struct raft_transport *transport; /* raft to other managers, or NULL */
 	uint64_t peers_synced_index; /* store index the peers were read at */
 	uint64_t leader_raft_id;  /* the raft leader, as this replica knows */
+	int64_t leaderless_since_ns; /* since when it knows none (0: it does) */
 	/* Set once this manager saw itself demoted to worker: its raft replica
 	 * is closed and its agent is sent to the leader it last knew. */
 	bool demoted;

@@ -65,6 +65,7 @@ struct orchd {
 	pthread_cond_t role_wake;
 	bool role_stop;                /* guarded by role_lock */
 	unsigned cert_renew_permille;  /* this node's point of renewal */
+	time_t next_role_probe;        /* see role_probe_demoted */
 };
 
 static struct orchd *orchd_global_for_log; /* read-only after start */
@@ -695,10 +696,13 @@ static void role_promote(struct orchd *o)
 	rc = orchd_become_manager(o, w, body, err, sizeof(err));
 	json_decref(body);
 	link_set_worker(o, NULL); /* the local manager hears the description */
+	json_t *state = rc == 0 ? orchd_manager_call(o, json_pack("{s:s}", "op", "raft_state")) : NULL;
 	if (rc != 0)
 		orchd_log(ORCH_LOG_ERROR, NULL, "promotion to manager failed: %s", err);
 	else
-		orchd_log(ORCH_LOG_INFO, NULL, "promoted to manager %s", manager_addr);
+		orchd_log(ORCH_LOG_INFO, NULL, "promoted to manager %s (raft %s)", manager_addr,
+			  json_is_true(json_object_get(state, "voter")) ? "voter" : "learner for now");
+	json_decref(state);
 }
 
 /* A worker certificate for this demoted manager from the manager at
@@ -753,6 +757,33 @@ static void role_demoted(struct orchd *o, const char *leader_addr, const char *a
 		  cluster_worker_addr(w));
 }
 
+/* A manager whose replica has known no leader for a while asks the other
+ * managers for a certificate: a worker's means it was demoted while it was
+ * away (its replica, no longer a member, will never hear of it), and it
+ * carries on as a worker. A manager's answer (a quorum is just missing) is
+ * thrown away. */
+#define ROLE_LEADERLESS_PROBE_MS 10000
+static void role_probe_demoted(struct orchd *o, const char *advertise, const json_t *managers)
+{
+	char err[1024] = "", dir[700];
+	snprintf(dir, sizeof(dir), "%s/swarm/certificates", o->cfg.data_root);
+	size_t i;
+	json_t *addr;
+	json_array_foreach(managers, i, addr) {
+		struct cluster_worker *w = NULL;
+		if (cluster_worker_for_manager(dir, o->node_id, json_string_value(addr), &w, err,
+					       sizeof(err)) != 0)
+			continue;
+		bool worker = cluster_worker_renew(w, NULL, err, sizeof(err)) == 0 &&
+			      !cluster_worker_is_manager(w);
+		cluster_worker_free(w);
+		if (worker) {
+			role_demoted(o, json_string_value(addr), advertise, managers);
+			return;
+		}
+	}
+}
+
 /* A worker's certificate, renewed through the leader when due. */
 static void role_renew_worker(struct orchd *o)
 {
@@ -789,6 +820,14 @@ static void role_step(struct orchd *o)
 		role_demoted(o, json_string_value(json_object_get(state, "leader_addr")),
 			     json_string_value(json_object_get(state, "advertise_addr")),
 			     json_object_get(state, "managers"));
+	} else if (json_integer_value(json_object_get(state, "leaderless_ms")) >=
+			   ROLE_LEADERLESS_PROBE_MS &&
+		   time(NULL) >= o->next_role_probe) {
+		/* Demoted while it was down? Its replica cannot know: the
+		 * others' answer to a renewal tells. */
+		o->next_role_probe = time(NULL) + ROLE_LEADERLESS_PROBE_MS / 1000;
+		role_probe_demoted(o, json_string_value(json_object_get(state, "advertise_addr")),
+				   json_object_get(state, "managers"));
 	} else if (json_is_true(json_object_get(state, "manager"))) {
 		char dir[700], err[512];
 		snprintf(dir, sizeof(dir), "%s/swarm/certificates", o->cfg.data_root);

@@ -98,7 +98,7 @@ static void test_long_poll_answers_with_changes_or_after_a_period(void **state)
 	assert_int_equal(c.calls, 1);
 	dispatcher_step(d, &s, SEC / 2, SEC);
 	assert_int_equal(c.calls, 1);
-	assert_int_equal(dispatcher_next_deadline(d, SEC), SEC / 10 + SEC);
+	assert_int_equal(dispatcher_next_deadline(d, SEC), SEC / 10 + SEC / 2);
 
 	/* task b changes: answered with b only */
 	apply_text(&s, "{\"op\":\"task.desired\",\"updates\":[{\"id\":\"b\",\"desired\":\"shutdown\"}]}", 2);
@@ -120,11 +120,14 @@ static void test_long_poll_answers_with_changes_or_after_a_period(void **state)
 	assert_int_equal(json_array_size(json_object_get(c.reply, "removed")), 1);
 	version = json_integer_value(json_object_get(c.reply, "version"));
 
-	/* nothing for a whole period: an empty reply (the heartbeat) */
+	/* nothing for half a period: an empty reply (the heartbeat) */
 	req = request(session, version);
 	dispatcher_request(d, &s, req, &to, 2 * SEC, SEC);
 	json_decref(req);
-	dispatcher_step(d, &s, 3 * SEC, SEC);
+	assert_int_equal(dispatcher_next_deadline(d, SEC), 2 * SEC + SEC / 2);
+	dispatcher_step(d, &s, 2 * SEC + SEC / 2 - 1, SEC);
+	assert_int_equal(c.calls, 3);
+	dispatcher_step(d, &s, 2 * SEC + SEC / 2, SEC);
 	assert_int_equal(c.calls, 4);
 	assert_int_equal(json_array_size(json_object_get(c.reply, "tasks")), 0);
 

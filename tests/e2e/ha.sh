@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# ha.sh BUILD_DIR SOURCE_DIR: several managers (Swarm's HA managers) on five
-# network-namespace hosts (tests/hosts/hosts.sh) with the process runtime:
+# ha.sh RUNTIME BUILD_DIR SOURCE_DIR: several managers (Swarm's HA managers)
+# on five network-namespace hosts (tests/hosts/hosts.sh), tasks on RUNTIME
+# (process, or docker: the five orchd share the machine's dockerd):
 # init on host 1, hosts 2 and 3 join with the manager token, hosts 4 and 5
 # as workers; node ls shows 1 leader + 2 reachable managers and 5 ready
 # nodes; 6 replicas run; SIGKILL of the leader's orchd elects a new leader
@@ -13,10 +14,11 @@
 # work), then the leader is demoted (leadership moves, 1 manager left).
 # The demoted host 1 holds a worker certificate, has no raft replica, and
 # comes back as a worker after a restart; worker host 4 is promoted (its
-# raft replica joins as a learner, then a voter) and serves the API.
+# raft replica joins as a learner, then a voter) and serves the API; demoted
+# while its orchd is down, it finds out when restarted and runs as a worker.
 # Every wait is a bounded poll; hosts_destroy cleans up.
 set -uo pipefail
-build=$1 src=$2
+runtime=$1 build=$2 src=$3
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root for network namespaces"; exit 77; }
@@ -25,14 +27,16 @@ command -v jq >/dev/null || { echo "SKIP: no jq"; exit 77; }
 
 HOSTS_BUILD=$build
 source "$src/tests/hosts/hosts.sh"
-hosts_create 5 || e2e_fail "hosts_create"
 port=2477
 uniq=$((400000 + $$ % 100000))
+e2e_runtime_setup "$runtime" "$uniq"
+hosts_create 5 || e2e_fail "hosts_create"
 E2E_CLEANUPS+=('hosts_destroy')
 
 oc() { hosts_orchctl "$@"; }
 for i in 1 2 3 4 5; do
-  hosts_start_orchd "$i" --default-runtime process || e2e_fail "orchd on host $i"
+  hosts_start_orchd "$i" --default-runtime "$runtime" || e2e_fail "orchd on host $i"
+  E2E_NODE_IDS+=("$(hosts_node_id "$i")")
 done
 a1=$(hosts_addr 1)
 E2E_LOG=$(hosts_log 1)
@@ -75,10 +79,10 @@ running_on() { # H NODE
   hosts_api "$1" /tasks | jq --arg n "$2" '[.[] | select(.ServiceName == "web" and .DesiredState == "running" and .Status.State == "running" and .NodeID == $n)] | length'
 }
 total_is() { [ "$(running_total "$1")" = "$2" ]; }
-E2E_CLEANUPS+=('pkill -9 -f -x "/bin/sleep '"$uniq"'"')
 
 e2e_note "6 replicas, created on a follower (host 2 forwards the write)"
-oc 2 service create --name web --replicas 6 --runtime process /bin/sleep "$uniq" >/dev/null || e2e_fail "service create"
+oc 2 service create --name web --replicas 6 --runtime "$runtime" "${E2E_IMAGE[@]}" >/dev/null ||
+  e2e_fail "service create"
 e2e_wait 60 "6 running" total_is 1 6
 on1=$(running_on 1 "$n1")
 before=$(hosts_api 1 /tasks | jq -c '[.[].ID]')
@@ -206,6 +210,23 @@ e2e_wait 20 "host 4 serves reads" bash -c "curl -sf --max-time 5 --unix-socket $
 oc 4 service scale -d web=5 >/dev/null || e2e_fail "write through host 4 (forwarded to the leader)"
 e2e_wait 60 "5 running after a write on host 4" total_is "$leader" 5
 oc 4 node ls
+
+e2e_note "promote host 5 too, then demote host 4 while its orchd is down: restarted, it finds out and runs as a worker"
+oc "$leader" node promote "$(node_of "$leader" 5)" >/dev/null || e2e_fail "promote host 5"
+e2e_wait 40 "3 reachable managers (host 5 promoted)" managers_ok "$leader" 1 3
+voter5() { grep -q "promoted to manager .*(raft voter)" "$(hosts_log 5)"; }
+e2e_wait 30 "host 5 a raft voter (else killing host 4 loses the quorum)" voter5
+hosts_kill 4 || e2e_fail "kill host 4"
+e2e_wait 30 "host 4 unreachable" managers_ok "$leader" 1 2
+oc "$leader" node demote "$n4" >/dev/null || e2e_fail "demote host 4 while it is down"
+e2e_wait 30 "2 managers left" managers_are "$leader" 2
+hosts_restart 4 || e2e_fail "restart host 4"
+n4_ready_worker() {
+  nodes "$leader" | jq -e --arg n "$n4" '.[] | select(.ID == $n) | .Status.State == "ready" and .ManagerStatus == null' >/dev/null
+}
+e2e_wait 40 "host 4 ready as a worker" n4_ready_worker
+e2e_wait 10 "host 4 holds a worker certificate" worker_cert 4
+[ -e "$(hosts_dir 4)/root/swarm/raft" ] && e2e_fail "host 4 kept its raft directory"
 oc "$leader" service rm web >/dev/null || e2e_fail "service rm"
 
 e2e_note "orchd stops cleanly everywhere (sanitizer builds report here)"

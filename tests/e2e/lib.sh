@@ -79,3 +79,34 @@ e2e_hosts_stop_clean() {
     fi
   done
 }
+
+# e2e_runtime_setup RUNTIME UNIQ: what a test on RUNTIME (process|docker)
+# needs. docker: dockerd must answer (else SKIP 77, or a failure when
+# ORCHD_REQUIRE_DOCKER=1) and busybox:local exist; on exit, after the hosts
+# are gone, the containers labelled with the node ids in E2E_NODE_IDS are
+# removed (call this before hosts_create). Sets E2E_IMAGE: the image and
+# arguments of a long-running task unique to this run (UNIQ seconds).
+E2E_NODE_IDS=()
+e2e_runtime_setup() {
+  local runtime=$1 uniq=$2
+  case "$runtime" in
+    process) E2E_IMAGE=(/bin/sleep "$uniq"); return 0 ;;
+    docker) ;;
+    *) echo "unknown runtime $runtime (process|docker)" >&2; exit 2 ;;
+  esac
+  if ! curl -sf --max-time 3 --unix-socket /var/run/docker.sock http://d/_ping >/dev/null; then
+    [ "${ORCHD_REQUIRE_DOCKER:-0}" = 1 ] && e2e_fail "dockerd is not reachable and ORCHD_REQUIRE_DOCKER=1"
+    echo "SKIP: dockerd not reachable"; exit 77
+  fi
+  command -v docker >/dev/null || e2e_fail "dockerd answers but the docker CLI is missing"
+  docker image inspect busybox:local >/dev/null 2>&1 ||
+    e2e_fail "image busybox:local missing (scripts/docker-up.sh builds it)"
+  E2E_IMAGE=(busybox:local sleep "$uniq")
+  E2E_CLEANUPS+=('e2e_docker_cleanup')
+}
+e2e_docker_cleanup() {
+  local id
+  for id in "${E2E_NODE_IDS[@]}"; do
+    docker ps -aq --filter "label=orchd.node.id=$id" | xargs -r docker rm -f >/dev/null
+  done
+}

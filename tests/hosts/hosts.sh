@@ -1,8 +1,8 @@
 # hosts.sh: a bash library that makes N "hosts" on one machine for orchd's
 # multi-host tests. Each host is a network namespace joined to a private
 # bridge by a veth pair, with its own address in one /24, its own orchd (data
-# root, API socket, pidfile, log) and the means to kill, stop, restart and
-# cut it off.
+# root, API socket, pidfile, log) and the means to kill, stop, restart, wipe
+# and cut it off.
 #
 # State owned here (all of it made by this run and removed by hosts_destroy,
 # which hosts_create registers on EXIT, INT and TERM):
@@ -270,6 +270,47 @@ hosts_restart() {
   fi
   HOSTS_PIDS[i]=""
   eval "hosts_launch $i ${HOSTS_FLAGS[i]:-}"
+}
+
+# hosts_stop_orchd I: SIGTERM host I's orchd (SIGCONT first, in case it is
+# stopped) and reap it; its tasks live on. Fails when orchd needed SIGKILL
+# (no exit within 20 s) or exited with a non-zero status.
+hosts_stop_orchd() {
+  hosts_check_index "$1" || return 1
+  local i=$1 pid rc; pid=$(hosts_pid "$i")
+  hosts_orchd_alive "$i" || { hosts_err "host $i runs no orchd of this run"; return; }
+  kill -CONT "$pid"
+  kill -TERM "$pid" || { hosts_err "kill -TERM $pid (host $i) failed"; return; }
+  if ! hosts_poll 20 hosts_pid_gone "$pid"; then
+    kill -KILL "$pid"; wait "$pid" 2>/dev/null; HOSTS_PIDS[i]=""
+    hosts_err "orchd of host $i ignored SIGTERM for 20 s and was SIGKILLed"; return
+  fi
+  wait "$pid" 2>/dev/null; rc=$?
+  HOSTS_PIDS[i]=""
+  [ "$rc" = 0 ] || hosts_err "orchd of host $i exited with status $rc on SIGTERM"
+}
+
+# hosts_root I: host I's orchd data root (identity, raft, plugin data).
+hosts_root() { echo "${HOSTS_DIR}/h$1/root"; }
+
+# hosts_wipe I: deletes host I's data root, as on a machine whose orchd
+# state was lost; orchd must not run (hosts_stop_orchd or hosts_kill
+# first). hosts_restart then starts it as a node that never joined. Its
+# tasks (processes, containers) are left to whoever finds them.
+hosts_wipe() {
+  hosts_check_index "$1" || return 1
+  hosts_orchd_alive "$1" && { hosts_err "host $1 still runs orchd (pid $(hosts_pid "$1")): stop it first"; return; }
+  rm -rf "$(hosts_root "$1")" || hosts_err "cannot remove $(hosts_root "$1")"
+}
+
+# hosts_node_id I: the node id host I's orchd runs as (the ID of its
+# GET /info; a new one after hosts_wipe).
+hosts_node_id() {
+  hosts_check_index "$1" || return 1
+  local id
+  id=$(hosts_api "$1" /info | jq -r '.ID // empty') || { hosts_err "host $1: GET /info failed"; return; }
+  [ -n "$id" ] || { hosts_err "host $1: GET /info has no ID"; return; }
+  echo "$id"
 }
 
 # hosts_cut I [link|drop]: cuts host I off from the others. link (default):
