@@ -752,6 +752,9 @@ static void role_demoted(struct orchd *o, const char *leader_addr, const char *a
 	}
 	json_decref(orchd_manager_call(o, json_pack("{s:s}", "op", "drop_manager_state")));
 	leader_link_drop(o);
+	pthread_mutex_lock(&o->info_lock); /* until a session says otherwise */
+	snprintf(o->desired_role, sizeof(o->desired_role), "worker");
+	pthread_mutex_unlock(&o->info_lock);
 	link_set_worker(o, w);
 	orchd_log(ORCH_LOG_INFO, NULL, "demoted: carrying on as a worker of %s",
 		  cluster_worker_addr(w));

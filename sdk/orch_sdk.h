@@ -186,6 +186,8 @@ int orch_sched_constraints_match(const struct orch_sched_task *task,
 /* Node filters and bookkeeping for a batch. */
 /* state "ready" and availability "active". */
 bool orch_sched_node_available(const struct orch_sched_node *node);
+/* A task without a runtime ("" or NULL) runs on the node's default one:
+ * any node that offers a runtime takes it. */
 bool orch_sched_node_offers_runtime(const struct orch_sched_node *node,
 				    const char *runtime);
 /* Unreserved capacity (capacity - reserved, never below 0). */

@@ -469,6 +469,9 @@ bool orch_sched_node_offers_runtime(const struct orch_sched_node *node,
 {
 	size_t i;
 
+	if (runtime == NULL || runtime[0] == '\0')
+		return node->n_runtimes > 0; /* the node's default is one of them */
+
 	for (i = 0; i < node->n_runtimes; i++)
 		if (strcmp(node->runtimes[i], runtime) == 0)
 			return true;

@@ -73,6 +73,9 @@ static void test_decode_full(void **state)
 	assert_true(orch_sched_node_available(n));
 	assert_true(orch_sched_node_offers_runtime(n, "docker"));
 	assert_false(orch_sched_node_offers_runtime(n, "wasm"));
+	/* no runtime named: the node's default, which it offers */
+	assert_true(orch_sched_node_offers_runtime(n, ""));
+	assert_true(orch_sched_node_offers_runtime(n, NULL));
 
 	/* Defaults of the optional fields. */
 	n = &req.nodes[1];
@@ -80,6 +83,7 @@ static void test_decode_full(void **state)
 	assert_string_equal(n->role, "worker");
 	assert_int_equal(n->n_labels, 0);
 	assert_int_equal(n->n_runtimes, 0);
+	assert_false(orch_sched_node_offers_runtime(n, ""));
 	assert_int_equal(n->tasks_total, 0);
 	assert_false(orch_sched_node_available(n));
 
