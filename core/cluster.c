@@ -28,7 +28,9 @@
 #define CLUSTER_SEND_TIMEOUT_MS 3000
 #define CLUSTER_SESSION_MARGIN_MS 2000
 #define CLUSTER_SERVER_WORKERS 4
-#define CLUSTER_SERVER_MAX_PENDING 256
+/* Every agent holds one session request: more than the nodes a manager
+ * serves. */
+#define CLUSTER_SERVER_MAX_PENDING 16384
 
 /* ------------------------------------------------------------ helpers */
 

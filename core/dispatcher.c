@@ -18,6 +18,7 @@ struct session {
 	uint64_t version;      /* of the last reply */
 	json_t *sent;          /* task id -> Version.Index, as last sent */
 	int64_t last_seen_ns;
+	uint64_t diff_index;   /* store index its last difference was taken at */
 	struct inbox_reply_to *held; /* the request waiting for news */
 	int64_t held_since_ns;
 	bool held_full;              /* the held reply must be a full one */
@@ -26,6 +27,12 @@ struct session {
 struct dispatcher {
 	struct session *sessions;
 	size_t n, cap;
+	/* The store's tasks by node ({node id: {task id: Task}}), borrowed
+	 * references, rebuilt when the store moved past by_node_index: a
+	 * session looks at its own node's tasks only. */
+	json_t *by_node;
+	uint64_t by_node_index;
+	const struct store *by_node_store;
 };
 
 struct dispatcher *dispatcher_new(void)
@@ -55,6 +62,7 @@ void dispatcher_free(struct dispatcher *d)
 	if (!d)
 		return;
 	dispatcher_reset(d);
+	json_decref(d->by_node);
 	free(d->sessions);
 	free(d);
 }
@@ -95,18 +103,41 @@ static int64_t task_version(const json_t *task)
 	return json_integer_value(json_object_get(json_object_get(task, "Version"), "Index"));
 }
 
+/* The assigned tasks of every node, as of the store's current index. */
+static const json_t *tasks_of_node(struct dispatcher *d, const struct store *st,
+				   const char *node_id)
+{
+	if (!d->by_node || d->by_node_index != st->applied_index || d->by_node_store != st) {
+		json_decref(d->by_node);
+		d->by_node = json_object();
+		d->by_node_index = st->applied_index;
+		d->by_node_store = st;
+		const char *id;
+		json_t *task;
+		json_object_foreach(st->tasks, id, task) {
+			const char *node = store_task_node(task);
+			if (!node || store_task_state(task) < TASK_ASSIGNED)
+				continue;
+			json_t *mine = json_object_get(d->by_node, node);
+			if (!mine) {
+				mine = json_object();
+				json_object_set_new(d->by_node, node, mine);
+			}
+			json_object_set(mine, id, task);
+		}
+	}
+	return json_object_get(d->by_node, node_id);
+}
+
 /* What changed for the session's node since the last reply; NULL when
  * nothing did (and no full resync is due). */
-static json_t *session_diff(struct session *s, const struct store *st, bool full)
+static json_t *session_diff(struct dispatcher *d, struct session *s,
+			    const struct store *st, bool full)
 {
 	json_t *changed = json_array(), *removed = json_array(), *current = json_object();
 	const char *id;
 	json_t *task;
-	json_object_foreach(st->tasks, id, task) {
-		const char *node = store_task_node(task);
-		if (!node || strcmp(node, s->node_id) != 0 ||
-		    store_task_state(task) < TASK_ASSIGNED)
-			continue;
+	json_object_foreach((json_t *)tasks_of_node(d, st, s->node_id), id, task) {
 		json_object_set_new(current, id, json_integer(task_version(task)));
 		json_t *was = json_object_get(s->sent, id);
 		if (full || !was || json_integer_value(was) != task_version(task))
@@ -165,7 +196,11 @@ const char *dispatcher_request(struct dispatcher *d, const struct store *st,
 	s->held = reply_to;
 	s->held_since_ns = now_ns;
 	s->held_full = !known;
-	json_t *diff = session_diff(s, st, s->held_full);
+	/* Nothing changed since this agent's last answer: no need to look. */
+	json_t *diff = s->held_full || s->diff_index != st->applied_index
+			       ? session_diff(d, s, st, s->held_full)
+			       : NULL;
+	s->diff_index = st->applied_index;
 	if (diff)
 		session_reply(s, st, diff, period_ns);
 	return s->node_id;
@@ -187,7 +222,12 @@ void dispatcher_step(struct dispatcher *d, const struct store *st,
 		struct session *s = &d->sessions[i];
 		if (!s->held)
 			continue;
-		json_t *diff = session_diff(s, st, false);
+		/* The tasks are compared only when the store changed since
+		 * this session last looked (thousands of idle sessions cost
+		 * nothing but their timers). */
+		json_t *diff = s->diff_index != st->applied_index ? session_diff(d, s, st, false)
+								  : NULL;
+		s->diff_index = st->applied_index;
 		if (diff || now_ns - s->held_since_ns >= session_hold_ns(period_ns))
 			session_reply(s, st, diff, period_ns);
 	}

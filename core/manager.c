@@ -1286,10 +1286,19 @@ static bool run_manager_status(struct manager *m, int64_t now)
 	return proposed;
 }
 
+/* The pipelines run when the state changed (an entry applied, a node
+ * described itself, leadership moved) and otherwise every
+ * MANAGER_PIPELINE_PERIOD_NS for what time alone changes (liveness,
+ * restart delays, reachability). */
+#define MANAGER_PIPELINE_PERIOD_NS (100LL * 1000000LL)
+
 static void manager_run_pipelines(struct manager *m, int64_t now)
 {
 	if (!m->raft || !m->leader || json_is_null(m->store.cluster))
 		return;
+	if (!m->dirty && now < m->pipelines_due_ns)
+		return;
+	m->pipelines_due_ns = now + MANAGER_PIPELINE_PERIOD_NS;
 	for (int round = 0; round < 8; round++) {
 		if (m->internal_index > raft_node_applied(m->raft))
 			return; /* wait for our own proposals to apply */
@@ -1387,9 +1396,10 @@ static void manager_handle_cluster_request(struct manager *m, json_t *request,
 		manager_cluster_renew(m, request, reply_to);
 		return;
 	}
+	/* Its last-seen time changed; the pipelines' periodic pass (liveness)
+	 * reads it: a session alone does not make the state dirty. */
 	dispatcher_request(m->dispatcher, &m->store, request, reply_to,
 			   inbox_now_ns(), manager_heartbeat_ns(m));
-	m->dirty = true;
 }
 
 static void manager_handle(struct manager *m, struct inbox_msg *msg)
@@ -1519,17 +1529,26 @@ static void manager_renew_own_cert(struct manager *m, int64_t now)
 	manager_reload_tls(m);
 }
 
+#define MANAGER_BATCH 256
+
 static void manager_step(struct manager *m)
 {
 	int64_t now = inbox_now_ns();
 	int64_t deadline = m->next_tick_ns;
 	if (m->orchestrator_wakeup_ns < deadline)
 		deadline = m->orchestrator_wakeup_ns;
+	/* Up to MANAGER_BATCH messages, then the raft and pipeline work once
+	 * for all of them (thousands of agents' sessions arrive each period). */
 	struct inbox_msg *msg = inbox_wait(m->inbox, deadline);
-	if (msg) {
+	for (int n = 1; msg; n++) {
 		manager_handle(m, msg);
 		inbox_msg_free(msg);
+		if (atomic_load(&m->stop_requested))
+			m->stopping = true;
+		msg = m->stopping || n >= MANAGER_BATCH ? NULL : inbox_wait(m->inbox, 0);
 	}
+	if (m->stopping)
+		return;
 	now = inbox_now_ns();
 	if (m->raft && now >= m->next_tick_ns) {
 		raft_node_tick(m->raft);
@@ -1639,6 +1658,7 @@ void manager_stop(struct manager *m)
 {
 	if (!m || m->stopped)
 		return;
+	atomic_store(&m->stop_requested, true);
 	inbox_post(m->inbox, INBOX_STOP, NULL, NULL);
 	pthread_join(m->thread, NULL);
 	m->stopped = true;

@@ -7,6 +7,7 @@
 #define ORCHD_MANAGER_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "cluster.h"
@@ -49,6 +50,9 @@ struct manager {
 	struct inbox *inbox;
 	pthread_t thread;
 	bool stopping;
+	/* Set by manager_stop from another thread: seen before the messages
+	 * still queued ahead of INBOX_STOP (a loaded manager stops at once). */
+	atomic_bool stop_requested;
 	bool stopped;            /* thread joined, inbox closed */
 
 	struct store store;
@@ -68,6 +72,7 @@ struct manager {
 	uint32_t tick_ms;        /* the raft replica's tick */
 	int64_t orchestrator_wakeup_ns;
 	int64_t scheduler_retry_ns;
+	int64_t pipelines_due_ns; /* next periodic pass (see run_pipelines) */
 	json_t *node_infos;      /* node id -> its agent's last report */
 	struct dispatcher *dispatcher;
 	int64_t leader_since_ns; /* when this manager last became leader */

@@ -861,14 +861,21 @@ static void *role_main(void *arg)
 	return NULL;
 }
 
-static void role_keeper_stop(struct orchd *o)
+/* Tells the role keeper to stop at its next look; role_keeper_join
+ * waits for it (after the manager stopped, so that a call of the keeper
+ * queued behind a loaded manager's inbox is refused, not waited for). */
+static void role_keeper_signal(struct orchd *o)
 {
-	if (!o->role_thread_started)
-		return;
 	pthread_mutex_lock(&o->role_lock);
 	o->role_stop = true;
 	pthread_cond_signal(&o->role_wake);
 	pthread_mutex_unlock(&o->role_lock);
+}
+
+static void role_keeper_join(struct orchd *o)
+{
+	if (!o->role_thread_started)
+		return;
 	pthread_join(o->role_thread, NULL);
 	o->role_thread_started = false;
 }
@@ -1004,8 +1011,9 @@ static void orchd_api_handler(void *ctx, const struct api_request *req,
  * server, the agent, the plugins. */
 static void orchd_stop(struct orchd *o)
 {
-	role_keeper_stop(o);
+	role_keeper_signal(o);
 	manager_stop(o->manager);
+	role_keeper_join(o);
 	api_http_stop(o->api);
 	agent_stop(o->agent);
 	cluster_worker_free(o->worker);

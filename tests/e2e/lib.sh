@@ -71,8 +71,15 @@ e2e_hosts_stop_clean() {
     hosts_signal TERM "$i" || e2e_fail "SIGTERM host $i"
     hosts_poll 20 hosts_pid_gone "$pid" || e2e_fail "orchd of host $i did not stop"
     wait "$pid"; rc=$?
-    [ "$rc" = 0 ] || e2e_fail "orchd of host $i exited with $rc"
     HOSTS_PIDS[i]=""
+    if [ "$rc" != 0 ]; then
+      if grep -q "ERROR: .*Sanitizer\|runtime error" "$(hosts_log "$i")"; then
+        grep -A40 "ERROR: .*Sanitizer\|runtime error" "$(hosts_log "$i")" | head -80 >&2
+      else
+        tail -n 20 "$(hosts_log "$i")" >&2
+      fi
+      e2e_fail "orchd of host $i exited with $rc"
+    fi
     if grep -q "ERROR: .*Sanitizer\|runtime error" "$(hosts_log "$i")"; then
       grep -A25 "ERROR: .*Sanitizer\|runtime error" "$(hosts_log "$i")" | head -60
       e2e_fail "sanitizer report in host $i's log"
