@@ -25,6 +25,9 @@
 
 #define CLUSTER_FETCH_TIMEOUT_MS 5000
 #define CLUSTER_JOIN_TIMEOUT_MS 10000
+/* A renewal is retried by the role keeper a second later: short, so that
+ * orchd never waits long on one when it stops. */
+#define CLUSTER_RENEW_TIMEOUT_MS 5000
 #define CLUSTER_SEND_TIMEOUT_MS 3000
 #define CLUSTER_SESSION_MARGIN_MS 2000
 #define CLUSTER_SERVER_WORKERS 4
@@ -1199,14 +1202,14 @@ int cluster_worker_renew(struct cluster_worker *w, json_t *extra, char *err,
 	json_object_set_new(req, "op", json_string("renew"));
 	json_object_set_new(req, "node_id", json_string(w->node_id));
 	json_object_set_new(req, "csr", json_string(csr));
-	rc = cluster_net_call(cli, json_incref(req), CLUSTER_JOIN_TIMEOUT_MS, &reply, err, errlen);
+	rc = cluster_net_call(cli, json_incref(req), CLUSTER_RENEW_TIMEOUT_MS, &reply, err, errlen);
 	const char *leader = rc == 0 && jstr(reply, "error") ? jstr(reply, "leader_addr") : NULL;
 	if (leader && *leader) { /* not the leader: ask the one it names, once */
 		cluster_worker_retarget(w, leader);
 		json_decref(reply);
 		reply = NULL;
 		cli = worker_client(w, err, errlen);
-		rc = cli ? cluster_net_call(cli, json_incref(req), CLUSTER_JOIN_TIMEOUT_MS, &reply,
+		rc = cli ? cluster_net_call(cli, json_incref(req), CLUSTER_RENEW_TIMEOUT_MS, &reply,
 					    err, errlen)
 			 : -1;
 	}

@@ -1459,9 +1459,15 @@ static void manager_check_demoted(struct manager *m)
 	json_t *self = store_node(&m->store, m->cfg.node_id);
 	if (!self || json_object_get(self, "ManagerStatus") || !node_role_is_worker(self))
 		return;
+	/* A leader that just handed over may not know its successor yet:
+	 * then any manager, which redirects to the leader. */
 	const char *leader = manager_addr_of(m, m->leader_raft_id);
+	json_t *others = manager_addrs(m);
+	if (!leader || !*leader)
+		leader = json_string_value(json_array_get(others, 0));
 	snprintf(m->demoted_leader_addr, sizeof(m->demoted_leader_addr), "%s",
 		 leader ? leader : "");
+	json_decref(others);
 	fprintf(stderr, "orchd: manager: this node was demoted to worker; "
 		"closing its raft replica (leader %s)\n", m->demoted_leader_addr);
 	manager_fail_joins(m, "this node was demoted to worker");

@@ -3,9 +3,10 @@
  * identity, loads the plugins, starts the manager (core thread), the agent
  * and the API server, then waits for SIGTERM/SIGINT and stops them in
  * reverse order. Its role keeper thread makes the node the role the
- * cluster gives it (promotion, demotion) and renews its certificate. Owns the process-wide pieces: the pidfile, the plugin host
- * and the wiring between components; the state of each component stays with
- * its own thread.
+ * cluster gives it (promotion, demotion) and renews its certificate. Owns
+ * the process-wide pieces: the pidfile, the plugin host and the wiring
+ * between components; the state of each component stays with its own
+ * thread.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -642,6 +643,16 @@ static int local_ip_towards(const char *addr, char *out, size_t len)
 	return rc;
 }
 
+/* Whether orchd is stopping: a keeper going through the managers one
+ * network call at a time gives up between two of them. */
+static bool role_stopping(struct orchd *o)
+{
+	pthread_mutex_lock(&o->role_lock);
+	bool stop = o->role_stop;
+	pthread_mutex_unlock(&o->role_lock);
+	return stop;
+}
+
 /* Takes the worker link out of the agent's hands (it goes local). */
 static struct cluster_worker *link_take_worker(struct orchd *o, struct cluster_worker *w)
 {
@@ -741,7 +752,7 @@ static void role_demoted(struct orchd *o, const char *leader_addr, const char *a
 	size_t i;
 	json_t *addr;
 	json_array_foreach(managers, i, addr) {
-		if (w)
+		if (w || role_stopping(o))
 			break;
 		w = demoted_link(o, json_string_value(addr), advertise, managers, err, sizeof(err));
 	}
@@ -773,6 +784,8 @@ static void role_probe_demoted(struct orchd *o, const char *advertise, const jso
 	size_t i;
 	json_t *addr;
 	json_array_foreach(managers, i, addr) {
+		if (role_stopping(o))
+			return;
 		struct cluster_worker *w = NULL;
 		if (cluster_worker_for_manager(dir, o->node_id, json_string_value(addr), &w, err,
 					       sizeof(err)) != 0)
