@@ -1022,13 +1022,31 @@ static void orchd_api_handler(void *ctx, const struct api_request *req,
 /* Stops in the order that lets every waiting thread go: the manager first
  * (its pending API calls are answered, later ones refused), then the API
  * server, the agent, the plugins. */
+/* Says which stage of a stop took over a second (a slow stop under load
+ * is being tracked down). Returns the time now. */
+static int64_t stop_stage_done(const char *stage, int64_t since_ns)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	int64_t now = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	if (since_ns && now - since_ns > 1000000000LL)
+		orchd_log(ORCH_LOG_WARN, NULL, "stopping: %s took %lld ms", stage,
+			  (long long)((now - since_ns) / 1000000));
+	return now;
+}
+
 static void orchd_stop(struct orchd *o)
 {
+	int64_t t = stop_stage_done("", 0);
 	role_keeper_signal(o);
 	manager_stop(o->manager);
+	t = stop_stage_done("the manager", t);
 	role_keeper_join(o);
+	t = stop_stage_done("the role keeper", t);
 	api_http_stop(o->api);
+	t = stop_stage_done("the API server", t);
 	agent_stop(o->agent);
+	stop_stage_done("the agent", t);
 	cluster_worker_free(o->worker);
 	o->worker = NULL;
 	cluster_worker_free(o->leader_link);
