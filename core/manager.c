@@ -676,17 +676,24 @@ static int remove_entry(const char *path, const struct stat *st, int flag,
 	return 0;
 }
 
-/* Removes every trace of the swarm on this node (swarm leave): the raft
- * state, the store, and (through empty assignments) the agent's tasks. */
-void manager_swarm_wipe(struct manager *m)
+/* Stops being a raft member: waiting joins fail with why, the port-2377
+ * server, the replica and the raft transport close. */
+static void manager_close_replica(struct manager *m, const char *why)
 {
-	manager_fail_joins(m, "this manager left the swarm");
+	manager_fail_joins(m, why);
 	cluster_server_stop(m->cluster);
 	m->cluster = NULL;
 	raft_node_close(m->raft);
 	m->raft = NULL;
 	raft_transport_free(m->transport);
 	m->transport = NULL;
+}
+
+/* Removes every trace of the swarm on this node (swarm leave): the raft
+ * state, the store, and (through empty assignments) the agent's tasks. */
+void manager_swarm_wipe(struct manager *m)
+{
+	manager_close_replica(m, "this manager left the swarm");
 	m->leader = false;
 	store_fini(&m->store);
 	store_init(&m->store);
@@ -1470,13 +1477,7 @@ static void manager_check_demoted(struct manager *m)
 	json_decref(others);
 	fprintf(stderr, "orchd: manager: this node was demoted to worker; "
 		"closing its raft replica (leader %s)\n", m->demoted_leader_addr);
-	manager_fail_joins(m, "this node was demoted to worker");
-	cluster_server_stop(m->cluster);
-	m->cluster = NULL;
-	raft_node_close(m->raft);
-	m->raft = NULL;
-	raft_transport_free(m->transport);
-	m->transport = NULL;
+	manager_close_replica(m, "this node was demoted to worker");
 	m->demoted = true;
 }
 
