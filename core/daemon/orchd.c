@@ -27,6 +27,7 @@
 #include "api_http.h"
 #include "cluster.h"
 #include "config.h"
+#include "fsutil.h"
 #include "ids.h"
 #include "inbox.h"
 #include "manager.h"
@@ -87,21 +88,6 @@ static void orchd_log(enum orch_log_level level, const char *plugin,
 
 /* ------------------------------------------------------------ identity */
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char tmp[512];
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, mode) != 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return mkdir(tmp, mode) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 /* Loads data_root/identity.json, or makes it on the first start. */
 static int orchd_identity(struct orchd *o, char *err, size_t errlen)
 {
@@ -146,7 +132,7 @@ static int orchd_pidfile(const char *path, char *err, size_t errlen)
 	char *slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
 		*slash = '\0';
-		mkdir_p(dir, 0755);
+		(void)util_mkdir_p(dir, 0755, NULL, 0); /* fopen below says why */
 	}
 	FILE *f = fopen(path, "r");
 	if (f) {
@@ -527,7 +513,7 @@ static void orchd_api_join(struct orchd *o, const struct api_request *req,
 	struct cluster_worker *w = NULL;
 	char swarm_dir[600];
 	snprintf(swarm_dir, sizeof(swarm_dir), "%s/swarm", o->cfg.data_root);
-	mkdir_p(swarm_dir, 0700);
+	(void)util_mkdir_p(swarm_dir, 0700, NULL, 0); /* the join says why */
 	char raft_id[24], manager_addr[200];
 	snprintf(raft_id, sizeof(raft_id), "%llu", (unsigned long long)o->raft_id);
 	json_object_set_new(body, "OrchRaftID", json_string(raft_id));
@@ -1009,7 +995,7 @@ static void orchd_api_handler(void *ctx, const struct api_request *req,
 	}
 	if (orchd_forward_write(o, req, resp))
 		return;
-	struct manager_api_call ac = { .req = req, .resp = resp };
+	struct api_call ac = { .req = req, .resp = resp };
 	struct inbox_call call;
 	inbox_call_init(&call, &ac);
 	if (inbox_call(manager_inbox(o->manager), INBOX_API, NULL, &call) != 0)
@@ -1086,11 +1072,8 @@ static int orchd_configure(struct orchd *o, int argc, char **argv, char *err,
 static int orchd_start(struct orchd *o, char *err, size_t errlen,
 		       bool *own_pidfile)
 {
-	if (mkdir_p(o->cfg.data_root, 0700) != 0) {
-		snprintf(err, errlen, "cannot create --data-root %s: %s", o->cfg.data_root,
-			 strerror(errno));
+	if (util_mkdir_p(o->cfg.data_root, 0700, err, errlen) != 0)
 		return -1;
-	}
 	if (orchd_pidfile(o->cfg.pidfile, err, errlen) != 0)
 		return -1;
 	*own_pidfile = true;

@@ -3,7 +3,7 @@
  * replica, the cluster store, the reconciliation loops, the allocator, the
  * calls to the scheduler plugin and the dispatcher that hands tasks to
  * agents. Every other thread talks to it through its inbox: API requests
- * (INBOX_API, a call carrying struct manager_api_call), agent status reports
+ * (INBOX_API, a call carrying struct api_call), agent status reports
  * (INBOX_TASK_STATUSES, INBOX_NODE_INFO) and internal calls (INBOX_CALL).
  */
 #ifndef ORCHD_MANAGER_H
@@ -23,12 +23,6 @@ struct manager_config {
 	const char *scheduler;  /* scheduler plugin name; NULL: the first */
 	unsigned history_limit; /* task history per slot; 0: 5 */
 	struct plugin_calls plugins;
-};
-
-/* What an API thread posts with INBOX_API and waits for. */
-struct manager_api_call {
-	const struct api_request *req;
-	struct api_response *resp;
 };
 
 struct manager;

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "ids.h"
 #include "jsonref.h"
 #include "orchestrator.h"
@@ -69,7 +70,7 @@ static void on_apply(void *ctx, const struct raft_entry *e)
 		struct pending_write *w = &m->writes[i];
 		if (w->index != e->index)
 			continue;
-		struct manager_api_call *ac = (void *)w->call->request;
+		struct api_call *ac = (void *)w->call->request;
 		if (w->term != e->term)
 			api_response_error(ac->resp, 503,
 					   "leadership changed before the change was committed; retry");
@@ -257,7 +258,7 @@ static void manager_finish_calls(struct manager *m)
 	for (size_t i = 0; i < m->n_writes; i++) {
 		struct pending_write *w = &m->writes[i];
 		if (w->index != 0 && w->index <= applied) {
-			struct manager_api_call *ac = (void *)w->call->request;
+			struct api_call *ac = (void *)w->call->request;
 			api_response_error(ac->resp, 503, "the change was lost in a leader change; retry");
 			w->index = 0;
 		}
@@ -279,7 +280,7 @@ static void manager_finish_calls(struct manager *m)
 			continue;
 		}
 		if (r->index == 0 && inbox_now_ns() > r->deadline_ns) {
-			struct manager_api_call *ac = (void *)r->call->request;
+			struct api_call *ac = (void *)r->call->request;
 			api_response_error(ac->resp, 503,
 					   "no raft leader confirmed the read in time; retry");
 			inbox_call_finish(r->call);
@@ -294,25 +295,6 @@ static void manager_finish_calls(struct manager *m)
 }
 
 /* --------------------------------------------------------- swarm state */
-
-static int manager_mkdirs(const char *path, char *err, size_t errlen)
-{
-	char tmp[600];
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-			goto fail;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0700) == 0 || errno == EEXIST)
-		return 0;
-fail:
-	snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
-	return -1;
-}
 
 /* A node's Description from its agent's report (runtimes that answer,
  * resources, default runtime). */
@@ -394,7 +376,7 @@ int manager_swarm_init(struct manager *m, const char *advertise_addr,
 	}
 	char dir[700];
 	snprintf(dir, sizeof(dir), "%s/certificates", m->data_dir);
-	if (manager_mkdirs(m->data_dir, err, errlen) != 0 ||
+	if (util_mkdir_p(m->data_dir, 0700, err, errlen) != 0 ||
 	    cluster_material_make(dir, m->cfg.node_id, cluster_id, ca, secrets, err,
 				  errlen) != 0)
 		return 500;
@@ -435,7 +417,7 @@ json_t *manager_swarm_join(struct manager *m, const json_t *request)
 	snprintf(m->listen_addr, sizeof(m->listen_addr), "%s", listen);
 	snprintf(m->manager_addr, sizeof(m->manager_addr), "%s:%s", advertise,
 		 addr_port(listen));
-	if (manager_mkdirs(m->data_dir, err, sizeof(err)) != 0 ||
+	if (util_mkdir_p(m->data_dir, 0700, err, sizeof(err)) != 0 ||
 	    manager_save_addrs(m, err, sizeof(err)) != 0 ||
 	    manager_open_transport(m, err, sizeof(err)) != 0)
 		return json_pack("{s:s}", "error", err);
@@ -1516,7 +1498,7 @@ static void manager_renew_own_cert(struct manager *m, int64_t now)
 	int64_t at = 0;
 	snprintf(dir, sizeof(dir), "%s/certificates", m->data_dir);
 	snprintf(path, sizeof(path), "%s/swarm-node.crt", dir);
-	char *pem = cluster_read_file(path, err, sizeof(err));
+	char *pem = util_read_file(path, err, sizeof(err));
 	int rc = pem ? cluster_cert_renew_at(pem, m->cert_renew_permille, &at, err, sizeof(err)) : -1;
 	free(pem);
 	json_t *self = store_node(&m->store, m->cfg.node_id);
@@ -1675,13 +1657,13 @@ void manager_stop(struct manager *m)
 	cluster_server_stop(m->cluster);
 	m->cluster = NULL;
 	for (size_t i = 0; i < m->n_writes; i++) {
-		struct manager_api_call *ac = (void *)m->writes[i].call->request;
+		struct api_call *ac = (void *)m->writes[i].call->request;
 		api_response_error(ac->resp, 503, "orchd is shutting down");
 		json_decref(m->writes[i].ok_body);
 		inbox_call_finish(m->writes[i].call);
 	}
 	for (size_t i = 0; i < m->n_reads; i++) {
-		struct manager_api_call *ac = (void *)m->reads[i].call->request;
+		struct api_call *ac = (void *)m->reads[i].call->request;
 		api_response_error(ac->resp, 503, "orchd is shutting down");
 		inbox_call_finish(m->reads[i].call);
 	}

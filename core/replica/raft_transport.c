@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cluster.h"
+#include "fsutil.h"
 #include "cluster_net.h"
 
 #define RAFT_TRANSPORT_CALL_TIMEOUT_MS 2000
@@ -214,7 +214,7 @@ int raft_transport_new(const char *cert_dir, struct raft_transport **out,
 	for (int i = 0; i < 3; i++) {
 		char path[700];
 		snprintf(path, sizeof(path), "%s/%s", cert_dir, files[i]);
-		if (!(*dst[i] = cluster_read_file(path, err, errlen))) {
+		if (!(*dst[i] = util_read_file(path, err, errlen))) {
 			raft_transport_free(t);
 			return -1;
 		}

@@ -702,7 +702,7 @@ static const struct route *route_find(const struct route *routes, size_t n,
 
 void manager_api_handle(struct manager *m, struct inbox_call *call)
 {
-	struct manager_api_call *ac = (void *)call->request;
+	struct api_call *ac = (void *)call->request;
 	char arg[256];
 	struct route_ctx rc = { .m = m, .call = call, .req = ac->req,
 				.resp = ac->resp, .arg = arg };
@@ -747,7 +747,7 @@ void manager_api_handle(struct manager *m, struct inbox_call *call)
 
 void manager_api_answer_read(struct manager *m, struct inbox_call *call)
 {
-	struct manager_api_call *ac = (void *)call->request;
+	struct api_call *ac = (void *)call->request;
 	char arg[256];
 	struct route_ctx rc = { .m = m, .call = call, .req = ac->req,
 				.resp = ac->resp, .arg = arg };

@@ -9,6 +9,8 @@
  * cluster_worker (client, material, cached node description).
  */
 #include "cluster.h"
+#include "api_http.h"
+#include "fsutil.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -20,7 +22,6 @@
 #include <unistd.h>
 
 #include "cluster_net.h"
-#include "manager.h"
 #include "pki.h"
 
 #define CLUSTER_FETCH_TIMEOUT_MS 5000
@@ -36,51 +37,6 @@
 #define CLUSTER_SERVER_MAX_PENDING 16384
 
 /* ------------------------------------------------------------ helpers */
-
-char *cluster_read_file(const char *path, char *err, size_t errlen)
-{
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *mem = open_memstream(&buf, &len);
-	char chunk[4096];
-	size_t n;
-	while (mem && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		fwrite(chunk, 1, n, mem);
-	fclose(f);
-	if (!mem) {
-		snprintf(err, errlen, "out of memory reading %s", path);
-		return NULL;
-	}
-	fclose(mem);
-	return buf;
-}
-
-static int write_text(const char *path, const char *text, mode_t mode,
-		      char *err, size_t errlen)
-{
-	char tmp[700];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-	if (!f || fchmod(fileno(f), mode) != 0 || fputs(text, f) < 0 ||
-	    fclose(f) != 0 || rename(tmp, path) != 0) {
-		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-static int make_dir(const char *path, char *err, size_t errlen)
-{
-	if (mkdir(path, 0700) == 0 || errno == EEXIST)
-		return 0;
-	snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
-	return -1;
-}
 
 static const char *jstr(const json_t *o, const char *key)
 {
@@ -155,14 +111,14 @@ int cluster_material_make(const char *cert_dir, const char *node_id,
 	char path[700];
 	char *cert_pem = NULL, *key_pem = NULL;
 	int rc = -1;
-	if (make_dir(cert_dir, err, errlen) != 0 || pki_rng_new(&rng, err, errlen) != 0 ||
+	if (util_mkdir_p(cert_dir, 0700, err, errlen) != 0 || pki_rng_new(&rng, err, errlen) != 0 ||
 	    pki_ca_generate(rng, time(NULL), 0, &ca, err, errlen) != 0 ||
 	    pki_ca_save(ca, cert_dir, err, errlen) != 0 ||
 	    make_manager_cert(cert_dir, ca, rng, node_id, cluster_id, 0, err, errlen) != 0 ||
 	    pki_join_secrets_generate(rng, &secrets, err, errlen) != 0)
 		goto out;
 	snprintf(path, sizeof(path), "%s/%s", cert_dir, PKI_CA_KEY_FILE);
-	if (!(key_pem = cluster_read_file(path, err, errlen)))
+	if (!(key_pem = util_read_file(path, err, errlen)))
 		goto out;
 	cert_pem = strdup(pki_cert_pem(pki_ca_cert(ca)));
 	*ca_out = json_pack("{s:s,s:s}", "cert", cert_pem, "key", key_pem);
@@ -464,7 +420,7 @@ static json_t *server_run_api(struct cluster_server *srv, const json_t *body)
 				    .body = text, .body_len = strlen(text),
 				    .query = params, .query_count = n };
 	struct api_response aresp = { .status = 200 };
-	struct manager_api_call ac = { .req = &areq, .resp = &aresp };
+	struct api_call ac = { .req = &areq, .resp = &aresp };
 	struct inbox_call call;
 	inbox_call_init(&call, &ac);
 	int rc = inbox_call(srv->inbox, INBOX_API, NULL, &call);
@@ -540,7 +496,7 @@ static int load_server_tls(const char *cert_dir, char *pems[3], char *err,
 	for (int i = 0; i < 3; i++) {
 		char path[700];
 		snprintf(path, sizeof(path), "%s/%s", cert_dir, files[i]);
-		if (!(pems[i] = cluster_read_file(path, err, errlen)))
+		if (!(pems[i] = util_read_file(path, err, errlen)))
 			return -1;
 	}
 	return 0;
@@ -723,19 +679,19 @@ static int worker_save(struct cluster_worker *w, char *err, size_t errlen)
 	char *text = json_dumps(state, JSON_COMPACT);
 	json_decref(state);
 	int rc = -1;
-	if (make_dir(w->dir, err, errlen) != 0)
+	if (util_mkdir_p(w->dir, 0700, err, errlen) != 0)
 		goto out;
 	snprintf(path, sizeof(path), "%s/%s", w->dir, PKI_NODE_KEY_FILE);
-	if (write_text(path, w->key_pem, 0600, err, errlen) != 0)
+	if (util_write_file(path, w->key_pem, 0600, err, errlen) != 0)
 		goto out;
 	snprintf(path, sizeof(path), "%s/%s", w->dir, PKI_NODE_CERT_FILE);
-	if (write_text(path, w->cert_pem, 0644, err, errlen) != 0)
+	if (util_write_file(path, w->cert_pem, 0644, err, errlen) != 0)
 		goto out;
 	snprintf(path, sizeof(path), "%s/%s", w->dir, PKI_CA_CERT_FILE);
-	if (write_text(path, w->ca_pem, 0644, err, errlen) != 0)
+	if (util_write_file(path, w->ca_pem, 0644, err, errlen) != 0)
 		goto out;
 	snprintf(path, sizeof(path), "%s/state.json", w->dir);
-	rc = write_text(path, text ? text : "{}", 0600, err, errlen);
+	rc = util_write_file(path, text ? text : "{}", 0600, err, errlen);
 out:
 	free(text);
 	return rc;
@@ -747,9 +703,9 @@ static char *key_pem_text(const struct pki_key *key, const char *dir,
 {
 	char path[700];
 	snprintf(path, sizeof(path), "%s/join.key.tmp", dir);
-	if (make_dir(dir, err, errlen) != 0 || pki_key_save(key, path, err, errlen) != 0)
+	if (util_mkdir_p(dir, 0700, err, errlen) != 0 || pki_key_save(key, path, err, errlen) != 0)
 		return NULL;
-	char *pem = cluster_read_file(path, err, errlen);
+	char *pem = util_read_file(path, err, errlen);
 	unlink(path);
 	return pem;
 }
@@ -928,7 +884,7 @@ int cluster_worker_resume(const char *dir, const char *node_id,
 	char **dst[3] = { &w->ca_pem, &w->cert_pem, &w->key_pem };
 	for (int i = 0; i < 3; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		if (!(*dst[i] = cluster_read_file(path, err, errlen))) {
+		if (!(*dst[i] = util_read_file(path, err, errlen))) {
 			cluster_worker_free(w);
 			return -1;
 		}
@@ -1116,12 +1072,12 @@ int cluster_worker_install_manager(struct cluster_worker *w,
 	const char *files[4] = { PKI_CA_CERT_FILE, PKI_CA_KEY_FILE, PKI_NODE_CERT_FILE,
 				 PKI_NODE_KEY_FILE };
 	const char *texts[4] = { w->ca_pem, ca_key, w->cert_pem, w->key_pem };
-	if (make_dir(cert_dir, err, errlen) != 0)
+	if (util_mkdir_p(cert_dir, 0700, err, errlen) != 0)
 		return -1;
 	for (int i = 0; i < 4; i++) {
 		char path[700];
 		snprintf(path, sizeof(path), "%s/%s", cert_dir, files[i]);
-		if (write_text(path, texts[i], i % 2 ? 0600 : 0644, err, errlen) != 0)
+		if (util_write_file(path, texts[i], i % 2 ? 0600 : 0644, err, errlen) != 0)
 			return -1;
 	}
 	*joined = json_incref(w->joined);
@@ -1258,10 +1214,10 @@ int cluster_worker_reload(struct cluster_worker *w, const char *cert_dir,
 	char path[700];
 	char *cert, *key;
 	snprintf(path, sizeof(path), "%s/%s", cert_dir, PKI_NODE_CERT_FILE);
-	if (!(cert = cluster_read_file(path, err, errlen)))
+	if (!(cert = util_read_file(path, err, errlen)))
 		return -1;
 	snprintf(path, sizeof(path), "%s/%s", cert_dir, PKI_NODE_KEY_FILE);
-	if (!(key = cluster_read_file(path, err, errlen))) {
+	if (!(key = util_read_file(path, err, errlen))) {
 		free(cert);
 		return -1;
 	}
@@ -1297,7 +1253,7 @@ int cluster_worker_for_manager(const char *cert_dir, const char *node_id,
 	for (int i = 0; i < 3; i++) {
 		char path[700];
 		snprintf(path, sizeof(path), "%s/%s", cert_dir, files[i]);
-		if (!(*dst[i] = cluster_read_file(path, err, errlen))) {
+		if (!(*dst[i] = util_read_file(path, err, errlen))) {
 			cluster_worker_free(w);
 			return -1;
 		}

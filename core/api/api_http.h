@@ -66,6 +66,13 @@ struct api_response {
     size_t body_len;
 };
 
+/* A request handed to another thread (the manager's core thread) with
+ * inbox_call, and the response that thread fills. */
+struct api_call {
+    const struct api_request *req;
+    struct api_response *resp;
+};
+
 typedef void (*api_http_handler_fn)(void *ctx, const struct api_request *req,
                                     struct api_response *resp);
 

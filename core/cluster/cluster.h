@@ -172,7 +172,5 @@ const char *cluster_worker_addr(const struct cluster_worker *w);
 /* GET /info's Swarm object on a worker. */
 json_t *cluster_worker_info(struct cluster_worker *w);
 
-/* A whole (PEM) file as a malloc'd string, or NULL with err filled. */
-char *cluster_read_file(const char *path, char *err, size_t errlen);
 
 #endif

@@ -12,6 +12,7 @@
  * always loads the same way; a refusal never stops the others.
  */
 #include "plugin_host.h"
+#include "fsutil.h"
 
 #include "orch_protocol.h"
 #include "orch_sdk.h"
@@ -279,30 +280,6 @@ static int make_url(const struct plugin_host *host, const char *endpoint,
 
 /* ----------------------------------------------------------- filesystem */
 
-/* mkdir -p path. */
-static int make_dirs(const char *path, char *err, size_t errlen)
-{
-	char buf[4096];
-	size_t i, len = strlen(path);
-
-	if (len == 0 || len >= sizeof(buf)) {
-		host_errorf(err, errlen, "bad directory path \"%s\"", path);
-		return -1;
-	}
-	memcpy(buf, path, len + 1);
-	for (i = 1; i <= len; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, 0700) != 0 && errno != EEXIST) {
-			host_errorf(err, errlen, "cannot create %s: %s", buf,
-				    strerror(errno));
-			return -1;
-		}
-		buf[i] = path[i];
-	}
-	return 0;
-}
 
 static int compare_names(const void *a, const void *b)
 {
@@ -445,7 +422,7 @@ static int plugin_prepare(struct plugin_host *host,
 		host_errorf(err, errlen, "data directory path too long");
 		return -1;
 	}
-	if (make_dirs(dir, err, errlen))
+	if (util_mkdir_p(dir, 0700, err, errlen))
 		return -1;
 	if (host->plugin_config != NULL)
 		config = host->plugin_config(host->ctx, p->name);
@@ -744,7 +721,7 @@ int plugin_host_open(const struct plugin_host_options *options,
 	}
 	if (copy_options(host, options, err, errlen) ||
 	    (host->transport == PLUGIN_HOST_IPC &&
-	     make_dirs(host->ipc_dir, err, errlen)) ||
+	     util_mkdir_p(host->ipc_dir, 0700, err, errlen)) ||
 	    events_start(host, err, errlen) || load_all(host, err, errlen)) {
 		plugin_host_close(host);
 		return -1;
