@@ -21,7 +21,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ORCH_PLUGIN_ABI_VERSION 1
+#define ORCH_PLUGIN_ABI_VERSION 2
+/* Marks the one symbol a plugin exports (build plugins with
+ * -fvisibility=hidden; everything else stays private to the plugin). */
+#define ORCH_PLUGIN_EXPORT __attribute__((visibility("default")))
 #define ORCH_PLUGIN_ENTRY_SYMBOL "orch_plugin_entry"
 
 enum orch_plugin_kind {
@@ -64,6 +67,11 @@ struct orch_plugin {
 		    size_t errlen);
 	/* Stops serving and frees everything init made. */
 	void (*fini)(void *state);
+	/* Added in version 2: the option keys the plugin accepts (set with
+	 * `orchd --plugin-opt NAME.KEY=VALUE` or the config file's
+	 * `plugins: {NAME: {KEY: VALUE}}`), ending with NULL. The host refuses
+	 * any other key, naming the plugin, before init. NULL: no options. */
+	const char *const *options;
 };
 
 /* The one symbol a plugin exports. */

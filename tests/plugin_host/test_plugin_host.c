@@ -181,7 +181,7 @@ static const struct {
 	const char *file;
 	const char *reason; /* a prefix of the reason */
 } expected_refusals[] = {
-	{"abi99.so", "built for ABI 99, orchd speaks 1"},
+	{"abi99.so", "built for ABI 99, orchd speaks 2"},
 	{"bad.so", "cannot load: "},
 	{"badkind.so", "unknown plugin kind 9"},
 	{"badname.so", "invalid plugin name \"Bad Name\""},
