@@ -25,6 +25,7 @@ static const struct config_key config_keys[] = {
 	{ "host", 'H', FIELD(host), true },
 	{ "pidfile", 'p', FIELD(pidfile), true },
 	{ "log-level", 'l', FIELD(log_level), true },
+	{ "log-format", 0, FIELD(log_format), true },
 	{ "config-file", 0, FIELD(config_file), false },
 	{ "default-runtime", 0, FIELD(default_runtime), true },
 	{ "scheduler", 0, FIELD(scheduler), true },
@@ -53,6 +54,7 @@ void config_defaults(struct orchd_config *cfg)
 	cfg->host = strdup("unix:///run/orchd/orchd.sock");
 	cfg->pidfile = strdup("/run/orchd/orchd.pid");
 	cfg->log_level = strdup("info");
+	cfg->log_format = strdup("text");
 	cfg->plugin_transport = strdup("inproc");
 }
 
@@ -201,6 +203,12 @@ int config_check(const struct orchd_config *cfg, char *err, size_t errlen)
 			 cfg->log_level ? cfg->log_level : "");
 		return -1;
 	}
+	if (!cfg->log_format || (strcmp(cfg->log_format, "text") != 0 &&
+				 strcmp(cfg->log_format, "json") != 0)) {
+		snprintf(err, errlen, "invalid --log-format \"%s\": text or json",
+			 cfg->log_format ? cfg->log_format : "");
+		return -1;
+	}
 	if (!cfg->host || strncmp(cfg->host, "unix://", 7) != 0 ||
 	    cfg->host[7] != '/') {
 		snprintf(err, errlen, "invalid --host \"%s\": only unix:///absolute/path is supported",
@@ -242,6 +250,7 @@ void config_usage(void)
 	       "  -H, --host unix://PATH       API socket (default unix:///run/orchd/orchd.sock)\n"
 	       "      --hostname NAME          node hostname (default: the machine's)\n"
 	       "  -l, --log-level LEVEL        debug, info, warn, error (default info)\n"
+	       "      --log-format FORMAT      text (time=... level=... msg=...) or json (default text)\n"
 	       "  -p, --pidfile FILE           (default /run/orchd/orchd.pid)\n"
 	       "      --plugins DIR            directory of plugin shared objects\n"
 	       "      --plugin-transport T     inproc (default) or ipc\n"

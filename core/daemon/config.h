@@ -15,6 +15,7 @@ struct orchd_config {
 	char *host;            /* -H/--host unix://PATH */
 	char *pidfile;         /* --pidfile FILE */
 	char *log_level;       /* --log-level debug|info|warn|error */
+	char *log_format;      /* --log-format text|json */
 	char *config_file;     /* --config-file FILE */
 	char *default_runtime; /* --default-runtime NAME */
 	char *scheduler;       /* --scheduler NAME */

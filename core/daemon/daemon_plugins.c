@@ -1,0 +1,113 @@
+/*
+ * daemon_plugins.c: the daemon's side of the plugin host: loads the plugins
+ * at start, lists and calls them for the manager and the agent (struct
+ * plugin_calls), forwards runtime events into the agent's inbox and plugin
+ * log lines into orchd's log. Owns nothing beyond the host handle kept in
+ * struct orchd.
+ */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+
+/* ---------------------------------------------------- plugins, wiring */
+
+/* orch_host.log: a plugin's lines in orchd's log, under its name. */
+static void plugin_log(enum orch_log_level level, const char *plugin, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_vmsg((enum log_level)level, plugin ? plugin : "plugin", fmt, ap);
+	va_end(ap);
+}
+
+size_t plugins_list(void *ctx, enum orch_plugin_kind kind,
+			   const char **names, size_t max)
+{
+	struct orchd *o = ctx;
+	size_t found = 0;
+	for (size_t i = 0; i < plugin_host_count(o->plugins); i++) {
+		struct plugin_host_info info;
+		plugin_host_info(plugin_host_get(o->plugins, i), &info);
+		if (info.kind != kind)
+			continue;
+		if (found < max)
+			names[found] = info.name;
+		found++;
+	}
+	return found;
+}
+
+int plugins_call(void *ctx, const char *name, json_t *request,
+			int timeout_ms, json_t **reply, char *err, size_t errlen)
+{
+	struct orchd *o = ctx;
+	for (size_t i = 0; i < plugin_host_count(o->plugins); i++) {
+		struct plugin_host_plugin *p = plugin_host_get(o->plugins, i);
+		struct plugin_host_info info;
+		plugin_host_info(p, &info);
+		if (strcmp(info.name, name) == 0)
+			return plugin_host_call(p, request, timeout_ms, reply, err, errlen);
+	}
+	json_decref(request);
+	snprintf(err, errlen, "no plugin named %s is loaded", name);
+	return -1;
+}
+
+/* Runtime events go to the agent; the host's thread only posts them. */
+static void on_plugin_event(void *ctx, json_t *event)
+{
+	struct orchd *o = ctx;
+	const char *op = json_string_value(json_object_get(event, "op"));
+	if (o->agent && op && strcmp(op, "task_status") == 0)
+		inbox_post(agent_inbox(o->agent), INBOX_RUNTIME_EVENT, event, NULL);
+	else
+		json_decref(event);
+}
+
+static void on_plugin_refused(void *ctx, const char *file, const char *reason)
+{
+	(void)ctx;
+	log_msg(LOG_ERROR, "daemon", "plugin %s refused: %s", file, reason);
+}
+
+int orchd_load_plugins(struct orchd *o, char *err, size_t errlen)
+{
+	char instance[64];
+	snprintf(instance, sizeof(instance), "orchd-%ld", (long)getpid());
+	struct plugin_host_options opts = {
+		.plugin_dir = o->cfg.plugins,
+		.data_root = o->cfg.data_root,
+		.node_id = o->node_id,
+		.instance = instance,
+		.transport = strcmp(o->cfg.plugin_transport, "ipc") == 0
+				     ? PLUGIN_HOST_IPC
+				     : PLUGIN_HOST_INPROC,
+		.on_event = on_plugin_event,
+		.on_refused = on_plugin_refused,
+		.log = plugin_log,
+		.ctx = o,
+	};
+	if (plugin_host_open(&opts, &o->plugins, err, errlen) != 0)
+		return -1;
+	const enum orch_plugin_kind needed[] = { ORCH_PLUGIN_SCHEDULER,
+						 ORCH_PLUGIN_RUNTIME };
+	for (size_t i = 0; i < 2; i++)
+		if (plugin_host_count_kind(o->plugins, needed[i]) == 0) {
+			snprintf(err, errlen, "no %s plugin loaded from %s: orchd needs at least one",
+				 plugin_host_kind_name(needed[i]), o->cfg.plugins);
+			return -1;
+		}
+	for (size_t i = 0; i < plugin_host_count(o->plugins); i++) {
+		struct plugin_host_info info;
+		plugin_host_info(plugin_host_get(o->plugins, i), &info);
+		log_msg(LOG_INFO, "daemon", "plugin %s (%s %s) loaded from %s", info.name,
+			  plugin_host_kind_name(info.kind), info.version, info.file);
+	}
+	return 0;
+}
