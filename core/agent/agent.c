@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "jsonref.h"
+#include "log.h"
 #include "store.h"
 #include "timefmt.h"
 
@@ -337,7 +338,7 @@ static void agent_send_batches(struct agent *a, struct agent_batch *b)
 					       "rejected", "rejected", err, NULL);
 			}
 			if (!reply)
-				fprintf(stderr, "orchd: agent: %s %s: %s\n", rt, ops[k], err);
+				log_msg(LOG_WARN, "agent", "%s %s: %s", rt, ops[k], err);
 			json_decref(reply);
 		}
 	}
@@ -461,10 +462,10 @@ static json_t *agent_logs(struct agent *a, const json_t *req)
  * that changed and the ids of those that went. */
 static void agent_apply_diff(struct agent *a, const json_t *diff)
 {
-	if (getenv("ORCHD_DEBUG_AGENT")) {
-		char *dbg = json_dumps(diff, JSON_COMPACT);
-		fprintf(stderr, "DBG diff %.400s\n", dbg);
-		free(dbg);
+	if (log_enabled(LOG_DEBUG)) {
+		char *text = json_dumps(diff, JSON_COMPACT);
+		log_msg(LOG_DEBUG, "agent", "session diff %.400s", text ? text : "?");
+		free(text);
 	}
 	if (json_is_true(json_object_get(diff, "full")))
 		json_object_clear(a->assigned);
@@ -564,7 +565,7 @@ static void *agent_session_main(void *arg)
 			/* Said once per kind of failure, not once per retry. */
 			if (strcmp(last_error, error ? error : err) != 0) {
 				snprintf(last_error, sizeof(last_error), "%s", error ? error : err);
-				fprintf(stderr, "orchd: agent: session: %s\n", last_error);
+				log_msg(LOG_WARN, "agent", "session: %s", last_error);
 			}
 			json_decref(reply);
 			session_id[0] = '\0'; /* the next session starts with a full sync */
