@@ -67,4 +67,12 @@ int pki_read_file(const char *path, char **data, size_t *len, char *err,
 /* Zeroes then frees a buffer that held key material. */
 void pki_free_secret(void *buf, size_t len);
 
+/* Shared by pki_x509.c (reading) and pki_issue.c (writing). */
+/* "YYYYMMDDhhmmss" and a NUL, as mbedtls_x509write_crt_set_validity wants. */
+#define PKI_X509_TIME_LEN 15
+int pki_time_to_x509(int64_t t, char out[PKI_X509_TIME_LEN], char *err, size_t errlen);
+int64_t pki_time_from_x509(const mbedtls_x509_time *x);
+int pki_identity_check(const struct pki_identity *id, char *err, size_t errlen);
+void pki_identity_dn(const struct pki_identity *id, char *buf, size_t size);
+
 #endif
