@@ -14,17 +14,11 @@ set -uo pipefail
 build=$1 src=$2
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root for network namespaces"; exit 77; }
-ip netns list >/dev/null 2>&1 || { echo "SKIP: no network namespaces"; exit 77; }
-command -v jq >/dev/null || { echo "SKIP: no jq"; exit 77; }
+e2e_hosts_init "$build" "$src" 500000
 command -v openssl >/dev/null || { echo "SKIP: no openssl command to read certificates"; exit 77; }
 
 export ORCHD_MIN_CERT_EXPIRY=10
-HOSTS_BUILD=$build
-source "$src/tests/hosts/hosts.sh"
 hosts_create 3 || e2e_fail "hosts_create"
-port=2477
-uniq=$((500000 + $$ % 100000))
 E2E_CLEANUPS+=('hosts_destroy')
 oc() { hosts_orchctl "$@"; }
 for i in 1 2 3; do

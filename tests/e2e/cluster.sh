@@ -33,13 +33,7 @@ case "$runtime" in
   *) echo "usage: cluster.sh process|docker BUILD_DIR SOURCE_DIR" >&2; exit 2 ;;
 esac
 source "$here/lib.sh"
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root for network namespaces"; exit 77; }
-ip netns list >/dev/null 2>&1 || { echo "SKIP: no network namespaces"; exit 77; }
-command -v jq >/dev/null || { echo "SKIP: no jq"; exit 77; }
-HOSTS_BUILD=$build
-source "$src/tests/hosts/hosts.sh"
-port=2477
-uniq=$((300000 + $$ % 100000))
+e2e_hosts_init "$build" "$src" 300000
 E2E_FINDINGS=()       # failures that do not stop the run; reported at the end
 nid=()                # nid[i]: the node id host i currently runs as
 # E2E_NODE_IDS: every node id this run made (docker cleanup by label, after

@@ -21,14 +21,8 @@ set -uo pipefail
 runtime=$1 build=$2 src=$3
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root for network namespaces"; exit 77; }
-ip netns list >/dev/null 2>&1 || { echo "SKIP: no network namespaces"; exit 77; }
-command -v jq >/dev/null || { echo "SKIP: no jq"; exit 77; }
+e2e_hosts_init "$build" "$src" 400000
 
-HOSTS_BUILD=$build
-source "$src/tests/hosts/hosts.sh"
-port=2477
-uniq=$((400000 + $$ % 100000))
 e2e_runtime_setup "$runtime" "$uniq"
 hosts_create 5 || e2e_fail "hosts_create"
 E2E_CLEANUPS+=('hosts_destroy')

@@ -94,6 +94,19 @@ e2e_hosts_stop_clean() {
 # removed (call this before hosts_create). Sets E2E_IMAGE: the image and
 # arguments of a long-running task unique to this run (UNIQ seconds).
 E2E_NODE_IDS=()
+# Namespace hosts for a test: skips (exit 77) without root, network
+# namespaces or jq; then loads tests/hosts/hosts.sh for build dir $1 from
+# source dir $2, and sets the cluster port and a run-unique number from $3.
+e2e_hosts_init() {
+  [ "$(id -u)" = 0 ] || { echo "SKIP: needs root for network namespaces"; exit 77; }
+  ip netns list >/dev/null 2>&1 || { echo "SKIP: no network namespaces"; exit 77; }
+  command -v jq >/dev/null || { echo "SKIP: no jq"; exit 77; }
+  HOSTS_BUILD=$1
+  source "$2/tests/hosts/hosts.sh"
+  port=2477
+  uniq=$(($3 + $$ % 100000))
+}
+
 e2e_runtime_setup() {
   local runtime=$1 uniq=$2
   case "$runtime" in

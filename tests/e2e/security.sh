@@ -14,16 +14,10 @@ set -uo pipefail
 build=$1 src=$2 probe=$3
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root for network namespaces"; exit 77; }
-ip netns list >/dev/null 2>&1 || { echo "SKIP: no network namespaces"; exit 77; }
-command -v jq >/dev/null || { echo "SKIP: no jq"; exit 77; }
+e2e_hosts_init "$build" "$src" 400000
 [ -x "$probe" ] || e2e_fail "no probe tool at $probe"
 
-HOSTS_BUILD=$build
-source "$src/tests/hosts/hosts.sh"
 hosts_create 5 || e2e_fail "hosts_create"
-port=2477
-uniq=$((400000 + $$ % 100000))
 E2E_CLEANUPS+=('hosts_destroy')
 E2E_CLEANUPS+=('pkill -9 -f -x "/bin/sleep '"$uniq"'"')
 
