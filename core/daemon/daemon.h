@@ -22,6 +22,8 @@
 
 #define ORCHD_VERSION "0.1.0"
 
+struct link_ref;
+
 struct orchd {
 	struct orchd_config cfg;
 	char hostname[256];
@@ -31,10 +33,12 @@ struct orchd {
 	struct manager *manager;
 	struct agent *agent;
 	struct api_http_server *api;
-	/* The agent's link: remote when this node joined a swarm as a worker.
-	 * Link calls hold it for reading; join and leave for writing. */
-	pthread_rwlock_t link_lock;
-	struct cluster_worker *worker; /* NULL: the local manager */
+	/* The agent's link: remote when this node joined a swarm as a worker
+	 * (daemon_link.c). Callers take a reference for the length of a call,
+	 * so join and leave never wait for a session's long poll. */
+	pthread_mutex_t link_lock;     /* guards worker and its users count */
+	pthread_cond_t link_idle;      /* a user released the worker link */
+	struct link_ref *worker;       /* NULL: the local manager */
 	/* On a manager that is not the raft leader, the agent reaches the
 	 * leader over the network with the manager's certificate. Made once,
 	 * retargeted after, freed at exit; leader_active says whether to use
@@ -77,6 +81,12 @@ void link_set_worker(struct orchd *o, struct cluster_worker *w);
 bool link_is_worker(struct orchd *o);
 struct cluster_worker *link_take_worker(struct orchd *o, struct cluster_worker *w);
 int local_link_send(void *ctx, enum inbox_kind kind, json_t *body);
+/* The worker link for one call, or NULL (the local manager); give it back
+ * with link_worker_release. */
+struct cluster_worker *link_worker_acquire(struct orchd *o, struct link_ref **ref);
+void link_worker_release(struct orchd *o, struct link_ref *ref);
+/* At exit: drops the worker link (after every user stopped). */
+void link_close(struct orchd *o);
 
 /* daemon_join.c */
 void orchd_join_manager_addr(const json_t *body, char *out, size_t len);

@@ -136,9 +136,10 @@ static void orchd_api_leave(struct orchd *o, struct api_response *resp)
 /* GET /info on a worker: the local part, with the worker's Swarm. */
 static void orchd_api_worker_info(struct orchd *o, struct api_response *resp)
 {
-	pthread_rwlock_rdlock(&o->link_lock);
-	json_t *swarm = o->worker ? cluster_worker_info(o->worker) : NULL;
-	pthread_rwlock_unlock(&o->link_lock);
+	struct link_ref *ref;
+	struct cluster_worker *w = link_worker_acquire(o, &ref);
+	json_t *swarm = w ? cluster_worker_info(w) : NULL;
+	link_worker_release(o, ref);
 	pthread_mutex_lock(&o->info_lock);
 	json_t *runtimes = json_incref(json_object_get(o->node_info, "runtimes"));
 	pthread_mutex_unlock(&o->info_lock);

@@ -4,7 +4,9 @@
  * manager is a follower, the remote manager on a worker. Owns the link
  * fields of struct orchd (worker, leader_link, node_info, desired_role)
  * under link_lock, leader_lock and info_lock (lock order: link_lock, then
- * leader_lock, then info_lock).
+ * leader_lock, then info_lock; none is held across a network call: a
+ * caller holds a reference to the worker link instead, and the last one
+ * frees it).
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -62,6 +64,52 @@ void leader_link_drop(struct orchd *o)
 	pthread_mutex_unlock(&o->leader_lock);
 }
 
+/* A worker link and how many hold it: struct orchd's own reference
+ * while it is the link, plus one per call in flight. */
+struct link_ref {
+	struct cluster_worker *w;
+	unsigned users; /* guarded by link_lock */
+};
+
+struct cluster_worker *link_worker_acquire(struct orchd *o, struct link_ref **ref)
+{
+	pthread_mutex_lock(&o->link_lock);
+	*ref = o->worker;
+	if (*ref)
+		(*ref)->users++;
+	pthread_mutex_unlock(&o->link_lock);
+	return *ref ? (*ref)->w : NULL;
+}
+
+void link_worker_release(struct orchd *o, struct link_ref *ref)
+{
+	if (!ref)
+		return;
+	pthread_mutex_lock(&o->link_lock);
+	bool last = --ref->users == 0;
+	pthread_cond_broadcast(&o->link_idle);
+	pthread_mutex_unlock(&o->link_lock);
+	if (last) {
+		cluster_worker_free(ref->w);
+		free(ref);
+	}
+}
+
+/* Replaces the worker link; the old one is freed by its last user. */
+static void link_replace(struct orchd *o, struct link_ref *ref)
+{
+	pthread_mutex_lock(&o->link_lock);
+	struct link_ref *old = o->worker;
+	o->worker = ref;
+	pthread_mutex_unlock(&o->link_lock);
+	link_worker_release(o, old);
+}
+
+void link_close(struct orchd *o)
+{
+	link_replace(o, NULL);
+}
+
 /* The agent's link: to the remote manager on a worker, else local. The
  * node description is kept so that a new link can send it again. */
 int link_send(void *ctx, enum inbox_kind kind, json_t *body)
@@ -73,12 +121,13 @@ int link_send(void *ctx, enum inbox_kind kind, json_t *body)
 		o->node_info = json_deep_copy(body);
 		pthread_mutex_unlock(&o->info_lock);
 	}
-	pthread_rwlock_rdlock(&o->link_lock);
-	struct cluster_worker *leader = o->worker ? NULL : leader_link_get(o);
-	int rc = o->worker   ? cluster_worker_send(o->worker, kind, body)
+	struct link_ref *ref;
+	struct cluster_worker *w = link_worker_acquire(o, &ref);
+	struct cluster_worker *leader = w ? NULL : leader_link_get(o);
+	int rc = w	  ? cluster_worker_send(w, kind, body)
 		 : leader ? cluster_worker_send(leader, kind, body)
 			  : local_link_send(o, kind, body);
-	pthread_rwlock_unlock(&o->link_lock);
+	link_worker_release(o, ref);
 	return rc;
 }
 
@@ -132,10 +181,11 @@ int link_session(void *ctx, json_t *request, json_t **reply, char *err,
 			size_t errlen)
 {
 	struct orchd *o = ctx;
-	pthread_rwlock_rdlock(&o->link_lock);
-	int rc = o->worker ? cluster_worker_session(o->worker, request, reply, err, errlen)
-			   : manager_node_session(o, request, reply, err, errlen);
-	pthread_rwlock_unlock(&o->link_lock);
+	struct link_ref *ref;
+	struct cluster_worker *w = link_worker_acquire(o, &ref);
+	int rc = w ? cluster_worker_session(w, request, reply, err, errlen)
+		   : manager_node_session(o, request, reply, err, errlen);
+	link_worker_release(o, ref);
 	const char *role = rc == 0 ? json_string_value(json_object_get(*reply, "role")) : NULL;
 	if (role) {
 		pthread_mutex_lock(&o->info_lock);
@@ -153,11 +203,18 @@ void link_set_worker(struct orchd *o, struct cluster_worker *w)
 		cluster_worker_set_node_info(w, o->node_info);
 		pthread_mutex_unlock(&o->info_lock);
 	}
-	pthread_rwlock_wrlock(&o->link_lock);
-	struct cluster_worker *old = o->worker;
-	o->worker = w;
-	pthread_rwlock_unlock(&o->link_lock);
-	cluster_worker_free(old);
+	struct link_ref *ref = NULL;
+	if (w) {
+		ref = calloc(1, sizeof(*ref));
+		if (!ref) { /* cannot keep it: the agent stays local */
+			log_msg(LOG_ERROR, "daemon", "out of memory keeping the worker link");
+			cluster_worker_free(w);
+			w = NULL;
+		} else {
+			*ref = (struct link_ref){ .w = w, .users = 1 };
+		}
+	}
+	link_replace(o, ref);
 	if (!w) { /* the local manager hears this node's description again */
 		pthread_mutex_lock(&o->info_lock);
 		json_t *info = json_deep_copy(o->node_info);
@@ -169,21 +226,25 @@ void link_set_worker(struct orchd *o, struct cluster_worker *w)
 
 bool link_is_worker(struct orchd *o)
 {
-	pthread_rwlock_rdlock(&o->link_lock);
+	pthread_mutex_lock(&o->link_lock);
 	bool worker = o->worker != NULL;
-	pthread_rwlock_unlock(&o->link_lock);
+	pthread_mutex_unlock(&o->link_lock);
 	return worker;
 }
 
-/* Takes the worker link out of the agent's hands (it goes local). */
+/* Takes the worker link out of the agent's hands (it goes local) once no
+ * call uses it; NULL when w is no longer the link. */
 struct cluster_worker *link_take_worker(struct orchd *o, struct cluster_worker *w)
 {
-	pthread_rwlock_wrlock(&o->link_lock);
-	bool ours = o->worker == w;
-	if (ours)
+	pthread_mutex_lock(&o->link_lock);
+	struct link_ref *ref = o->worker && o->worker->w == w ? o->worker : NULL;
+	if (ref)
 		o->worker = NULL;
-	pthread_rwlock_unlock(&o->link_lock);
-	return ours ? w : NULL;
+	while (ref && ref->users > 1)
+		pthread_cond_wait(&o->link_idle, &o->link_lock);
+	pthread_mutex_unlock(&o->link_lock);
+	free(ref);
+	return ref ? w : NULL;
 }
 
 /* Whether the local manager is part of a swarm (then it cannot join). */

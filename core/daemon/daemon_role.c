@@ -69,8 +69,8 @@ static bool role_stopping(struct orchd *o)
 static void role_promote(struct orchd *o)
 {
 	char err[1024] = "", ip[64] = "", manager_addr[200];
-	pthread_rwlock_rdlock(&o->link_lock);
-	struct cluster_worker *w = o->worker;
+	struct link_ref *ref;
+	struct cluster_worker *w = link_worker_acquire(o, &ref);
 	json_t *info = w ? cluster_worker_info(w) : NULL;
 	const char *leader = json_string_value(json_object_get(
 		json_array_get(json_object_get(info, "RemoteManagers"), 0), "Addr"));
@@ -92,7 +92,7 @@ static void role_promote(struct orchd *o)
 								"manager_addr", manager_addr),
 						   err, sizeof(err));
 	bool manager = rc == 0 && cluster_worker_is_manager(w);
-	pthread_rwlock_unlock(&o->link_lock);
+	link_worker_release(o, ref);
 	json_decref(info);
 	if (rc != 0 || !manager) {
 		log_msg(LOG_WARN, "daemon", "promotion to manager: %s",
@@ -205,18 +205,18 @@ static void role_renew_worker(struct orchd *o)
 {
 	char err[1024] = "";
 	int64_t at = 0;
-	pthread_rwlock_rdlock(&o->link_lock);
-	if (o->worker && cluster_worker_renew_at(o->worker, o->cert_renew_permille, &at, err,
-						 sizeof(err)) == 0 &&
+	struct link_ref *ref;
+	struct cluster_worker *w = link_worker_acquire(o, &ref);
+	if (w && cluster_worker_renew_at(w, o->cert_renew_permille, &at, err, sizeof(err)) == 0 &&
 	    time(NULL) >= at) {
-		if (cluster_worker_renew(o->worker, NULL, err, sizeof(err)) == 0) {
+		if (cluster_worker_renew(w, NULL, err, sizeof(err)) == 0) {
 			log_msg(LOG_INFO, "daemon", "renewed this node's certificate");
 			o->cert_renew_permille = 500 + (unsigned)(ids_random(NULL) % 301);
 		} else {
 			log_msg(LOG_WARN, "daemon", "certificate renewal: %s", err);
 		}
 	}
-	pthread_rwlock_unlock(&o->link_lock);
+	link_worker_release(o, ref);
 }
 
 static void role_step(struct orchd *o)

@@ -119,8 +119,7 @@ static void orchd_stop(struct orchd *o)
 	t = stop_stage_done("the API server", t);
 	agent_stop(o->agent);
 	stop_stage_done("the agent", t);
-	cluster_worker_free(o->worker);
-	o->worker = NULL;
+	link_close(o);
 	cluster_worker_free(o->leader_link);
 	o->leader_link = NULL;
 	json_decref(o->node_info);
@@ -191,7 +190,7 @@ static int orchd_start(struct orchd *o, char *err, size_t errlen,
 	struct cluster_worker *w = NULL;
 	if (cluster_worker_resume(o->worker_dir, o->node_id, &w, err, errlen) != 0)
 		return -1;
-	o->worker = w;
+	link_set_worker(o, w);
 	if (agent_start(&ac, &o->agent, err, errlen) != 0)
 		return -1;
 	struct api_http_config hc = { .socket_path = config_socket_path(&o->cfg),
@@ -213,11 +212,8 @@ int main(int argc, char **argv)
 {
 	static struct orchd o;
 	char err[1024] = "";
-	pthread_rwlockattr_t rwattr;
-	pthread_rwlockattr_init(&rwattr);
-	pthread_rwlockattr_setkind_np(&rwattr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	pthread_rwlock_init(&o.link_lock, &rwattr);
-	pthread_rwlockattr_destroy(&rwattr);
+	pthread_mutex_init(&o.link_lock, NULL);
+	pthread_cond_init(&o.link_idle, NULL);
 	pthread_mutex_init(&o.info_lock, NULL);
 	pthread_mutex_init(&o.leader_lock, NULL);
 	pthread_mutex_init(&o.role_lock, NULL);
