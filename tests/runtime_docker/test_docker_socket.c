@@ -96,6 +96,9 @@ static void test_socket_refused(void **state)
 			fail_msg("%s refused without naming the option: %s",
 				 bad[i], err);
 	}
+	assert_int_not_equal(host_plugin_try_init(h, bad[0], err, sizeof(err)),
+			     0);
+	assert_non_null(strstr(err, "not \"tcp://x\""));
 	assert_int_not_equal(host_plugin_try_init(h, "{\"sockets\": \"/x\"}",
 						  err, sizeof(err)),
 			     0);

@@ -139,16 +139,17 @@ static int options_socket(struct docker_plugin *p, json_t *value, char *err,
 		path = text + 7;
 	if (path == NULL || path[0] != '/') {
 		snprintf(err, errlen,
-			 "docker: option \"socket\" must be unix:///path or "
-			 "/path (the engine's unix socket), not %s%s%s",
-			 text ? "\"" : "a JSON ", text ? text : "non-string",
+			 "docker: option \"socket\" must be a string "
+			 "unix:///path or /path (the engine's unix socket), "
+			 "not %s%.200s%s",
+			 text ? "\"" : "", text ? text : "a JSON non-string",
 			 text ? "\"" : "");
 		return -1;
 	}
 	if (strlen(path) >= sizeof(addr.sun_path)) {
 		snprintf(err, errlen,
-			 "docker: option \"socket\": path %s is longer than "
-			 "%zu bytes",
+			 "docker: option \"socket\": path %.60s... is longer "
+			 "than %zu bytes",
 			 path, sizeof(addr.sun_path) - 1);
 		return -1;
 	}

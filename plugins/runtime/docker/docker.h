@@ -11,8 +11,10 @@
  *   docker_engine.c   follows the engine's /events: die, oom, destroy
  *   docker_requests.c the requests info, start, stop and remove
  *   docker_list.c     the requests list (adoption) and logs
+ *   docker_api*.c     the Engine API client (docker_api.h)
  *
- * Functions named "Caller holds tasks_mu" must be called with it held.
+ * A function whose comment says "Caller holds tasks_mu" must be called
+ * with it held; the lock order is written in docker.c.
  */
 #ifndef DOCKER_H
 #define DOCKER_H
@@ -84,6 +86,8 @@ struct docker_job {
 	struct docker_task *task; /* holds a reference; NULL for a sweep */
 };
 
+/* One instance of the plugin: made and freed by docker.c, whose first
+ * comment says which lock guards what and in which order they nest. */
 struct docker_plugin {
 	const struct orch_host *host;
 	char *node_id;
