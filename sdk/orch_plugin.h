@@ -14,6 +14,8 @@
  * both structs start with a version and only ever grow at their end; a field
  * added later says "added in version N". A plugin built for version N works
  * with any host of version >= N.
+ *
+ * Plugins include <orch_sdk.h>, which includes this file.
  */
 #ifndef ORCH_PLUGIN_H
 #define ORCH_PLUGIN_H
@@ -22,8 +24,10 @@
 #include <stdint.h>
 
 #define ORCH_PLUGIN_ABI_VERSION 2
-/* Marks the one symbol a plugin exports (build plugins with
- * -fvisibility=hidden; everything else stays private to the plugin). */
+/* Marks the one symbol a plugin exports. Build plugins with
+ * -fvisibility=hidden so that everything else stays private to the plugin
+ * (two plugins may then both have a static-looking `parse_config` without
+ * one of them silently calling the other's). */
 #define ORCH_PLUGIN_EXPORT __attribute__((visibility("default")))
 #define ORCH_PLUGIN_ENTRY_SYMBOL "orch_plugin_entry"
 
@@ -74,7 +78,11 @@ struct orch_plugin {
 	const char *const *options;
 };
 
-/* The one symbol a plugin exports. */
-const struct orch_plugin *orch_plugin_entry(void);
+/* The one symbol a plugin exports; defined by the plugin as
+ *   ORCH_PLUGIN_EXPORT const struct orch_plugin *orch_plugin_entry(void)
+ *   { return &my_plugin; }
+ * (declared exported here too, so that it stays visible even where the
+ * definition forgets the attribute). */
+ORCH_PLUGIN_EXPORT const struct orch_plugin *orch_plugin_entry(void);
 
 #endif

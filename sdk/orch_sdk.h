@@ -1,20 +1,56 @@
 /*
- * orch_sdk.h: helpers for plugin authors. With orch_plugin.h and
- * orch_protocol.h this is all a plugin needs: a request server that decodes
- * the core's JSON requests and encodes replies, an event sender, and (below)
- * helpers for scheduler plugins. Link with liborch-sdk
- * (`pkg-config --cflags --libs orch-sdk`).
+ * orch_sdk.h: the one header of orchd's plugin SDK. A plugin includes only
+ * this file and links only liborch-sdk (`pkg-config --cflags --libs
+ * orch-sdk`). It declares:
+ *
+ *   - the plugin ABI (orch_plugin.h: struct orch_plugin, struct orch_host,
+ *     ORCH_PLUGIN_EXPORT) and the protocol's names (orch_protocol.h);
+ *   - host helpers: reading an option (orch_option), logging (orch_logf);
+ *   - the low-level layer the helpers are built on: a JSON request server,
+ *     an event sender, a client. Only this layer uses jansson types; a
+ *     plugin built on the helpers below never touches JSON;
+ *   - the scheduler helper (orch_scheduler_start, with the decoded request
+ *     structs it hands out): the plugin writes only its choice among the
+ *     nodes that fit a task;
+ *   - the runtime helper (orch_runtime_start): the plugin writes callbacks
+ *     that start, stop, remove, list and read the logs of one task, and
+ *     reports what its tasks do with orch_runtime_report.
+ *
+ * sdk/README.md is the guide; examples/ holds one plugin of each kind.
  */
 #ifndef ORCH_SDK_H
 #define ORCH_SDK_H
 
-#include <jansson.h>
+#include <jansson.h> /* the low-level layer's json_t (the helpers need none) */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "orch_plugin.h"
 #include "orch_protocol.h"
+
+/* --------------------------------------------------------- host helpers */
+
+/* What orch_option found. */
+enum orch_option_result {
+	ORCH_OPTION_ERROR = -1,  /* buf holds why (bad type, too long, ...) */
+	ORCH_OPTION_ABSENT = 0,  /* not set (or set to null); buf is "" */
+	ORCH_OPTION_FOUND = 1,   /* buf holds the value as text */
+};
+
+/* Looks key up in host->config_json (the plugin's options, set with
+ * `orchd --plugin-opt NAME.KEY=VALUE` or the config file). A string value
+ * is copied as is; a number or boolean as its JSON text ("30", "true").
+ * An object or array, a value longer than len - 1 bytes, or a config that
+ * is not a JSON object is an error whose text (naming the key) is written
+ * into buf. Declare the keys in struct orch_plugin's `options`. */
+enum orch_option_result orch_option(const struct orch_host *host,
+				    const char *key, char *buf, size_t len);
+
+/* Logs one line through host->log, the plugin's name attached (to stderr
+ * when the host gave no log function). */
+void orch_logf(const struct orch_host *host, enum orch_log_level level,
+	       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* ------------------------------------------------------- request server */
 
@@ -76,11 +112,7 @@ int orch_sdk_client_call(struct orch_sdk_client *client, json_t *request,
 			 size_t errlen);
 void orch_sdk_client_close(struct orch_sdk_client *client);
 
-/* Scheduler helpers are declared below this line (added by the SDK's
- * scheduler part: decoding a "schedule" request into C structs, matching
- * constraints, building the reply). */
-
-/* ------------------------------------------------------ scheduler helpers */
+/* ---------------------------------------------- scheduler: decoded data */
 
 /* A decoded "schedule" request (orch_protocol.h). Every string points into
  * the JSON request, which the decoded request keeps a reference to: it is
@@ -210,5 +242,182 @@ int orch_sched_reply_place(json_t *reply, const char *task_id,
 int orch_sched_reply_unplaced(json_t *reply, const char *task_id,
 			      const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* ----------------------------------------------------- scheduler helper */
+
+/* A placement plugin that only decides. The SDK serves the plugin's
+ * request_url, decodes every "schedule" request, and for each task of the
+ * batch, in order: drops the nodes that cannot take it (not ready or not
+ * active, runtime not offered, not enough unreserved CPU or memory,
+ * constraints not satisfied), asks `pick` to choose among the rest, counts
+ * the choice on the node (orch_sched_node_commit, so later tasks of the
+ * batch see it) and replies. A task no node fits is unplaced with a reason
+ * in Swarm's words: "no suitable node (insufficient memory on 1 node;
+ * scheduling constraints not satisfied on 2 nodes)"; a task with an invalid
+ * constraint with the constraint's error. "info" is answered too. */
+#define ORCH_SCHEDULER_VERSION 1
+
+struct orch_scheduler {
+	uint32_t version; /* ORCH_SCHEDULER_VERSION the plugin was built for */
+	unsigned workers; /* requests served at once; 0 means 1 */
+	/* Returns the node for task among fit[0..n_fit-1] (n_fit >= 1, in the
+	 * order the core listed the nodes; every one fits), or NULL to leave
+	 * the task unplaced. With workers > 1 it runs on several threads at
+	 * once (for different requests; one request is placed by one thread). */
+	struct orch_sched_node *(*pick)(void *ctx,
+					const struct orch_sched_task *task,
+					struct orch_sched_node *const *fit,
+					size_t n_fit);
+	void *ctx; /* handed to pick */
+};
+
+/* Starts serving host->request_url for scheduler (read at once, not kept).
+ * Shaped like struct orch_plugin's init: *state receives the server, which
+ * orch_scheduler_stop (shaped like fini) stops and frees. Returns 0, or -1
+ * with err filled. */
+int orch_scheduler_start(const struct orch_host *host,
+			 const struct orch_scheduler *scheduler, void **state,
+			 char *err, size_t errlen);
+void orch_scheduler_stop(void *state);
+
+/* ------------------------------------------------------- runtime helper */
+
+/* A task's state as runtimes report it (orch_protocol.h's STATUS). */
+enum orch_task_state {
+	ORCH_TASK_PREPARING = 1,
+	ORCH_TASK_STARTING,
+	ORCH_TASK_RUNNING,
+	ORCH_TASK_COMPLETE, /* ended by itself with exit code 0 */
+	ORCH_TASK_FAILED,   /* ended by itself otherwise, or could not run */
+	ORCH_TASK_SHUTDOWN, /* ended because it was asked to stop */
+	ORCH_TASK_REJECTED, /* never started: the runtime refused it */
+};
+
+/* "preparing" ... "rejected"; "?" for a value outside the enum. */
+const char *orch_task_state_name(enum orch_task_state state);
+
+struct orch_task_status {
+	const char *task_id;
+	enum orch_task_state state;
+	int exit_code;          /* for ended states (-1: none) */
+	const char *error;      /* why it failed or was rejected; NULL: none */
+	const char *runtime_id; /* pid or container id; NULL: none */
+};
+
+struct orch_rt_mount {
+	const char *source;
+	const char *target;
+	bool readonly;
+};
+
+/* A decoded RTASK (orch_protocol.h). Strings and arrays are valid only
+ * during the callback that receives it: copy what you keep. Absent fields
+ * are "" / empty / 0; stop_grace_ms is -1 when the core gave none. */
+struct orch_rt_task {
+	const char *id; /* never empty */
+	const char *service_id;
+	const char *service_name;
+	int64_t slot;
+	const char *node_id;
+	const char *image; /* an image, or a program for process runtimes */
+	const char **command;
+	size_t n_command;
+	const char **args;
+	size_t n_args;
+	const char **env; /* "KEY=VALUE" */
+	size_t n_env;
+	struct orch_rt_mount *mounts;
+	size_t n_mounts;
+	struct orch_sched_resources limits;
+	struct orch_sched_resources reservations;
+	int64_t stop_grace_ms;
+	struct orch_sched_label *labels;
+	size_t n_labels;
+};
+
+/* What "info" answers. The SDK fills it first with available = true, no
+ * error and this node's capacity (orch_node_capacity); info() changes what
+ * differs. */
+struct orch_rt_info {
+	bool available;
+	char error[512]; /* why not available */
+	struct orch_sched_resources resources;
+};
+
+/* Collects the answer to "list" (opaque). */
+struct orch_rt_list;
+/* Adds one task's current status. Returns 0, or -1 when out of memory. */
+int orch_rt_list_add(struct orch_rt_list *list,
+		     const struct orch_task_status *status);
+
+#define ORCH_RUNTIME_VERSION 1
+
+/* The callbacks of a runtime. Every task operation gets one task (the SDK
+ * splits the core's batches and answers them whole); on refusal a callback
+ * returns -1 with a reason in err, which the core shows for that task.
+ * Callbacks may run on several threads at once (workers > 1). */
+struct orch_runtime {
+	uint32_t version; /* ORCH_RUNTIME_VERSION the plugin was built for */
+	unsigned workers; /* requests served at once; 0 means 1 */
+	void *ctx;        /* handed to every callback */
+	/* Optional: availability and resources (see struct orch_rt_info). */
+	void (*info)(void *ctx, struct orch_rt_info *info);
+	/* Takes the task on: 0 means accepted, and from then on the task's
+	 * progress is reported with orch_runtime_report (running, then how it
+	 * ended). Must not block for long: start in the background. */
+	int (*start)(void *ctx, const struct orch_rt_task *task, char *err,
+		     size_t errlen);
+	/* Asks the task to stop: SIGTERM (or the engine's stop), then SIGKILL
+	 * after grace_ms (-1: the task's own stop_grace_ms). Returns at once;
+	 * the end is reported as a status (shutdown). */
+	int (*stop)(void *ctx, const char *task_id, int64_t grace_ms,
+		    char *err, size_t errlen);
+	/* Forgets an ended task and frees everything it held. */
+	int (*remove)(void *ctx, const char *task_id, char *err,
+		      size_t errlen);
+	/* Adds the status of every task held (running or ended and not
+	 * removed) with orch_rt_list_add: orchd adopts them after a restart. */
+	int (*list)(void *ctx, struct orch_rt_list *list, char *err,
+		    size_t errlen);
+	/* Optional: the task's output, its last `tail` lines (all when
+	 * tail <= 0), in a malloc'd buffer the SDK frees (it replaces bytes
+	 * that are not UTF-8). */
+	int (*logs)(void *ctx, const char *task_id, int64_t tail, char **data,
+		    size_t *len, char *err, size_t errlen);
+};
+
+struct orch_runtime_server;
+
+/* Opens the event channel to host->event_url and serves
+ * host->request_url with runtime's callbacks (runtime is read at once, not
+ * kept). *out is set before the first request can arrive, so callbacks may
+ * use it. Returns 0, or -1 with err filled. */
+int orch_runtime_start(const struct orch_host *host,
+		       const struct orch_runtime *runtime,
+		       struct orch_runtime_server **out, char *err,
+		       size_t errlen);
+/* Queues a task_status event; thread-safe, never blocks on the host. A
+ * sender thread sends what is queued in batches, in order. Returns 0, or -1
+ * when out of memory or stopped. */
+int orch_runtime_report(struct orch_runtime_server *server,
+			const struct orch_task_status *status);
+/* Stops serving, sends what is still queued, closes. Call it once nothing
+ * reports any more (stop your own threads first). NULL is fine. */
+void orch_runtime_stop(struct orch_runtime_server *server);
+
+/* ------------------------------------------------------ runtime toolbox */
+
+/* This node's CPUs (those this process may run on) and memory (MemTotal).
+ * Returns 0, or -1 (fields 0) when neither can be read. */
+int orch_node_capacity(struct orch_sched_resources *out);
+/* Replaces every byte of text[0..len) that is not part of valid UTF-8 with
+ * '?' (a JSON string must be UTF-8; task output may be anything). */
+void orch_utf8_sanitize(char *text, size_t len);
+/* Reads the last `lines` lines (all when lines <= 0) of at most the last
+ * max_bytes of the file at path (a partial first line is dropped), into a
+ * malloc'd, NUL-terminated *data of *len bytes, sanitized as UTF-8. A file
+ * that does not exist reads as empty. Returns 0, or -1 with err. */
+int orch_file_tail(const char *path, int64_t lines, size_t max_bytes,
+		   char **data, size_t *len, char *err, size_t errlen);
 
 #endif

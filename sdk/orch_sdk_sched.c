@@ -1,5 +1,5 @@
 /*
- * orch_sdk_sched.c: the SDK's scheduler helpers (orch_sdk.h, second half):
+ * orch_sdk_sched.c: the SDK's scheduler toolbox (orch_sdk.h):
  * decoding a "schedule" request into C structs with strict type checks,
  * parsing and matching placement constraints, per-node bookkeeping while a
  * batch is placed, and building the reply.
@@ -8,7 +8,7 @@
  * reference to the JSON request its strings point into. Nothing else is
  * kept between calls.
  */
-#include "orch_sdk.h"
+#include "sdk_decode.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,155 +16,11 @@
 #include <string.h>
 #include <strings.h>
 
-static void sched_errorf(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void sched_errorf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* --------------------------------------------------------------- decode */
-
-/* Where a field lives, for error messages: "nodes[2]" or "tasks[0]". */
-struct sched_where {
-	const char *array;
-	size_t index;
-	char *err;
-	size_t errlen;
-};
-
-static int field_error(const struct sched_where *w, const char *field,
-		       const char *what)
-{
-	sched_errorf(w->err, w->errlen, "%s[%zu].%s: %s", w->array, w->index,
-		     field, what);
-	return -1;
-}
-
-/* A string field; when absent, def (NULL: the field is required). */
-static int dec_string(json_t *obj, const char *field, const char *def,
-		      const char **out, const struct sched_where *w)
-{
-	json_t *value = json_object_get(obj, field);
-
-	if (value == NULL) {
-		if (def == NULL)
-			return field_error(w, field, "missing");
-		*out = def;
-		return 0;
-	}
-	if (!json_is_string(value))
-		return field_error(w, field, "expected a string");
-	*out = json_string_value(value);
-	return 0;
-}
-
-/* A non-negative integer; 0 when absent. */
-static int dec_count(json_t *obj, const char *field, int64_t *out,
-		     const struct sched_where *w)
-{
-	json_t *value = json_object_get(obj, field);
-
-	*out = 0;
-	if (value == NULL)
-		return 0;
-	if (!json_is_integer(value))
-		return field_error(w, field, "expected an integer");
-	if (json_integer_value(value) < 0)
-		return field_error(w, field, "must not be negative");
-	*out = json_integer_value(value);
-	return 0;
-}
-
-/* {"nano_cpus":N,"memory_bytes":N}; zeros when absent. */
-static int dec_resources(json_t *obj, const char *field,
-			 struct orch_sched_resources *out,
-			 const struct sched_where *w)
-{
-	char name[64];
-	json_t *value = json_object_get(obj, field);
-
-	out->nano_cpus = 0;
-	out->memory_bytes = 0;
-	if (value == NULL)
-		return 0;
-	if (!json_is_object(value))
-		return field_error(w, field, "expected an object");
-	snprintf(name, sizeof(name), "%s.nano_cpus", field);
-	if (dec_count(value, "nano_cpus", &out->nano_cpus, w) != 0)
-		return field_error(w, name, "expected a non-negative integer");
-	snprintf(name, sizeof(name), "%s.memory_bytes", field);
-	if (dec_count(value, "memory_bytes", &out->memory_bytes, w) != 0)
-		return field_error(w, name, "expected a non-negative integer");
-	return 0;
-}
-
-/* An array of strings; empty when absent. */
-static int dec_strings(json_t *obj, const char *field, const char ***out,
-		       size_t *n, const struct sched_where *w)
-{
-	json_t *value = json_object_get(obj, field), *item;
-	size_t i;
-
-	*out = NULL;
-	*n = 0;
-	if (value == NULL)
-		return 0;
-	if (!json_is_array(value))
-		return field_error(w, field, "expected an array of strings");
-	if (json_array_size(value) == 0)
-		return 0;
-	*out = calloc(json_array_size(value), sizeof(**out));
-	if (*out == NULL)
-		return field_error(w, field, "out of memory");
-	json_array_foreach(value, i, item)
-	{
-		if (!json_is_string(item))
-			return field_error(w, field,
-					   "expected an array of strings");
-		(*out)[(*n)++] = json_string_value(item);
-	}
-	return 0;
-}
-
-/* {"k":"v"...} into labels; empty when absent. */
-static int dec_labels(json_t *obj, struct orch_sched_node *node,
-		      const struct sched_where *w)
-{
-	json_t *value = json_object_get(obj, "labels"), *item;
-	const char *key;
-
-	if (value == NULL)
-		return 0;
-	if (!json_is_object(value))
-		return field_error(w, "labels", "expected an object");
-	if (json_object_size(value) == 0)
-		return 0;
-	node->labels = calloc(json_object_size(value), sizeof(*node->labels));
-	if (node->labels == NULL)
-		return field_error(w, "labels", "out of memory");
-	json_object_foreach(value, key, item)
-	{
-		if (!json_is_string(item))
-			return field_error(w, "labels",
-					   "label values must be strings");
-		node->labels[node->n_labels].key = key;
-		node->labels[node->n_labels].value = json_string_value(item);
-		node->n_labels++;
-	}
-	return 0;
-}
 
 /* {"<service_id>":N...} into tasks_by_service; empty when absent. */
 static int dec_service_counts(json_t *obj, struct orch_sched_node *node,
-			      const struct sched_where *w)
+			      const struct sdk_where *w)
 {
 	json_t *value = json_object_get(obj, "tasks_by_service"), *item;
 	struct orch_sched_service_count *entry;
@@ -173,18 +29,18 @@ static int dec_service_counts(json_t *obj, struct orch_sched_node *node,
 	if (value == NULL)
 		return 0;
 	if (!json_is_object(value))
-		return field_error(w, "tasks_by_service", "expected an object");
+		return sdk_field_error(w, "tasks_by_service", "expected an object");
 	if (json_object_size(value) == 0)
 		return 0;
 	node->tasks_by_service = calloc(json_object_size(value),
 					sizeof(*node->tasks_by_service));
 	if (node->tasks_by_service == NULL)
-		return field_error(w, "tasks_by_service", "out of memory");
+		return sdk_field_error(w, "tasks_by_service", "out of memory");
 	node->cap_tasks_by_service = json_object_size(value);
 	json_object_foreach(value, key, item)
 	{
 		if (!json_is_integer(item) || json_integer_value(item) < 0)
-			return field_error(w, "tasks_by_service",
+			return sdk_field_error(w, "tasks_by_service",
 					   "counts must be non-negative "
 					   "integers");
 		entry = &node->tasks_by_service[node->n_tasks_by_service++];
@@ -195,43 +51,35 @@ static int dec_service_counts(json_t *obj, struct orch_sched_node *node,
 }
 
 static int dec_node(json_t *obj, struct orch_sched_node *node,
-		    const struct sched_where *w)
+		    const struct sdk_where *w)
 {
-	if (!json_is_object(obj)) {
-		sched_errorf(w->err, w->errlen, "%s[%zu]: expected an object",
-			     w->array, w->index);
-		return -1;
-	}
-	if (dec_string(obj, "id", NULL, &node->id, w) ||
-	    dec_string(obj, "hostname", "", &node->hostname, w) ||
-	    dec_string(obj, "role", "worker", &node->role, w) ||
-	    dec_string(obj, "state", NULL, &node->state, w) ||
-	    dec_string(obj, "availability", NULL, &node->availability, w) ||
-	    dec_labels(obj, node, w) ||
-	    dec_strings(obj, "runtimes", &node->runtimes, &node->n_runtimes,
+	if (sdk_dec_object(obj, w) ||
+	    sdk_dec_string(obj, "id", NULL, &node->id, w) ||
+	    sdk_dec_string(obj, "hostname", "", &node->hostname, w) ||
+	    sdk_dec_string(obj, "role", "worker", &node->role, w) ||
+	    sdk_dec_string(obj, "state", NULL, &node->state, w) ||
+	    sdk_dec_string(obj, "availability", NULL, &node->availability, w) ||
+	    sdk_dec_labels(obj, "labels", &node->labels, &node->n_labels, w) ||
+	    sdk_dec_strings(obj, "runtimes", &node->runtimes, &node->n_runtimes,
 			w) ||
-	    dec_resources(obj, "resources", &node->resources, w) ||
-	    dec_resources(obj, "reserved", &node->reserved, w) ||
-	    dec_count(obj, "tasks_total", &node->tasks_total, w) ||
+	    sdk_dec_resources(obj, "resources", &node->resources, w) ||
+	    sdk_dec_resources(obj, "reserved", &node->reserved, w) ||
+	    sdk_dec_count(obj, "tasks_total", &node->tasks_total, w) ||
 	    dec_service_counts(obj, node, w))
 		return -1;
 	return 0;
 }
 
 static int dec_task(json_t *obj, struct orch_sched_task *task,
-		    const struct sched_where *w)
+		    const struct sdk_where *w)
 {
-	if (!json_is_object(obj)) {
-		sched_errorf(w->err, w->errlen, "%s[%zu]: expected an object",
-			     w->array, w->index);
-		return -1;
-	}
-	if (dec_string(obj, "id", NULL, &task->id, w) ||
-	    dec_string(obj, "service_id", NULL, &task->service_id, w) ||
-	    dec_string(obj, "runtime", NULL, &task->runtime, w) ||
-	    dec_strings(obj, "constraints", &task->constraints,
+	if (sdk_dec_object(obj, w) ||
+	    sdk_dec_string(obj, "id", NULL, &task->id, w) ||
+	    sdk_dec_string(obj, "service_id", NULL, &task->service_id, w) ||
+	    sdk_dec_string(obj, "runtime", NULL, &task->runtime, w) ||
+	    sdk_dec_strings(obj, "constraints", &task->constraints,
 			&task->n_constraints, w) ||
-	    dec_resources(obj, "reservations", &task->reservations, w))
+	    sdk_dec_resources(obj, "reservations", &task->reservations, w))
 		return -1;
 	return 0;
 }
@@ -245,14 +93,14 @@ static int dec_array(json_t *request, const char *field, size_t size,
 	*items = NULL;
 	*n = 0;
 	if (!json_is_array(value)) {
-		sched_errorf(err, errlen, "%s: expected an array", field);
+		sdk_errorf(err, errlen, "%s: expected an array", field);
 		return -1;
 	}
 	if (json_array_size(value) == 0)
 		return 0;
 	*items = calloc(json_array_size(value), size);
 	if (*items == NULL) {
-		sched_errorf(err, errlen, "%s: out of memory", field);
+		sdk_errorf(err, errlen, "%s: out of memory", field);
 		return -1;
 	}
 	*n = json_array_size(value);
@@ -262,13 +110,13 @@ static int dec_array(json_t *request, const char *field, size_t size,
 int orch_sched_request_decode(json_t *request, struct orch_sched_request *out,
 			      char *err, size_t errlen)
 {
-	struct sched_where w = {.err = err, .errlen = errlen};
+	struct sdk_where w = {.err = err, .errlen = errlen};
 	void *items;
 	size_t i;
 
 	memset(out, 0, sizeof(*out));
 	if (!json_is_object(request)) {
-		sched_errorf(err, errlen, "request: expected an object");
+		sdk_errorf(err, errlen, "request: expected an object");
 		return -1;
 	}
 	out->json = json_incref(request);
@@ -370,7 +218,7 @@ int orch_sched_constraint_parse(const char *expression,
 	ne = strstr(expression, "!=");
 	op = eq == NULL ? ne : (ne == NULL || eq < ne ? eq : ne);
 	if (op == NULL) {
-		sched_errorf(err, errlen,
+		sdk_errorf(err, errlen,
 			     "invalid constraint \"%s\": no operator (== or !=)",
 			     expression);
 		return -1;
@@ -383,13 +231,13 @@ int orch_sched_constraint_parse(const char *expression,
 	value_end = value + strlen(value);
 	trim(&value, &value_end);
 	if (constraint_key(key, (size_t)(key_end - key), out)) {
-		sched_errorf(err, errlen,
+		sdk_errorf(err, errlen,
 			     "invalid constraint \"%s\": unknown key \"%.*s\"",
 			     expression, (int)(key_end - key), key);
 		return -1;
 	}
 	if (value == value_end || strpbrk(value, "=!<>~") != NULL) {
-		sched_errorf(err, errlen,
+		sdk_errorf(err, errlen,
 			     "invalid constraint \"%s\": missing or bad value",
 			     expression);
 		return -1;

@@ -447,7 +447,7 @@ static void test_bad_config_fails_init(void **state)
 {
 	struct test_host *h = *state;
 	assert_int_not_equal(host_load(h, "[1,2]"), 0);
-	assert_int_not_equal(host_load(h, "{\"shim\":7}"), 0);
+	assert_int_not_equal(host_load(h, "{\"shim\":[\"/bin/true\"]}"), 0);
 }
 
 static void test_invalid_tasks_are_refused(void **state)

@@ -8,15 +8,15 @@
  * and fini (stops watching, never kills a task). It owns struct
  * proc_runtime for the plugin's lifetime.
  *
- * Configuration (config_json): {"shim": "/path/to/orchd-shim"}; without
- * it the env var ORCHD_SHIM, else <dir of this .so>/../bin/orchd-shim.
+ * Options: "shim", the path of orchd-shim (`--plugin-opt
+ * process.shim=PATH`); without it the env var ORCHD_SHIM, else
+ * <dir of this .so>/../bin/orchd-shim.
  */
 #include "process.h"
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <libgen.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,20 +25,6 @@
 #include <unistd.h>
 
 #define PROC_SERVER_WORKERS 4
-
-void proc_log(struct proc_runtime *rt, enum orch_log_level level,
-	      const char *fmt, ...)
-{
-	char text[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	if (rt->host != NULL && rt->host->log != NULL)
-		rt->host->log(level, rt->name, "%s", text);
-	else
-		fprintf(stderr, "%s: %s\n", rt->name, text);
-}
 
 /* ------------------------------------------------------------- the shim */
 
@@ -54,12 +40,10 @@ static int shim_default_path(char *out, size_t outlen)
 	return n > 0 && (size_t)n < outlen ? 0 : -1;
 }
 
-/* Picks the shim (config, env, next to the plugin) and says in
+/* Picks the shim (option, env, next to the plugin) and says in
  * rt->unavailable when it cannot be run. */
-static void shim_locate(struct proc_runtime *rt, json_t *config)
+static void shim_locate(struct proc_runtime *rt, const char *configured)
 {
-	const char *configured = json_string_value(json_object_get(config,
-								   "shim"));
 	const char *from_env = getenv("ORCHD_SHIM");
 	if (configured != NULL)
 		snprintf(rt->shim_path, sizeof(rt->shim_path), "%s",
@@ -73,8 +57,8 @@ static void shim_locate(struct proc_runtime *rt, json_t *config)
 		snprintf(rt->shim_path, sizeof(rt->shim_path), "%s", resolved);
 	if (rt->shim_path[0] != '/' || access(rt->shim_path, X_OK) != 0)
 		snprintf(rt->unavailable, sizeof(rt->unavailable),
-			 "orchd-shim not usable at %s: %s (set \"shim\" in the "
-			 "plugin config or ORCHD_SHIM)",
+			 "orchd-shim not usable at %s: %s (set the option "
+			 "\"shim\" or ORCHD_SHIM)",
 			 rt->shim_path,
 			 rt->shim_path[0] != '/' ? "not an absolute path"
 						 : strerror(errno));
@@ -119,26 +103,23 @@ static int runtime_dirs(struct proc_runtime *rt, const char *data_dir,
 	return 0;
 }
 
-static int runtime_config(struct proc_runtime *rt, const char *config_json,
+/* The plugin's options: "shim", the path of orchd-shim. */
+static int runtime_config(struct proc_runtime *rt, const struct orch_host *host,
 			  char *err, size_t errlen)
 {
-	json_error_t jerr;
-	json_t *config = json_loads(config_json ? config_json : "{}", 0, &jerr);
-	if (!json_is_object(config)) {
-		snprintf(err, errlen, "config_json: %s",
-			 config ? "not a JSON object" : jerr.text);
-		json_decref(config);
+	char shim[PATH_MAX];
+	switch (orch_option(host, "shim", shim, sizeof(shim))) {
+	case ORCH_OPTION_ERROR:
+		snprintf(err, errlen, "%s", shim);
 		return -1;
+	case ORCH_OPTION_FOUND:
+		shim_locate(rt, shim);
+		return 0;
+	case ORCH_OPTION_ABSENT:
+	default:
+		shim_locate(rt, NULL);
+		return 0;
 	}
-	json_t *shim = json_object_get(config, "shim");
-	if (shim != NULL && !json_is_string(shim)) {
-		snprintf(err, errlen, "config_json: \"shim\" must be a string");
-		json_decref(config);
-		return -1;
-	}
-	shim_locate(rt, config);
-	json_decref(config);
-	return 0;
 }
 
 static void process_fini(void *state)
@@ -173,7 +154,7 @@ static int process_init(const struct orch_host *host, void **state,
 	pthread_mutex_init(&rt->lock, NULL);
 	int rc = runtime_dirs(rt, host->data_dir, err, errlen);
 	if (rc == 0)
-		rc = runtime_config(rt, host->config_json, err, errlen);
+		rc = runtime_config(rt, host, err, errlen);
 	if (rc == 0) {
 		pidfd_check(rt);
 		rc = proc_tasks_adopt(rt, err, errlen);
@@ -193,10 +174,14 @@ static int process_init(const struct orch_host *host, void **state,
 		return -1;
 	}
 	if (rt->unavailable[0] != '\0')
-		proc_log(rt, ORCH_LOG_WARN, "unavailable: %s", rt->unavailable);
+		orch_logf(host, ORCH_LOG_WARN, "unavailable: %s",
+			  rt->unavailable);
 	*state = rt;
 	return 0;
 }
+
+/* The option keys this plugin reads (orch_option). */
+static const char *const process_options[] = { "shim", NULL };
 
 static const struct orch_plugin process_plugin = {
 	.abi_version = ORCH_PLUGIN_ABI_VERSION,
@@ -205,10 +190,10 @@ static const struct orch_plugin process_plugin = {
 	.version = "0.1.0",
 	.init = process_init,
 	.fini = process_fini,
+	.options = process_options,
 };
 
-__attribute__((visibility("default"))) const struct orch_plugin *
-orch_plugin_entry(void)
+ORCH_PLUGIN_EXPORT const struct orch_plugin *orch_plugin_entry(void)
 {
 	return &process_plugin;
 }

@@ -97,9 +97,8 @@ void proc_task_free(struct proc_task *task);
 /* Task ids name directories: [A-Za-z0-9_.-]{1,128}, not "." or "..". */
 bool proc_task_id_valid(const char *id);
 int64_t proc_now_ms(void);
-/* Logs through the host. */
-void proc_log(struct proc_runtime *rt, enum orch_log_level level,
-	      const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Logs through the host (orch_logf). */
+#define proc_log(rt, level, ...) orch_logf((rt)->host, level, __VA_ARGS__)
 
 /* process_ops.c */
 json_t *proc_handle_request(void *ctx, const char *op, json_t *request);

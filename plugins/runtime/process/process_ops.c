@@ -9,8 +9,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,40 +20,16 @@
 
 /* ------------------------------------------------------------------ info */
 
-static int64_t info_nano_cpus(void)
-{
-	cpu_set_t set;
-	long count = 0;
-	if (sched_getaffinity(0, sizeof(set), &set) == 0)
-		count = CPU_COUNT(&set);
-	if (count <= 0)
-		count = sysconf(_SC_NPROCESSORS_ONLN);
-	return count > 0 ? (int64_t)count * 1000000000 : 0;
-}
-
-static int64_t info_memory_bytes(void)
-{
-	FILE *meminfo = fopen("/proc/meminfo", "re");
-	if (meminfo == NULL)
-		return 0;
-	char line[256];
-	long long kib = 0;
-	while (fgets(line, sizeof(line), meminfo) != NULL) {
-		if (sscanf(line, "MemTotal: %lld kB", &kib) == 1)
-			break;
-	}
-	fclose(meminfo);
-	return (int64_t)kib * 1024;
-}
-
 static json_t *handle_info(struct proc_runtime *rt)
 {
 	bool available = rt->unavailable[0] == '\0';
+	struct orch_sched_resources capacity;
+	orch_node_capacity(&capacity);
 	json_t *reply = json_pack(
 		"{s:s, s:s, s:b, s:{s:I, s:I}, s:s, s:s}", "name", rt->name,
 		"kind", "runtime", "available", available, "resources",
-		"nano_cpus", (json_int_t)info_nano_cpus(), "memory_bytes",
-		(json_int_t)info_memory_bytes(), "shim", rt->shim_path,
+		"nano_cpus", (json_int_t)capacity.nano_cpus, "memory_bytes",
+		(json_int_t)capacity.memory_bytes, "shim", rt->shim_path,
 		"limits",
 		"not enforced: tasks run with the node's full CPU and memory");
 	if (reply != NULL && !available)
@@ -362,127 +336,17 @@ static json_t *handle_list(struct proc_runtime *rt)
 
 /* ------------------------------------------------------------------ logs */
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0. */
-static size_t utf8_sequence(const unsigned char *s, size_t len)
-{
-	unsigned char c = s[0];
-	size_t need;
-	unsigned char lo = 0x80, hi = 0xBF;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF)
-		need = 2;
-	else if (c >= 0xE0 && c <= 0xEF)
-		need = 3;
-	else if (c >= 0xF0 && c <= 0xF4)
-		need = 4;
-	else
-		return 0;
-	if (c == 0xE0)
-		lo = 0xA0;
-	else if (c == 0xED)
-		hi = 0x9F;
-	else if (c == 0xF0)
-		lo = 0x90;
-	else if (c == 0xF4)
-		hi = 0x8F;
-	if (len < need || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < need; i++) {
-		if (s[i] < 0x80 || s[i] > 0xBF)
-			return 0;
-	}
-	return need;
-}
-
-/* Logs are whatever the task wrote; JSON strings must be UTF-8. */
-static void utf8_sanitize(char *text, size_t len)
-{
-	unsigned char *s = (unsigned char *)text;
-	size_t i = 0;
-	while (i < len) {
-		size_t n = utf8_sequence(s + i, len - i);
-		if (n == 0) {
-			s[i] = '?';
-			n = 1;
-		}
-		i += n;
-	}
-}
-
-/* Offset in buf where the last `lines` lines start. */
-static size_t tail_start(const char *buf, size_t len, json_int_t lines)
-{
-	size_t pos = len;
-	if (pos > 0 && buf[pos - 1] == '\n')
-		pos--; /* the last line's own newline */
-	while (pos > 0) {
-		if (buf[pos - 1] == '\n' && --lines == 0)
-			return pos;
-		pos--;
-	}
-	return 0;
-}
-
-static size_t logs_first_line_end(const char *buf, size_t len)
-{
-	const char *newline = memchr(buf, '\n', len);
-	return newline ? (size_t)(newline - buf) + 1 : 0;
-}
-
-static int read_at(int fd, char *buf, size_t len, off_t offset)
-{
-	size_t done = 0;
-	while (done < len) {
-		ssize_t n = pread(fd, buf + done, len - done,
-				  offset + (off_t)done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	return (int)done;
-}
-
 static json_t *logs_read(const char *dir, json_int_t lines)
 {
-	char path[PATH_MAX + 16];
+	char path[PATH_MAX + 16], err[PATH_MAX + 128];
 	snprintf(path, sizeof(path), "%s/%s", dir, PROC_FILE_LOG);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT)
-		return json_pack("{s:s}", "data", "");
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		json_t *error = orch_sdk_error("logs: %s: %s", path,
-					       strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return error;
-	}
-	off_t from = st.st_size > PROC_LOG_MAX_BYTES
-			     ? st.st_size - PROC_LOG_MAX_BYTES
-			     : 0;
-	size_t want = (size_t)(st.st_size - from);
-	char *buf = malloc(want + 1);
-	int got = buf ? read_at(fd, buf, want, from) : -ENOMEM;
-	close(fd);
-	if (got < 0) {
-		free(buf);
-		return orch_sdk_error("logs: %s: %s", path, strerror(-got));
-	}
-	buf[got] = '\0';
-	size_t start = 0;
-	if (from > 0) /* drop the partial first line */
-		start = logs_first_line_end(buf, (size_t)got);
-	if (lines > 0)
-		start += tail_start(buf + start, (size_t)got - start, lines);
-	utf8_sanitize(buf + start, (size_t)got - start);
-	json_t *reply = json_pack("{s:s%}", "data", buf + start,
-				  (size_t)got - start);
-	free(buf);
+	char *data;
+	size_t len;
+	if (orch_file_tail(path, lines, PROC_LOG_MAX_BYTES, &data, &len, err,
+			   sizeof(err)) != 0)
+		return orch_sdk_error("logs: %s", err);
+	json_t *reply = json_pack("{s:s%}", "data", data, len);
+	free(data);
 	return reply;
 }
 
