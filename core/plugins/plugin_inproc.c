@@ -7,10 +7,16 @@
  */
 #include "plugin_host_impl.h"
 #include "plugin_check.h"
+#include "orch_sdk.h"
 
 #include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
+
+/* Keeps liborch-sdk loaded in this binary (the linker drops a library no
+ * code calls): plugins link it, but one built out of tree with pkg-config
+ * carries no path to it and finds it only because it is already here. */
+__attribute__((used)) static void *const sdk_anchor = (void *)orch_sdk_error;
 
 int inproc_describe(struct plugin_host_plugin *p, json_t **accepted,
 		    char *why, size_t size)

@@ -13,6 +13,7 @@
  * lock that keeps the plugin's log lines whole.
  */
 #include "plugin_check.h"
+#include "orch_sdk.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -24,6 +25,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Keeps liborch-sdk loaded in this binary (the linker drops a library no
+ * code calls): plugins link it, but one built out of tree with pkg-config
+ * carries no path to it and finds it only because it is already here. */
+__attribute__((used)) static void *const sdk_anchor = (void *)orch_sdk_error;
 #include <sys/signalfd.h>
 #include <unistd.h>
 
