@@ -60,7 +60,7 @@ void config_defaults(struct orchd_config *cfg)
 	cfg->pidfile = strdup("/run/orchd/orchd.pid");
 	cfg->log_level = strdup("info");
 	cfg->log_format = strdup("text");
-	cfg->plugin_transport = strdup("inproc");
+	cfg->plugin_transport = strdup("ipc");
 	cfg->plugin_options = json_object();
 	cfg->plugin_transports = json_object();
 	cfg->option_texts = json_object();
@@ -416,9 +416,10 @@ void config_usage(void)
 	       "                               plugins: {NAME: {KEY: VALUE}}); a key the plugin\n"
 	       "                               does not declare, or a plugin not loaded, is an error\n"
 	       "      --plugin-transport [NAME=]T\n"
-	       "                               inproc (default: plugins inside orchd) or ipc (each\n"
-	       "                               in its own process, restarted when it crashes or\n"
-	       "                               hangs); NAME= for one plugin, repeatable (file:\n"
+	       "                               ipc (default: each plugin in its own process,\n"
+	       "                               restarted when it crashes or hangs) or inproc\n"
+	       "                               (inside orchd: a little faster, but a plugin's crash\n"
+	       "                               is orchd's); NAME= for one plugin, repeatable (file:\n"
 	       "                               plugin-transport: T, plugin-transports: {NAME: T})\n"
 	       "      --scheduler NAME         scheduler plugin (default: the first loaded)\n"
 	       "  -v, --version                print the version\n");

@@ -40,7 +40,7 @@ struct orchd_config {
 };
 
 /* Defaults: /var/lib/orchd, unix:///run/orchd/orchd.sock,
- * /run/orchd/orchd.pid, info, inproc. */
+ * /run/orchd/orchd.pid, info, ipc (each plugin in its own process). */
 void config_defaults(struct orchd_config *cfg);
 void config_free(struct orchd_config *cfg);
 

@@ -128,11 +128,12 @@ static void test_plugin_transports_from_flags(void **state)
 	struct orchd_config cfg;
 	config_defaults(&cfg);
 	char err[256];
-	assert_string_equal(cfg.plugin_transport, "inproc");
-	char *argv[] = { "orchd", "--plugins", "/p", "--plugin-transport", "ipc",
-			 "--plugin-transport", "docker=inproc", NULL };
-	assert_int_equal(config_parse_args(&cfg, 7, argv, err, sizeof(err)), 0);
 	assert_string_equal(cfg.plugin_transport, "ipc");
+	char *argv[] = { "orchd", "--plugins", "/p", "--plugin-transport", "inproc",
+			 "--plugin-transport", "docker=ipc", "--plugin-transport", "docker=inproc",
+			 NULL };
+	assert_int_equal(config_parse_args(&cfg, 9, argv, err, sizeof(err)), 0);
+	assert_string_equal(cfg.plugin_transport, "inproc");
 	assert_string_equal(json_string_value(json_object_get(cfg.plugin_transports, "docker")),
 			    "inproc");
 	assert_int_equal(config_check(&cfg, err, sizeof(err)), 0);
@@ -149,7 +150,7 @@ static void test_plugin_settings_from_file(void **state)
 	struct orchd_config cfg;
 	config_defaults(&cfg);
 	char err[256];
-	char *path = write_temp("plugin-dir: /p\nplugin-transport: ipc\nplugins:\n"
+	char *path = write_temp("plugin-dir: /p\nplugin-transport: inproc\nplugins:\n"
 				"  docker:\n    socket: unix:///file.sock\n    api: \"1.41\"\n"
 				"plugin-transports:\n  docker: inproc\n");
 	assert_int_equal(config_load_file(&cfg, path, err, sizeof(err)), 0);
@@ -157,7 +158,7 @@ static void test_plugin_settings_from_file(void **state)
 	char *argv[] = { "orchd", "--plugin-opt", "docker.socket=unix:///flag.sock", NULL };
 	assert_int_equal(config_parse_args(&cfg, 3, argv, err, sizeof(err)), 0);
 	assert_string_equal(cfg.plugins, "/p");
-	assert_string_equal(cfg.plugin_transport, "ipc");
+	assert_string_equal(cfg.plugin_transport, "inproc");
 	assert_string_equal(config_plugin_options(&cfg, "docker"),
 			    "{\"socket\":\"unix:///flag.sock\",\"api\":\"1.41\"}");
 	assert_string_equal(json_string_value(json_object_get(cfg.plugin_transports, "docker")),
