@@ -173,7 +173,7 @@ static int child_spawn(struct plugin_host_plugin *p, char *why, size_t size)
 	pid_t parent = getpid(), pid;
 
 	if (p->host->runner == NULL || access(p->host->runner, X_OK) != 0) {
-		host_errorf(why, size, "cannot run the plugin runner %s: %s",
+		util_errorf(why, size, "cannot run the plugin runner %s: %s",
 			    p->host->runner ? p->host->runner : "(not set)",
 			    p->host->runner ? strerror(errno)
 					    : "no runner given to the host");
@@ -194,7 +194,7 @@ static int child_spawn(struct plugin_host_plugin *p, char *why, size_t size)
 	if (pid < 0) {
 		close(in[1]);
 		close(report[0]);
-		host_errorf(why, size, "fork: %s", strerror(errno));
+		util_errorf(why, size, "fork: %s", strerror(errno));
 		return -1;
 	}
 	p->pid = pid;
@@ -205,7 +205,7 @@ static int child_spawn(struct plugin_host_plugin *p, char *why, size_t size)
 	p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	return 0;
 pipe_failed:
-	host_errorf(why, size, "pipe: %s", strerror(errno));
+	util_errorf(why, size, "pipe: %s", strerror(errno));
 	return -1;
 }
 
@@ -217,7 +217,7 @@ static void child_ended(struct plugin_host_plugin *p, const char *when,
 	int status = child_reap(p, host_now_ns() + 1000000000LL);
 
 	child_status_text(status, how, sizeof(how));
-	host_errorf(why, size, "%s %s (%s)",
+	util_errorf(why, size, "%s %s (%s)",
 		    WIFSIGNALED(status) ? "crashed" : "exited", when, how);
 }
 
@@ -237,13 +237,13 @@ static int child_expect(struct plugin_host_plugin *p, const char *want,
 		return 0;
 	}
 	if (rc == 1 && json_is_string(json_object_get(msg, "refused")))
-		host_errorf(why, size, "%s",
+		util_errorf(why, size, "%s",
 			    json_string_value(json_object_get(msg, "refused")));
 	else if (rc == 1)
-		host_errorf(why, size, "the plugin runner broke its protocol "
+		util_errorf(why, size, "the plugin runner broke its protocol "
 				       "(no \"%s\")", want);
 	else if (rc == -1)
-		host_errorf(why, size, "no answer %s within %d ms (killed)",
+		util_errorf(why, size, "no answer %s within %d ms (killed)",
 			    when, p->host->start_timeout_ms);
 	json_decref(msg);
 	if (rc == 0) {
@@ -266,13 +266,13 @@ static int hello_apply(struct plugin_host_plugin *p, json_t *hello,
 	json_int_t kind = json_integer_value(json_object_get(hello, "kind"));
 
 	if (name == NULL || version == NULL) {
-		host_errorf(why, size, "the plugin runner's hello has no name "
+		util_errorf(why, size, "the plugin runner's hello has no name "
 				       "or version");
 		return -1;
 	}
 	if (p->name != NULL) {
 		if (strcmp(p->name, name) != 0 || (json_int_t)p->kind != kind) {
-			host_errorf(why, size, "%s is now plugin %s of kind %d",
+			util_errorf(why, size, "%s is now plugin %s of kind %d",
 				    p->file, name, (int)kind);
 			return -1;
 		}
@@ -282,7 +282,7 @@ static int hello_apply(struct plugin_host_plugin *p, json_t *hello,
 	p->version = strdup(version);
 	p->kind = (enum orch_plugin_kind)kind;
 	if (p->name == NULL || p->version == NULL) {
-		host_errorf(why, size, "out of memory");
+		util_errorf(why, size, "out of memory");
 		return -1;
 	}
 	return 0;
@@ -345,7 +345,7 @@ static int send_start(struct plugin_host_plugin *p, const char *event_url,
 	text = line ? json_dumps(line, JSON_COMPACT) : NULL;
 	json_decref(line);
 	if (text == NULL) {
-		host_errorf(why, size, "out of memory");
+		util_errorf(why, size, "out of memory");
 		return -1;
 	}
 	rc = write_all(p->to_child, text, strlen(text));
@@ -353,7 +353,7 @@ static int send_start(struct plugin_host_plugin *p, const char *event_url,
 		rc = write_all(p->to_child, "\n", 1);
 	free(text);
 	if (rc != 0)
-		host_errorf(why, size, "cannot write to the plugin runner: %s",
+		util_errorf(why, size, "cannot write to the plugin runner: %s",
 			    strerror(errno));
 	return rc;
 }

@@ -28,7 +28,7 @@ int client_connect(struct plugin_host_plugin *p, char *why, size_t size)
 
 	rv = nng_req0_open(&socket);
 	if (rv != 0) {
-		host_errorf(why, size, "cannot open a request socket: %s",
+		util_errorf(why, size, "cannot open a request socket: %s",
 			    nng_strerror(rv));
 		return -1;
 	}
@@ -38,7 +38,7 @@ int client_connect(struct plugin_host_plugin *p, char *why, size_t size)
 		rv = nng_dial(socket, p->request_url, NULL, 0);
 	if (rv != 0) {
 		nng_close(socket);
-		host_errorf(why, size, "cannot dial %s: %s", p->request_url,
+		util_errorf(why, size, "cannot dial %s: %s", p->request_url,
 			    nng_strerror(rv));
 		return -1;
 	}
@@ -146,7 +146,7 @@ static int reply_decode(struct plugin_host_plugin *p, nng_msg *msg,
 	nng_msg_free(msg);
 	if (!json_is_object(value)) {
 		json_decref(value);
-		host_errorf(err, errlen,
+		util_errorf(err, errlen,
 			    "plugin %s: garbage reply: %s", p->name,
 			    value == NULL ? jerr.text : "not a JSON object");
 		return -1;
@@ -155,7 +155,7 @@ static int reply_decode(struct plugin_host_plugin *p, nng_msg *msg,
 	if (!json_is_integer(v) ||
 	    json_integer_value(v) != ORCH_PROTOCOL_VERSION) {
 		json_decref(value);
-		host_errorf(err, errlen,
+		util_errorf(err, errlen,
 			    "plugin %s: garbage reply: \"v\" is not %d",
 			    p->name, ORCH_PROTOCOL_VERSION);
 		return -1;
@@ -217,7 +217,7 @@ static void exchange_error(struct plugin_host_plugin *p, int rv,
 	if (rv == NNG_ECLOSED && p->life != PLUGIN_RUNNING)
 		unavailable_text(p, err, errlen);
 	else
-		host_errorf(err, errlen, "plugin %s: no reply from %s: %s",
+		util_errorf(err, errlen, "plugin %s: no reply from %s: %s",
 			    p->name, p->request_url, nng_strerror(rv));
 	pthread_mutex_unlock(&p->lock);
 }
@@ -232,7 +232,7 @@ int client_call(struct plugin_host_plugin *p, json_t *request,
 	*reply = NULL;
 	if (!json_is_object(request)) {
 		json_decref(request);
-		host_errorf(err, errlen, "plugin %s: request is not a JSON "
+		util_errorf(err, errlen, "plugin %s: request is not a JSON "
 					 "object", p->name);
 		return -1;
 	}
@@ -247,7 +247,7 @@ int client_call(struct plugin_host_plugin *p, json_t *request,
 	pthread_mutex_unlock(&p->lock);
 	msg = request_encode(request);
 	if (msg == NULL) {
-		host_errorf(err, errlen, "plugin %s: out of memory", p->name);
+		util_errorf(err, errlen, "plugin %s: out of memory", p->name);
 		return -1;
 	}
 	rv = exchange(socket, msg, timeout_ms, &answer);

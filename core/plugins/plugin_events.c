@@ -28,7 +28,7 @@ int host_make_url(const struct plugin_host *host,
 		n = snprintf(url, size, "inproc://orchd-%s-%s", host->instance,
 			     endpoint);
 		if (n < 0 || (size_t)n >= size) {
-			host_errorf(err, errlen, "URL too long");
+			util_errorf(err, errlen, "URL too long");
 			return -1;
 		}
 		return 0;
@@ -37,7 +37,7 @@ int host_make_url(const struct plugin_host *host,
 		     host->instance, endpoint);
 	if (n < 0 || (size_t)n >= size ||
 	    strlen(url) - strlen("ipc://") >= sizeof(sun.sun_path)) {
-		host_errorf(err, errlen,
+		util_errorf(err, errlen,
 			    "ipc socket path for %s too long (max %zu bytes)",
 			    endpoint, sizeof(sun.sun_path) - 1);
 		return -1;
@@ -114,13 +114,13 @@ static int events_listen(struct plugin_host *host,
 		return -1;
 	rv = nng_listen(host->events, text, NULL, 0);
 	if (rv != 0) {
-		host_errorf(err, errlen, "cannot listen on %s: %s", text,
+		util_errorf(err, errlen, "cannot listen on %s: %s", text,
 			    nng_strerror(rv));
 		return -1;
 	}
 	*url = strdup(text);
 	if (*url == NULL) {
-		host_errorf(err, errlen, "out of memory");
+		util_errorf(err, errlen, "out of memory");
 		return -1;
 	}
 	return 0;
@@ -147,14 +147,14 @@ int events_start(struct plugin_host *host, char *err, size_t errlen)
 
 	rv = nng_pull0_open(&host->events);
 	if (rv != 0) {
-		host_errorf(err, errlen, "cannot open the event socket: %s",
+		util_errorf(err, errlen, "cannot open the event socket: %s",
 			    nng_strerror(rv));
 		return -1;
 	}
 	host->events_open = true;
 	rv = nng_socket_set_size(host->events, NNG_OPT_RECVMAXSZ, 0);
 	if (rv != 0) {
-		host_errorf(err, errlen, "cannot set up the event socket: %s",
+		util_errorf(err, errlen, "cannot set up the event socket: %s",
 			    nng_strerror(rv));
 		return -1;
 	}
@@ -163,13 +163,13 @@ int events_start(struct plugin_host *host, char *err, size_t errlen)
 		return -1;
 	rv = nng_aio_alloc(&host->receive, NULL, NULL);
 	if (rv != 0) {
-		host_errorf(err, errlen, "cannot set up the event receiver: %s",
+		util_errorf(err, errlen, "cannot set up the event receiver: %s",
 			    nng_strerror(rv));
 		return -1;
 	}
 	rv = pthread_create(&host->receiver, NULL, receiver_main, host);
 	if (rv != 0) {
-		host_errorf(err, errlen, "cannot start the event receiver: %s",
+		util_errorf(err, errlen, "cannot start the event receiver: %s",
 			    strerror(rv));
 		return -1;
 	}

@@ -28,17 +28,6 @@
 #define PLUGIN_HOST_INSTANCE_MAX 64
 #define PLUGIN_HOST_STOP_GRACE_NS (5LL * 1000000000LL)
 
-void host_errorf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 int64_t host_now_ns(void)
 {
 	struct timespec ts;
@@ -170,7 +159,7 @@ static int list_plugin_files(const char *dir, char ***out, size_t *n,
 	*n = 0;
 	d = opendir(dir);
 	if (d == NULL) {
-		host_errorf(err, errlen, "cannot read plugin directory %s: %s",
+		util_errorf(err, errlen, "cannot read plugin directory %s: %s",
 			    dir, strerror(errno));
 		return -1;
 	}
@@ -182,7 +171,7 @@ static int list_plugin_files(const char *dir, char ***out, size_t *n,
 			closedir(d);
 			free_names(names, *n);
 			*n = 0;
-			host_errorf(err, errlen, "out of memory");
+			util_errorf(err, errlen, "out of memory");
 			return -1;
 		}
 		(*n)++;
@@ -271,7 +260,7 @@ static int plugin_options(struct plugin_host *host,
 	parsed = json_loads(config, 0, &jerr);
 	if (!json_is_object(parsed)) {
 		json_decref(parsed);
-		host_errorf(err, errlen,
+		util_errorf(err, errlen,
 			    "the options of plugin %s are not a JSON object",
 			    p->name);
 		return -1;
@@ -279,7 +268,7 @@ static int plugin_options(struct plugin_host *host,
 	rc = plugin_check_options(p->name, parsed, accepted, err, errlen);
 	json_decref(parsed);
 	if (rc == 0 && (p->config = strdup(config)) == NULL) {
-		host_errorf(err, errlen, "out of memory");
+		util_errorf(err, errlen, "out of memory");
 		rc = -1;
 	}
 	return rc;
@@ -298,7 +287,7 @@ static int plugin_places(struct plugin_host *host,
 		return -1;
 	if ((size_t)snprintf(dir, sizeof(dir), "%s/plugins/%s",
 			     host->data_root, p->name) >= sizeof(dir)) {
-		host_errorf(err, errlen, "data directory path too long");
+		util_errorf(err, errlen, "data directory path too long");
 		return -1;
 	}
 	if (util_mkdir_p(dir, 0700, err, errlen))
@@ -306,7 +295,7 @@ static int plugin_places(struct plugin_host *host,
 	p->request_url = strdup(url);
 	p->data_dir = strdup(dir);
 	if (!p->request_url || !p->data_dir) {
-		host_errorf(err, errlen, "out of memory");
+		util_errorf(err, errlen, "out of memory");
 		return -1;
 	}
 	return 0;
@@ -413,13 +402,13 @@ static int copy_options(struct plugin_host *host,
 {
 	if (o->plugin_dir == NULL || o->data_root == NULL ||
 	    o->node_id == NULL) {
-		host_errorf(err, errlen,
+		util_errorf(err, errlen,
 			    "plugin_dir, data_root and node_id are required");
 		return -1;
 	}
 	if (o->transport != PLUGIN_HOST_INPROC &&
 	    o->transport != PLUGIN_HOST_IPC) {
-		host_errorf(err, errlen, "unknown transport %d",
+		util_errorf(err, errlen, "unknown transport %d",
 			    (int)o->transport);
 		return -1;
 	}
@@ -427,7 +416,7 @@ static int copy_options(struct plugin_host *host,
 	    strlen(o->instance) > PLUGIN_HOST_INSTANCE_MAX ||
 	    strspn(o->instance, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ"
 				"RSTUVWXYZ0123456789_.-") != strlen(o->instance)) {
-		host_errorf(err, errlen,
+		util_errorf(err, errlen,
 			    "instance must match [A-Za-z0-9_.-]{1,64}");
 		return -1;
 	}
@@ -439,7 +428,7 @@ static int copy_options(struct plugin_host *host,
 	host->runner = o->runner ? strdup(o->runner) : NULL;
 	if (!host->plugin_dir || !host->data_root || !host->node_id ||
 	    !host->instance || !host->ipc_dir || (o->runner && !host->runner)) {
-		host_errorf(err, errlen, "out of memory");
+		util_errorf(err, errlen, "out of memory");
 		return -1;
 	}
 	host->transport = o->transport;
@@ -472,7 +461,7 @@ static int load_all(struct plugin_host *host, char *err, size_t errlen)
 		return -1;
 	for (i = 0; i < n && rc == 0; i++) {
 		if (asprintf(&path, "%s/%s", host->plugin_dir, names[i]) < 0) {
-			host_errorf(err, errlen, "out of memory");
+			util_errorf(err, errlen, "out of memory");
 			rc = -1;
 			break;
 		}
@@ -501,7 +490,7 @@ int plugin_host_open(const struct plugin_host_options *options,
 	*out = NULL;
 	host = calloc(1, sizeof(*host));
 	if (host == NULL) {
-		host_errorf(err, errlen, "out of memory");
+		util_errorf(err, errlen, "out of memory");
 		return -1;
 	}
 	host->wake[0] = host->wake[1] = -1;

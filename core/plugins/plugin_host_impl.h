@@ -15,6 +15,7 @@
 #define ORCHD_PLUGIN_HOST_IMPL_H
 
 #include "plugin_host.h"
+#include "fsutil.h"
 
 #include <nng/nng.h>
 
@@ -121,8 +122,6 @@ struct plugin_host {
 	size_t cap_refused;
 };
 
-void host_errorf(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 int64_t host_now_ns(void);
 
 /* plugin_host.c */

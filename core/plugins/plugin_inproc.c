@@ -27,12 +27,12 @@ int inproc_describe(struct plugin_host_plugin *p, json_t **accepted,
 	*accepted = NULL;
 	p->handle = dlopen(p->file, RTLD_NOW | RTLD_LOCAL);
 	if (p->handle == NULL) {
-		host_errorf(why, size, "cannot load: %s", dlerror());
+		util_errorf(why, size, "cannot load: %s", dlerror());
 		return -1;
 	}
 	*(void **)&entry = dlsym(p->handle, ORCH_PLUGIN_ENTRY_SYMBOL);
 	if (entry == NULL) {
-		host_errorf(why, size, "no symbol %s (not an orchd plugin)",
+		util_errorf(why, size, "no symbol %s (not an orchd plugin)",
 			    ORCH_PLUGIN_ENTRY_SYMBOL);
 		return -1;
 	}
@@ -40,7 +40,7 @@ int inproc_describe(struct plugin_host_plugin *p, json_t **accepted,
 	problem = plugin_check_descriptor(p->desc, why, size);
 	if (problem != NULL) {
 		if (problem != why)
-			host_errorf(why, size, "%s", problem);
+			util_errorf(why, size, "%s", problem);
 		return -1;
 	}
 	p->kind = (enum orch_plugin_kind)p->desc->kind;
@@ -48,7 +48,7 @@ int inproc_describe(struct plugin_host_plugin *p, json_t **accepted,
 	p->version = strdup(p->desc->version ? p->desc->version : "");
 	*accepted = plugin_check_accepted(p->desc);
 	if (p->name == NULL || p->version == NULL || *accepted == NULL) {
-		host_errorf(why, size, "out of memory");
+		util_errorf(why, size, "out of memory");
 		return -1;
 	}
 	return 0;
@@ -74,13 +74,13 @@ int inproc_start(struct plugin_host_plugin *p, char *why, size_t size)
 	};
 	if (p->desc->init(&p->orch_host, &p->state, reason,
 			  sizeof(reason)) != 0) {
-		host_errorf(why, size, "init failed: %s",
+		util_errorf(why, size, "init failed: %s",
 			    reason[0] ? reason : "(no reason given)");
 		return -1;
 	}
 	if (client_connect(p, reason, sizeof(reason)) != 0) {
 		p->desc->fini(p->state);
-		host_errorf(why, size, "init succeeded but %s", reason);
+		util_errorf(why, size, "init succeeded but %s", reason);
 		return -1;
 	}
 	return 0;

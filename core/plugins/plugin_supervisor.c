@@ -246,13 +246,13 @@ int supervisor_start(struct plugin_host *host, char *err, size_t errlen)
 	int rv;
 
 	if (pipe2(host->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
-		host_errorf(err, errlen, "pipe: %s", strerror(errno));
+		util_errorf(err, errlen, "pipe: %s", strerror(errno));
 		host->wake[0] = host->wake[1] = -1;
 		return -1;
 	}
 	rv = pthread_create(&host->supervisor, NULL, supervisor_main, host);
 	if (rv != 0) {
-		host_errorf(err, errlen, "cannot start the plugin supervisor: "
+		util_errorf(err, errlen, "cannot start the plugin supervisor: "
 					 "%s",
 			    strerror(rv));
 		return -1;
