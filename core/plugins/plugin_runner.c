@@ -38,6 +38,16 @@ __attribute__((used)) static void *const sdk_anchor = (void *)orch_sdk_error;
 
 static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
 
+#ifdef __SANITIZE_ADDRESS__
+/* In a sanitizer build a plugin's segfault still ends this process by the
+ * signal, so that orchd reports and restarts it as in any other build. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+	return "handle_segv=0:handle_sigbus=0";
+}
+#endif
+
 /* Writes one JSON line to the host; steals msg. A host that is gone is
  * not an error here: stdin's end of file stops us. */
 static void report(json_t *msg)
