@@ -1,6 +1,8 @@
 /*
  * config.c: orchd's flags and YAML configuration file (see config.h). Owns
- * the strings it stores in struct orchd_config.
+ * the strings and JSON it stores in struct orchd_config. The file is read
+ * as a YAML document and walked: top-level scalars, and the two mappings
+ * of plugin settings (`plugins` when it is a mapping, `plugin-transports`).
  */
 #include "config.h"
 
@@ -21,6 +23,7 @@ struct config_key {
 #define FIELD(f) offsetof(struct orchd_config, f)
 static const struct config_key config_keys[] = {
 	{ "plugins", 0, FIELD(plugins), true },
+	{ "plugin-dir", 0, FIELD(plugins), true },
 	{ "data-root", 0, FIELD(data_root), true },
 	{ "host", 'H', FIELD(host), true },
 	{ "pidfile", 'p', FIELD(pidfile), true },
@@ -31,6 +34,8 @@ static const struct config_key config_keys[] = {
 	{ "scheduler", 0, FIELD(scheduler), true },
 	{ "hostname", 0, FIELD(hostname), true },
 	{ "plugin-transport", 0, FIELD(plugin_transport), true },
+	/* Repeatable; parsed, not stored as a string (config_parse_args). */
+	{ "plugin-opt", 0, FIELD(plugin_options), false },
 };
 #define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 
@@ -55,15 +60,75 @@ void config_defaults(struct orchd_config *cfg)
 	cfg->pidfile = strdup("/run/orchd/orchd.pid");
 	cfg->log_level = strdup("info");
 	cfg->log_format = strdup("text");
-	cfg->plugin_transport = strdup("inproc");
+	cfg->plugin_transport = strdup("ipc");
+	cfg->plugin_options = json_object();
+	cfg->plugin_transports = json_object();
+	cfg->option_texts = json_object();
+}
+
+/* The keys whose field is a string (not --plugin-opt's JSON). */
+static bool key_is_string(const struct config_key *k)
+{
+	return k->offset != FIELD(plugin_options);
 }
 
 void config_free(struct orchd_config *cfg)
 {
 	for (size_t i = 0; i < N_KEYS; i++) {
+		if (!key_is_string(&config_keys[i]))
+			continue;
 		free(*field(cfg, &config_keys[i]));
 		*field(cfg, &config_keys[i]) = NULL;
 	}
+	json_decref(cfg->plugin_options);
+	json_decref(cfg->plugin_transports);
+	json_decref(cfg->option_texts);
+	cfg->plugin_options = cfg->plugin_transports = cfg->option_texts = NULL;
+}
+
+/* Sets option key of plugin name to value. */
+static void set_plugin_option(struct orchd_config *cfg, const char *name,
+			      size_t name_len, const char *key, const char *value)
+{
+	char plugin[64];
+	snprintf(plugin, sizeof(plugin), "%.*s", (int)name_len, name);
+	json_t *options = json_object_get(cfg->plugin_options, plugin);
+	if (!options) {
+		options = json_object();
+		json_object_set_new(cfg->plugin_options, plugin, options);
+	}
+	json_object_set_new(options, key, json_string(value));
+}
+
+/* --plugin-opt NAME.KEY=VALUE */
+static int parse_plugin_opt(struct orchd_config *cfg, const char *arg, char *err,
+			    size_t errlen)
+{
+	const char *dot = strchr(arg, '.');
+	const char *eq = dot ? strchr(dot, '=') : NULL;
+	if (!dot || dot == arg || !eq || eq == dot + 1 || dot - arg >= 64) {
+		snprintf(err, errlen, "invalid --plugin-opt \"%s\": want NAME.KEY=VALUE "
+			 "(e.g. docker.socket=unix:///run/docker.sock)", arg);
+		return -1;
+	}
+	char key[256];
+	snprintf(key, sizeof(key), "%.*s", (int)(eq - dot - 1), dot + 1);
+	set_plugin_option(cfg, arg, (size_t)(dot - arg), key, eq + 1);
+	return 0;
+}
+
+/* --plugin-transport T (every plugin) or NAME=T (one). */
+static void parse_plugin_transport(struct orchd_config *cfg, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	if (!eq) {
+		free(cfg->plugin_transport);
+		cfg->plugin_transport = strdup(arg);
+		return;
+	}
+	char name[64];
+	snprintf(name, sizeof(name), "%.*s", (int)(eq - arg), arg);
+	json_object_set_new(cfg->plugin_transports, name, json_string(eq + 1));
 }
 
 static const struct config_key *key_by_name(const char *name, size_t len)
@@ -117,7 +182,14 @@ int config_parse_args(struct orchd_config *cfg, int argc, char **argv,
 			}
 			value = argv[++i];
 		}
-		set_field(cfg, k, value);
+		if (k->offset == FIELD(plugin_options)) {
+			if (parse_plugin_opt(cfg, value, err, errlen) != 0)
+				return -1;
+		} else if (k->offset == FIELD(plugin_transport)) {
+			parse_plugin_transport(cfg, value);
+		} else {
+			set_field(cfg, k, value);
+		}
 	}
 	return 0;
 }
@@ -130,49 +202,110 @@ static int yaml_fail(char *err, size_t errlen, const char *path,
 	return -1;
 }
 
-/* Reads "key: scalar" pairs of the top-level mapping. */
+static int node_fail(char *err, size_t errlen, const char *path,
+		     const yaml_node_t *node, const char *fmt, const char *arg)
+{
+	char what[300];
+	snprintf(what, sizeof(what), fmt, arg);
+	return yaml_fail(err, errlen, path, &node->start_mark, what);
+}
+
+static const char *scalar(const yaml_node_t *node)
+{
+	return node && node->type == YAML_SCALAR_NODE ? (const char *)node->data.scalar.value
+						      : NULL;
+}
+
+/* `plugins:` as a mapping: NAME: {KEY: VALUE, ...}. */
+static int read_plugin_options(struct orchd_config *cfg, yaml_document_t *doc,
+			       yaml_node_t *map, const char *path, char *err, size_t errlen)
+{
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
+	     p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *name = yaml_document_get_node(doc, p->key);
+		yaml_node_t *options = yaml_document_get_node(doc, p->value);
+		if (!scalar(name) || !options || options->type != YAML_MAPPING_NODE)
+			return node_fail(err, errlen, path, name,
+					 "plugins: want a directory, or plugin names each "
+					 "with a mapping of options%s", "");
+		for (yaml_node_pair_t *o = options->data.mapping.pairs.start;
+		     o < options->data.mapping.pairs.top; o++) {
+			yaml_node_t *key = yaml_document_get_node(doc, o->key);
+			const char *value = scalar(yaml_document_get_node(doc, o->value));
+			if (!scalar(key) || !value)
+				return node_fail(err, errlen, path, key,
+						 "plugins: %s: options must be KEY: VALUE scalars",
+						 scalar(name));
+			set_plugin_option(cfg, scalar(name), strlen(scalar(name)),
+					  scalar(key), value);
+		}
+	}
+	return 0;
+}
+
+/* `plugin-transports: {NAME: inproc|ipc}`. */
+static int read_plugin_transports(struct orchd_config *cfg, yaml_document_t *doc,
+				  yaml_node_t *map, const char *path, char *err,
+				  size_t errlen)
+{
+	if (map->type != YAML_MAPPING_NODE)
+		return node_fail(err, errlen, path, map,
+				 "plugin-transports: want a mapping of plugin names to "
+				 "inproc or ipc%s", "");
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
+	     p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *name = yaml_document_get_node(doc, p->key);
+		const char *value = scalar(yaml_document_get_node(doc, p->value));
+		if (!scalar(name) || !value)
+			return node_fail(err, errlen, path, name,
+					 "plugin-transports: want NAME: inproc|ipc%s", "");
+		json_object_set_new(cfg->plugin_transports, scalar(name), json_string(value));
+	}
+	return 0;
+}
+
+/* One top-level "key: value" of the file. */
+static int read_setting(struct orchd_config *cfg, yaml_document_t *doc,
+			yaml_node_t *key, yaml_node_t *value, const char *path,
+			char *err, size_t errlen)
+{
+	const char *name = scalar(key);
+	if (!name)
+		return node_fail(err, errlen, path, key, "keys must be plain scalars%s", "");
+	if (strcmp(name, "plugins") == 0 && value->type == YAML_MAPPING_NODE)
+		return read_plugin_options(cfg, doc, value, path, err, errlen);
+	if (strcmp(name, "plugin-transports") == 0)
+		return read_plugin_transports(cfg, doc, value, path, err, errlen);
+	const struct config_key *k = key_by_name(name, strlen(name));
+	if (!k || !k->file_allowed)
+		return node_fail(err, errlen, path, key, "unknown key \"%s\"", name);
+	if (!scalar(value))
+		return node_fail(err, errlen, path, value,
+				 "%s: values must be plain scalars, not lists or mappings",
+				 name);
+	set_field(cfg, k, scalar(value));
+	return 0;
+}
+
+/* Reads the file's top-level mapping. */
 static int config_read_yaml(struct orchd_config *cfg, yaml_parser_t *parser,
 			    const char *path, char *err, size_t errlen)
 {
-	yaml_event_t ev;
-	int depth = 0;
-	const struct config_key *pending = NULL;
-	for (;;) {
-		if (!yaml_parser_parse(parser, &ev))
-			return yaml_fail(err, errlen, path, &parser->problem_mark,
-					 parser->problem ? parser->problem : "malformed YAML");
-		yaml_event_type_t type = ev.type;
-		int rc = 0;
-		if (type == YAML_MAPPING_START_EVENT) {
-			if (++depth > 1 || pending)
-				rc = yaml_fail(err, errlen, path, &ev.start_mark,
-					       "values must be plain scalars");
-		} else if (type == YAML_SEQUENCE_START_EVENT) {
-			rc = yaml_fail(err, errlen, path, &ev.start_mark,
-				       "values must be plain scalars, not lists");
-		} else if (type == YAML_SCALAR_EVENT && depth == 1) {
-			const char *text = (const char *)ev.data.scalar.value;
-			if (!pending) {
-				pending = key_by_name(text, ev.data.scalar.length);
-				if (!pending || !pending->file_allowed) {
-					char what[300];
-					snprintf(what, sizeof(what), "unknown key \"%s\"", text);
-					rc = yaml_fail(err, errlen, path, &ev.start_mark, what);
-				}
-			} else {
-				set_field(cfg, pending, text);
-				pending = NULL;
-			}
-		} else if (type == YAML_SCALAR_EVENT) {
-			rc = yaml_fail(err, errlen, path, &ev.start_mark,
-				       "the file must be a mapping of keys to values");
-		}
-		yaml_event_delete(&ev);
-		if (rc != 0)
-			return rc;
-		if (type == YAML_STREAM_END_EVENT)
-			return 0;
-	}
+	yaml_document_t doc;
+	if (!yaml_parser_load(parser, &doc))
+		return yaml_fail(err, errlen, path, &parser->problem_mark,
+				 parser->problem ? parser->problem : "malformed YAML");
+	yaml_node_t *root = yaml_document_get_root_node(&doc);
+	int rc = 0;
+	if (root && root->type != YAML_MAPPING_NODE)
+		rc = node_fail(err, errlen, path, root,
+			       "the file must be a mapping of keys to values%s", "");
+	for (yaml_node_pair_t *p = root && rc == 0 ? root->data.mapping.pairs.start : NULL;
+	     p && p < root->data.mapping.pairs.top && rc == 0; p++)
+		rc = read_setting(cfg, &doc, yaml_document_get_node(&doc, p->key),
+				  yaml_document_get_node(&doc, p->value), path, err, errlen);
+	yaml_document_delete(&doc);
+	return rc;
 }
 
 int config_load_file(struct orchd_config *cfg, const char *path, char *err,
@@ -225,12 +358,36 @@ int config_check(const struct orchd_config *cfg, char *err, size_t errlen)
 			 cfg->plugin_transport);
 		return -1;
 	}
+	const char *name;
+	json_t *t;
+	json_object_foreach(cfg->plugin_transports, name, t) {
+		const char *v = json_string_value(t);
+		if (!*name || !v || (strcmp(v, "inproc") != 0 && strcmp(v, "ipc") != 0)) {
+			snprintf(err, errlen,
+				 "invalid transport \"%s\" for plugin \"%s\": inproc or ipc",
+				 v ? v : "", name);
+			return -1;
+		}
+	}
 	if (!cfg->data_root || cfg->data_root[0] != '/') {
 		snprintf(err, errlen, "invalid --data-root \"%s\": an absolute path is required",
 			 cfg->data_root ? cfg->data_root : "");
 		return -1;
 	}
 	return 0;
+}
+
+const char *config_plugin_options(struct orchd_config *cfg, const char *name)
+{
+	json_t *text = json_object_get(cfg->option_texts, name);
+	if (!text) {
+		json_t *options = json_object_get(cfg->plugin_options, name);
+		char *dumped = options ? json_dumps(options, JSON_COMPACT) : NULL;
+		text = json_string(dumped ? dumped : "{}");
+		free(dumped);
+		json_object_set_new(cfg->option_texts, name, text);
+	}
+	return json_string_value(text);
 }
 
 const char *config_socket_path(const struct orchd_config *cfg)
@@ -253,7 +410,17 @@ void config_usage(void)
 	       "      --log-format FORMAT      text (time=... level=... msg=...) or json (default text)\n"
 	       "  -p, --pidfile FILE           (default /run/orchd/orchd.pid)\n"
 	       "      --plugins DIR            directory of plugin shared objects\n"
-	       "      --plugin-transport T     inproc (default) or ipc\n"
+	       "                               (also --plugin-dir; file: plugin-dir: or plugins: DIR)\n"
+	       "      --plugin-opt NAME.KEY=VALUE\n"
+	       "                               an option of plugin NAME, repeatable (file:\n"
+	       "                               plugins: {NAME: {KEY: VALUE}}); a key the plugin\n"
+	       "                               does not declare, or a plugin not loaded, is an error\n"
+	       "      --plugin-transport [NAME=]T\n"
+	       "                               ipc (default: each plugin in its own process,\n"
+	       "                               restarted when it crashes or hangs) or inproc\n"
+	       "                               (inside orchd: a little faster, but a plugin's crash\n"
+	       "                               is orchd's); NAME= for one plugin, repeatable (file:\n"
+	       "                               plugin-transport: T, plugin-transports: {NAME: T})\n"
 	       "      --scheduler NAME         scheduler plugin (default: the first loaded)\n"
 	       "  -v, --version                print the version\n");
 }

@@ -1,10 +1,13 @@
 /*
  * daemon_plugins.c: the daemon's side of the plugin host: loads the plugins
- * at start, lists and calls them for the manager and the agent (struct
- * plugin_calls), forwards runtime events into the agent's inbox and plugin
- * log lines into orchd's log. Owns nothing beyond the host handle kept in
- * struct orchd.
+ * at start (each in orchd or in its own process, with its options from the
+ * flags and the file), lists and calls them for the manager and the agent
+ * (struct plugin_calls), forwards runtime events into the agent's inbox and
+ * plugin log lines into orchd's log. Owns nothing beyond the host handle
+ * kept in struct orchd.
  */
+#include <libgen.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -76,24 +79,84 @@ static void on_plugin_refused(void *ctx, const char *file, const char *reason)
 	log_msg(LOG_ERROR, "daemon", "plugin %s refused: %s", file, reason);
 }
 
+static const char *plugin_options(void *ctx, const char *name)
+{
+	struct orchd *o = ctx;
+	return config_plugin_options(&o->cfg, name);
+}
+
+static enum plugin_host_transport transport_named(const char *name)
+{
+	return strcmp(name, "ipc") == 0 ? PLUGIN_HOST_IPC : PLUGIN_HOST_INPROC;
+}
+
+static int plugin_transport(void *ctx, const char *name)
+{
+	struct orchd *o = ctx;
+	const char *t = json_string_value(json_object_get(o->cfg.plugin_transports, name));
+	return t ? (int)transport_named(t) : -1;
+}
+
+/* orchd-plugin, the runner of out-of-process plugins: next to orchd. */
+static void runner_path(char *out, size_t size)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0) {
+		snprintf(out, size, "orchd-plugin");
+		return;
+	}
+	self[n] = '\0';
+	snprintf(out, size, "%s/orchd-plugin", dirname(self));
+}
+
+/* Settings for a plugin that is not loaded are an error: a typo would
+ * otherwise go unnoticed. */
+static int check_settings_named_loaded(struct orchd *o, json_t *settings,
+				       const char *what, char *err, size_t errlen)
+{
+	const char *name;
+	json_t *value;
+	json_object_foreach(settings, name, value) {
+		bool loaded = false;
+		for (size_t i = 0; i < plugin_host_count(o->plugins); i++) {
+			struct plugin_host_info info;
+			plugin_host_info(plugin_host_get(o->plugins, i), &info);
+			loaded |= strcmp(info.name, name) == 0;
+		}
+		if (!loaded) {
+			snprintf(err, errlen, "%s given for plugin %s, which is not loaded from %s",
+				 what, name, o->cfg.plugins);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int orchd_load_plugins(struct orchd *o, char *err, size_t errlen)
 {
-	char instance[64];
+	char instance[64], runner[PATH_MAX + 16];
 	snprintf(instance, sizeof(instance), "orchd-%ld", (long)getpid());
+	runner_path(runner, sizeof(runner));
 	struct plugin_host_options opts = {
 		.plugin_dir = o->cfg.plugins,
 		.data_root = o->cfg.data_root,
 		.node_id = o->node_id,
 		.instance = instance,
-		.transport = strcmp(o->cfg.plugin_transport, "ipc") == 0
-				     ? PLUGIN_HOST_IPC
-				     : PLUGIN_HOST_INPROC,
+		.transport = transport_named(o->cfg.plugin_transport),
+		.plugin_transport = plugin_transport,
+		.runner = runner,
+		.plugin_config = plugin_options,
 		.on_event = on_plugin_event,
 		.on_refused = on_plugin_refused,
 		.log = plugin_log,
 		.ctx = o,
 	};
 	if (plugin_host_open(&opts, &o->plugins, err, errlen) != 0)
+		return -1;
+	if (check_settings_named_loaded(o, o->cfg.plugin_options, "options", err, errlen) ||
+	    check_settings_named_loaded(o, o->cfg.plugin_transports, "a transport", err,
+					errlen))
 		return -1;
 	const enum orch_plugin_kind needed[] = { ORCH_PLUGIN_SCHEDULER,
 						 ORCH_PLUGIN_RUNTIME };
@@ -106,8 +169,12 @@ int orchd_load_plugins(struct orchd *o, char *err, size_t errlen)
 	for (size_t i = 0; i < plugin_host_count(o->plugins); i++) {
 		struct plugin_host_info info;
 		plugin_host_info(plugin_host_get(o->plugins, i), &info);
-		log_msg(LOG_INFO, "daemon", "plugin %s (%s %s) loaded from %s", info.name,
-			  plugin_host_kind_name(info.kind), info.version, info.file);
+		char where[64] = "in orchd";
+		if (info.transport == PLUGIN_HOST_IPC)
+			snprintf(where, sizeof(where), "in process %d", info.pid);
+		log_msg(LOG_INFO, "daemon", "plugin %s (%s %s) loaded from %s, running %s",
+			info.name, plugin_host_kind_name(info.kind), info.version, info.file,
+			where);
 	}
 	return 0;
 }

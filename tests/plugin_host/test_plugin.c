@@ -5,8 +5,11 @@
  *   TP_NAME "alpha"   descriptor name        TP_KIND n     descriptor kind
  *   TP_ABI n          descriptor ABI version TP_INIT_FAILS init fails
  *   TP_NO_ENTRY       exports no orch_plugin_entry at all
- * A good one serves "info" (what it was given at init), "echo", and "emit"
- * (pushes a task_status event for the request's "task_id").
+ *   TP_OPTIONS k,...  the option keys it declares (read by the host only
+ *                     when TP_ABI >= 2)
+ * A good one serves "info" (what it was given at init, and its pid),
+ * "echo", and "emit" (pushes a task_status event for the request's
+ * "task_id").
  *
  * State: the request server and event sender made by init (one struct).
  */
@@ -15,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #ifndef TP_NAME
 #define TP_NAME "alpha"
@@ -81,8 +85,9 @@ static json_t *tp_info(const struct orch_host *host)
 	struct stat st;
 	json_error_t jerr;
 
-	return json_pack("{s:s, s:i, s:s, s:s, s:s, s:b, s:o*}", "name",
-			 TP_NAME, "host_version", (int)host->version,
+	return json_pack("{s:s, s:i, s:i, s:s, s:s, s:s, s:b, s:o*}", "name",
+			 TP_NAME, "pid", (int)getpid(), "host_version",
+			 (int)host->version,
 			 "plugin_name", host->plugin_name, "node_id",
 			 host->node_id, "data_dir", host->data_dir,
 			 "data_dir_exists",
@@ -119,6 +124,13 @@ static int tp_init(const struct orch_host *host, void **state, char *err,
 	return 0;
 }
 
+#ifdef TP_OPTIONS
+static const char *const tp_options[] = {TP_OPTIONS, NULL};
+#define TP_OPTION_LIST tp_options
+#else
+#define TP_OPTION_LIST NULL
+#endif
+
 static const struct orch_plugin tp_plugin = {
 	.abi_version = TP_ABI,
 	.kind = TP_KIND,
@@ -126,6 +138,7 @@ static const struct orch_plugin tp_plugin = {
 	.version = "test-1",
 	.init = tp_init,
 	.fini = tp_fini,
+	.options = TP_OPTION_LIST,
 };
 
 #ifndef TP_NO_ENTRY

@@ -2,8 +2,11 @@
  * test_plugin_host.c: cmocka tests of core/plugin_host.c against a plugin
  * directory the test's CMake fills with good and broken shared objects
  * (PLUGIN_TEST_DIR): every broken one must be refused with its file and
- * reason, the good ones loaded, callable and able to push events; over
- * inproc:// and ipc://, with two hosts in one process.
+ * reason, the good ones loaded, callable and able to push events; in
+ * process and in child processes (orchd-plugin, PLUGIN_RUNNER), with two
+ * hosts in one process; plugins given options they declare, and refused
+ * (the host does not open) with one they do not; one plugin moved to the
+ * other transport by name.
  *
  * State: each test makes its own data root (mkdtemp, removed at the end)
  * and host; events arrive on the host's receiver thread into `inbox`.
@@ -14,6 +17,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -25,8 +29,9 @@
 
 #include "plugin_host.h"
 
-#ifndef PLUGIN_TEST_DIR
-#error "PLUGIN_TEST_DIR must name the directory of test plugins"
+#if !defined(PLUGIN_TEST_DIR) || !defined(PLUGIN_OPTIONS_DIR) || \
+	!defined(PLUGIN_RUNNER)
+#error "PLUGIN_TEST_DIR, PLUGIN_OPTIONS_DIR and PLUGIN_RUNNER must be set"
 #endif
 
 /* Guard against a hang only; a passing test never waits for it. */
@@ -93,10 +98,30 @@ static json_t *inbox_wait(struct inbox *in, size_t n)
 	return event;
 }
 
+/* The options each plugin gets: {name, JSON} pairs, beta's greeting
+ * unless a test says otherwise. */
+static const char *const default_options[][2] = {
+	{"beta", "{\"greeting\":\"hi\"}"}, {NULL, NULL}};
+static const char *const (*test_options)[2] = default_options;
+
 static const char *config_of(void *ctx, const char *name)
 {
+	size_t i;
+
 	(void)ctx;
-	return strcmp(name, "beta") == 0 ? "{\"greeting\":\"hi\"}" : NULL;
+	for (i = 0; test_options[i][0] != NULL; i++)
+		if (strcmp(test_options[i][0], name) == 0)
+			return test_options[i][1];
+	return NULL;
+}
+
+/* Moves "beta" to the other transport when set. */
+static int beta_transport = -1;
+
+static int transport_of(void *ctx, const char *name)
+{
+	(void)ctx;
+	return strcmp(name, "beta") == 0 ? beta_transport : -1;
 }
 
 static int logged;
@@ -136,6 +161,27 @@ static void remove_root(const char *root)
 
 /* ------------------------------------------------------------- helpers */
 
+static void host_options(struct plugin_host_options *o, const char *dir,
+			 const char *instance,
+			 enum plugin_host_transport transport, const char *root,
+			 struct inbox *in)
+{
+	*o = (struct plugin_host_options){
+		.plugin_dir = dir,
+		.data_root = root,
+		.node_id = "node-a",
+		.instance = instance,
+		.transport = transport,
+		.plugin_transport = transport_of,
+		.runner = PLUGIN_RUNNER,
+		.plugin_config = config_of,
+		.on_event = on_event,
+		.on_refused = on_refused,
+		.log = test_log,
+		.ctx = in,
+	};
+}
+
 static struct plugin_host *open_host(const char *instance,
 				     enum plugin_host_transport transport,
 				     const char *root, struct inbox *in)
@@ -146,15 +192,11 @@ static struct plugin_host *open_host(const char *instance,
 		.node_id = "node-a",
 		.instance = instance,
 		.transport = transport,
-		.plugin_config = config_of,
-		.on_event = on_event,
-		.on_refused = on_refused,
-		.log = test_log,
-		.ctx = in,
 	};
 	struct plugin_host *host = NULL;
 	char err[512] = "";
 
+	host_options(&o, PLUGIN_TEST_DIR, instance, transport, root, in);
 	if (plugin_host_open(&o, &host, err, sizeof(err)) != 0)
 		fail_msg("plugin_host_open: %s", err);
 	return host;
@@ -218,10 +260,12 @@ static void check_refusals(struct plugin_host *host, struct inbox *in)
 	assert_null(file);
 }
 
-static void check_loaded(struct plugin_host *host, const char *url_prefix)
+static void check_loaded(struct plugin_host *host, const char *url_prefix,
+			 enum plugin_host_transport transport)
 {
 	struct plugin_host_info info;
 	char want[512];
+	json_t *reply;
 
 	assert_int_equal(plugin_host_count(host), 2);
 	plugin_host_info(plugin_host_get(host, 0), &info);
@@ -231,6 +275,15 @@ static void check_loaded(struct plugin_host *host, const char *url_prefix)
 	assert_string_equal(strrchr(info.file, '/'), "/alpha.so");
 	snprintf(want, sizeof(want), "%splugin-alpha", url_prefix);
 	assert_true(strncmp(info.request_url, want, strlen(want)) == 0);
+	assert_int_equal(info.transport, transport);
+	/* In its own process under ipc, in ours in-process. */
+	reply = call(plugin_host_get(host, 0), json_pack("{s:s}", "op", "info"));
+	assert_int_equal(json_integer_value(json_object_get(reply, "pid")),
+			 transport == PLUGIN_HOST_IPC ? info.pid : getpid());
+	assert_true(transport == PLUGIN_HOST_IPC ? info.pid > 0
+						 : info.pid == 0);
+	assert_int_not_equal(info.pid, getpid());
+	json_decref(reply);
 	plugin_host_info(plugin_host_get(host, 1), &info);
 	assert_string_equal(info.name, "beta");
 	assert_int_equal(info.kind, ORCH_PLUGIN_RUNTIME);
@@ -300,6 +353,7 @@ static void host_round(enum plugin_host_transport transport,
 		       const char *instance, const char *url_prefix_fmt)
 {
 	char root[64], url_prefix[256];
+	struct plugin_host_info info;
 	struct plugin_host *host;
 	struct inbox in;
 
@@ -310,14 +364,18 @@ static void host_round(enum plugin_host_transport transport,
 	snprintf(url_prefix, sizeof(url_prefix), url_prefix_fmt, root,
 		 instance);
 	check_refusals(host, &in);
-	check_loaded(host, url_prefix);
+	check_loaded(host, url_prefix, transport);
 	check_calls(host, root);
 	check_events(host, &in);
 	assert_int_equal(logged, 2); /* alpha's and beta's "serving" lines */
 	assert_string_equal(plugin_host_event_url(host) + strlen(url_prefix),
 			    transport == PLUGIN_HOST_IPC ? "events.sock"
 							 : "events");
+	plugin_host_info(plugin_host_get(host, 0), &info);
 	plugin_host_close(host);
+	/* Its child was stopped and reaped: the pid is gone. */
+	if (transport == PLUGIN_HOST_IPC)
+		assert_true(kill(info.pid, 0) == -1 && errno == ESRCH);
 	inbox_fini(&in);
 	remove_root(root);
 }
@@ -379,6 +437,122 @@ static void test_two_hosts(void **state)
 	remove_root(root2);
 }
 
+/* Opens the options directory with these options; returns the host, or
+ * NULL with err. */
+static struct plugin_host *open_with_options(
+	enum plugin_host_transport transport, const char *root,
+	struct inbox *in, const char *const (*options)[2], char *err,
+	size_t errlen)
+{
+	struct plugin_host_options o;
+	struct plugin_host *host = NULL;
+
+	host_options(&o, PLUGIN_OPTIONS_DIR, "opts", transport, root, in);
+	test_options = options;
+	if (plugin_host_open(&o, &host, err, errlen) != 0)
+		host = NULL;
+	test_options = default_options;
+	return host;
+}
+
+/* Options the plugin declares reach its init; an undeclared one (also for
+ * an ABI-1 plugin, whose `options` field the host must not read) fails the
+ * host's open naming the plugin, the key and what it accepts. */
+static void options_round(enum plugin_host_transport transport)
+{
+	static const char *const good[][2] = {
+		{"beta", "{\"greeting\":\"hi\",\"volume\":\"3\"}"},
+		{NULL, NULL}};
+	static const char *const bad_alpha[][2] = {
+		{"alpha", "{\"colour\":\"blue\"}"}, {NULL, NULL}};
+	static const char *const bad_beta[][2] = {
+		{"beta", "{\"greeting\":\"hi\",\"colour\":\"blue\"}"},
+		{NULL, NULL}};
+	static const char *const bad_old[][2] = {
+		{"old", "{\"greeting\":\"hi\"}"}, {NULL, NULL}};
+	char root[64], err[512] = "";
+	struct plugin_host *host;
+	struct inbox in;
+	json_t *reply, *config;
+
+	make_root(root);
+	inbox_init(&in);
+	host = open_with_options(transport, root, &in, good, err, sizeof(err));
+	if (host == NULL)
+		fail_msg("open with good options: %s", err);
+	assert_int_equal(plugin_host_count(host), 3);
+	reply = call(plugin_host_find(host, ORCH_PLUGIN_RUNTIME, "beta"),
+		     json_pack("{s:s}", "op", "info"));
+	config = json_object_get(reply, "config");
+	assert_string_equal(str(config, "greeting"), "hi");
+	assert_string_equal(str(config, "volume"), "3");
+	json_decref(reply);
+	reply = call(plugin_host_find(host, ORCH_PLUGIN_SCHEDULER, "old"),
+		     json_pack("{s:s}", "op", "info"));
+	assert_int_equal(json_object_size(json_object_get(reply, "config")),
+			 0);
+	json_decref(reply);
+	plugin_host_close(host);
+
+	assert_null(open_with_options(transport, root, &in, bad_alpha, err,
+				      sizeof(err)));
+	assert_string_equal(err, "plugin alpha does not accept the option "
+				 "\"colour\" (it accepts no options)");
+	assert_null(open_with_options(transport, root, &in, bad_beta, err,
+				      sizeof(err)));
+	assert_string_equal(err, "plugin beta does not accept the option "
+				 "\"colour\" (it accepts: greeting, volume)");
+	assert_null(open_with_options(transport, root, &in, bad_old, err,
+				      sizeof(err)));
+	assert_string_equal(err, "plugin old does not accept the option "
+				 "\"greeting\" (it accepts no options)");
+	inbox_fini(&in);
+	remove_root(root);
+}
+
+static void test_options_inproc(void **state)
+{
+	(void)state;
+	options_round(PLUGIN_HOST_INPROC);
+}
+
+static void test_options_ipc(void **state)
+{
+	(void)state;
+	options_round(PLUGIN_HOST_IPC);
+}
+
+/* Everything in-process but beta, which runs in a child and still pushes
+ * its events to the host (over an ipc listener added for it). */
+static void test_transport_by_name(void **state)
+{
+	struct plugin_host_info alpha, beta;
+	struct plugin_host *host;
+	char root[64];
+	struct inbox in;
+
+	(void)state;
+	make_root(root);
+	inbox_init(&in);
+	beta_transport = PLUGIN_HOST_IPC;
+	host = open_host("by-name", PLUGIN_HOST_INPROC, root, &in);
+	beta_transport = -1;
+	check_refusals(host, &in);
+	plugin_host_info(plugin_host_find(host, ORCH_PLUGIN_SCHEDULER, "alpha"),
+			 &alpha);
+	plugin_host_info(plugin_host_find(host, ORCH_PLUGIN_RUNTIME, "beta"),
+			 &beta);
+	assert_int_equal(alpha.transport, PLUGIN_HOST_INPROC);
+	assert_int_equal(beta.transport, PLUGIN_HOST_IPC);
+	assert_true(beta.pid > 0);
+	assert_true(strncmp(beta.request_url, "ipc://", 6) == 0);
+	check_calls(host, root);
+	check_events(host, &in);
+	plugin_host_close(host);
+	inbox_fini(&in);
+	remove_root(root);
+}
+
 static void test_open_errors(void **state)
 {
 	struct plugin_host_options o = {.plugin_dir = "/nonexistent/plugins",
@@ -409,6 +583,9 @@ int main(void)
 		cmocka_unit_test(test_inproc),
 		cmocka_unit_test(test_ipc),
 		cmocka_unit_test(test_two_hosts),
+		cmocka_unit_test(test_options_inproc),
+		cmocka_unit_test(test_options_ipc),
+		cmocka_unit_test(test_transport_by_name),
 		cmocka_unit_test(test_open_errors),
 	};
 
