@@ -78,7 +78,7 @@ static const char swarm_update_usage[] =
     "      --cert-expiry duration            Validity period for node certificates\n"
     "                                        (ns|us|ms|s|m|h) (default 2160h0m0s)\n"
     "      --dispatcher-heartbeat duration   Dispatcher heartbeat period (ns|us|ms|s|m|h)\n"
-    "                                        (default 5s)\n"
+    "                                        (default 1s)\n"
     "      --rebalance[=true|false]          Even out replicated services' tasks across\n"
     "                                        nodes when they are uneven by 2 or more\n"
     "                                        (orchd; default false)\n"
