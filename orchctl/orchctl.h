@@ -22,20 +22,20 @@
 struct orch_client;
 
 struct cli {
-    const char *host;          /* "unix:///run/orchd/orchd.sock" */
-    char *socket_path;         /* the path part of host */
-    struct orch_client *client; /* connected on first use */
-    FILE *out;
-    FILE *err;
+	const char *host;           /* "unix:///run/orchd/orchd.sock" */
+	char *socket_path;          /* the path part of host */
+	struct orch_client *client; /* connected on first use */
+	FILE *out;
+	FILE *err;
 };
 
 /* ---- client.c: HTTP over the unix socket ------------------------- */
 
 struct client_response {
-    long status;
-    char *body; /* NUL-terminated, malloc'd */
-    size_t len;
-    char *content_type; /* malloc'd or NULL */
+	long status;
+	char *body; /* NUL-terminated, malloc'd */
+	size_t len;
+	char *content_type; /* malloc'd or NULL */
 };
 
 void client_response_free(struct client_response *resp);
@@ -45,14 +45,14 @@ void client_response_free(struct client_response *resp);
  * daemon answered (any status), -1 after printing why it could not be
  * reached. */
 int client_request(struct cli *cli, const char *method, const char *path,
-                   const char *body, struct client_response *resp);
+		   const char *body, struct client_response *resp);
 
 /* Like client_request with a JSON body (may be NULL) and a JSON answer:
  * a 2xx status parses the body into *out (when out is non-NULL); any other
  * status prints "Error response from daemon: <message>" and returns -1.
  * *http_status (may be NULL) gets the status in every answered case. */
 int client_call_json(struct cli *cli, const char *method, const char *path,
-                     json_t *body, json_t **out, long *http_status);
+		     json_t *body, json_t **out, long *http_status);
 
 /* URL-encodes text (malloc'd; NULL on failure). */
 char *client_escape(const char *text);
@@ -66,12 +66,12 @@ void client_close(struct cli *cli);
 
 /* Prints "<message>\nSee 'orchctl <command> --help'." and returns 1. */
 int cli_usage_error(struct cli *cli, const char *command, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4)));
 
 /* Reports a bad flag value the docker way and returns 1:
  * invalid argument "<value>" for "<flag>" flag: <reason> */
 int cli_flag_error(struct cli *cli, const char *command, const char *flag,
-                   const char *value, const char *reason);
+		   const char *value, const char *reason);
 
 /* Handles getopt_long's '?' and ':' results (unknown flag, missing value);
  * returns 1. */
@@ -110,8 +110,8 @@ void service_print_warnings(struct cli *cli, json_t *answer);
  * CURRENT STATE, ERROR, PORTS) of the array tasks; services maps service
  * IDs to services (for task names), hostnames maps node IDs to hostnames.
  * Returns the exit code. */
-int service_ps_print(struct cli *cli, json_t *tasks, json_t *services, json_t *hostnames,
-                     bool no_trunc);
+int service_ps_print(struct cli *cli, json_t *tasks, json_t *services,
+		     json_t *hostnames, bool no_trunc);
 
 /* ---- progress.c ---------------------------------------------------- */
 
@@ -124,8 +124,8 @@ int progress_wait_converged(struct cli *cli, const char *service_id);
  * message is printed and -1 returned) unless its StartedAt equals
  * prior_started (the one read before the update; "" or NULL for none).
  * quiet draws nothing but still waits. */
-int progress_wait_updated(struct cli *cli, const char *service_id, const char *prior_started,
-                          bool quiet);
+int progress_wait_updated(struct cli *cli, const char *service_id,
+			  const char *prior_started, bool quiet);
 
 /* ---- cmd_service_update.c ------------------------------------------ */
 
