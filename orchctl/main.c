@@ -77,6 +77,69 @@ int cli_getopt_error(struct cli *cli, const char *command, int opt, char **argv)
 			       (int)name_len, arg);
 }
 
+const struct option cli_help_options[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+int cli_flag_true(struct cli *cli, int opt, const char *value, void *arg)
+{
+	(void)cli;
+	(void)opt;
+	(void)value;
+	*(bool *)arg = true;
+	return 0;
+}
+
+/* CLI_GO_ON when count operands fit cmd, else the exit code after
+ * "requires at least 1 argument." or its kin. */
+static int cli_check_operands(struct cli *cli, const struct cli_command *cmd, int count)
+{
+	const char *bound;
+	int n;
+	if (count >= cmd->min_args && (cmd->max_args < 0 || count <= cmd->max_args))
+		return CLI_GO_ON;
+	if (cmd->max_args == 0)
+		return cli_usage_error(cli, cmd->name,
+				       "\"orchctl %s\" accepts no arguments.",
+				       cmd->name);
+	if (cmd->min_args == cmd->max_args) {
+		bound = "exactly";
+		n = cmd->min_args;
+	} else if (count < cmd->min_args) {
+		bound = "at least";
+		n = cmd->min_args;
+	} else {
+		bound = "at most";
+		n = cmd->max_args;
+	}
+	return cli_usage_error(cli, cmd->name,
+			       "\"orchctl %s\" requires %s %d argument%s.",
+			       cmd->name, bound, n, n == 1 ? "" : "s");
+}
+
+int cli_parse(struct cli *cli, const struct cli_command *cmd, int argc,
+	      char **argv, void *arg)
+{
+	int c;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, cmd->shorts ? cmd->shorts : ":h",
+				cmd->options, NULL)) != -1) {
+		if (c == 'h') {
+			fputs(cmd->usage, cli->out);
+			return 0;
+		}
+		if (c == '?' || c == ':' || cmd->apply == NULL)
+			return cli_getopt_error(cli, cmd->name,
+						c == ':' ? ':' : '?', argv);
+		int rc = cmd->apply(cli, c, optarg, arg);
+		if (rc != 0)
+			return rc;
+	}
+	return cli_check_operands(cli, cmd, argc - optind);
+}
+
 int64_t cli_now(void)
 {
 	const char *fixed = getenv("ORCHCTL_TEST_NOW");

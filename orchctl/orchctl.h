@@ -9,6 +9,7 @@
 #ifndef ORCHCTL_H
 #define ORCHCTL_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -77,6 +78,36 @@ int cli_flag_error(struct cli *cli, const char *command, const char *flag,
  * returns 1. */
 int cli_getopt_error(struct cli *cli, const char *command, int opt, char **argv);
 
+/* How a command takes its flags and operands (cli_parse). */
+struct cli_command {
+	const char *name; /* "node rm": in errors, "See 'orchctl node rm --help'" */
+	const char *usage;  /* printed by -h/--help */
+	const char *shorts; /* getopt_long's short options; NULL: ":h" */
+	const struct option *options; /* with { "help", no_argument, NULL, 'h' } */
+	int min_args;                 /* operands after the flags */
+	int max_args;                 /* -1: no limit */
+	/* Takes one flag other than -h (value: its optarg); returns 0, or the
+	 * exit code after printing why. NULL: the only flag is --help. */
+	int (*apply)(struct cli *cli, int opt, const char *value, void *arg);
+};
+
+/* cli_parse's "go on": the flags are taken, optind is at the operands. */
+#define CLI_GO_ON (-1)
+
+/* Parses argv with getopt_long for cmd: -h/--help prints the usage, every
+ * other flag goes to cmd->apply (with arg); an unknown flag, a missing
+ * value or a wrong number of operands is reported the docker way. Returns
+ * CLI_GO_ON, or the exit code (0 after --help). */
+int cli_parse(struct cli *cli, const struct cli_command *cmd, int argc,
+	      char **argv, void *arg);
+
+/* The options of a command whose only flag is -h/--help. */
+extern const struct option cli_help_options[];
+
+/* A cli_command apply for a command with one boolean flag: sets
+ * *(bool *)arg. */
+int cli_flag_true(struct cli *cli, int opt, const char *value, void *arg);
+
 /* Current time in seconds (ORCHCTL_TEST_NOW overrides it for tests). */
 int64_t cli_now(void);
 
@@ -96,6 +127,20 @@ int cmd_info(struct cli *cli, int argc, char **argv);
 int cmd_version(struct cli *cli, int argc, char **argv);
 int cmd_node(struct cli *cli, int argc, char **argv);
 int cmd_service(struct cli *cli, int argc, char **argv);
+
+/* ---- cmd_node.c, cmd_node_change.c --------------------------------- */
+
+/* The node of nodes (GET /nodes) that ref names: "self" (the node orchctl
+ * talks to: GET /info, asked once, *self keeps its ID for the caller to
+ * free), exact ID, hostname, then unique ID prefix. NULL after printing
+ * "No such node" or that ref is ambiguous. */
+json_t *node_find(struct cli *cli, json_t *nodes, const char *ref, char **self);
+
+/* The verbs of cmd_node_change.c; each returns the exit code. */
+int node_update(struct cli *cli, int argc, char **argv);
+int node_promote(struct cli *cli, int argc, char **argv);
+int node_demote(struct cli *cli, int argc, char **argv);
+int node_rm(struct cli *cli, int argc, char **argv);
 
 /* ---- cmd_service.c: the task table of `service ps` and `node ps` -- */
 
