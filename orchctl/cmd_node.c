@@ -64,8 +64,7 @@ static const char node_ps_usage[] =
 
 /* Long-only option codes. */
 enum {
-	OPT_NO_TRUNC = 256,
-	OPT_PRETTY,
+	OPT_PRETTY = 256,
 };
 
 static int node_cmp_hostname(const void *a, const void *b)
@@ -358,45 +357,30 @@ static int node_inspect(struct cli *cli, int argc, char **argv)
 /* ================================================================== */
 /* node ps                                                             */
 
-/* GET /tasks?filters=<filters + node> and appends them to all. */
+/* GET /tasks with the flags' filters and this node; appends them to all. */
 static int node_ps_fetch(struct cli *cli, json_t *filters, const char *node_id,
 			 json_t *all)
 {
 	json_t *with_node = json_deep_copy(filters);
 	json_object_set_new(with_node, "node", json_pack("{s:b}", node_id, 1));
-	char *text = json_dumps(with_node, JSON_COMPACT);
-	char *escaped = text ? client_escape(text) : NULL;
-	char *path = NULL;
-	json_t *tasks = NULL;
-	int rc = -1;
+	json_t *tasks = ps_fetch_tasks(cli, with_node);
+	int rc = tasks != NULL && json_array_extend(all, tasks) == 0 ? 0 : -1;
 	json_decref(with_node);
-	if (escaped == NULL || asprintf(&path, "/tasks?filters=%s", escaped) < 0) {
-		fprintf(cli->err, "Error: out of memory\n");
-		path = NULL;
-	} else if (client_call_json(cli, "GET", path, NULL, &tasks, NULL) == 0) {
-		rc = json_array_extend(all, tasks) == 0 ? 0 : -1;
-		json_decref(tasks);
-	}
-	free(path);
-	free(escaped);
-	free(text);
+	json_decref(tasks);
 	return rc;
 }
 
 /* Prints the table of tasks with their service names and hostnames. */
 static int node_ps_print(struct cli *cli, json_t *tasks, json_t *nodes, bool no_trunc)
 {
-	json_t *list = NULL, *services = json_object(), *hostnames = json_object();
+	json_t *list = NULL, *services = json_object();
+	json_t *hostnames = ps_hostnames_of(nodes);
 	size_t i;
 	json_t *v;
 	int rc = 1;
 	if (client_call_json(cli, "GET", "/services", NULL, &list, NULL) == 0) {
 		json_array_foreach(list, i, v)
 			json_object_set(services, json_path_str(v, "ID"), v);
-		json_array_foreach(nodes, i, v)
-			json_object_set_new(hostnames, json_path_str(v, "ID"),
-					    json_string(json_path_str(
-						    v, "Description.Hostname")));
 		rc = service_ps_print(cli, tasks, services, hostnames, no_trunc);
 	}
 	json_decref(list);
@@ -405,60 +389,26 @@ static int node_ps_print(struct cli *cli, json_t *tasks, json_t *nodes, bool no_
 	return rc;
 }
 
-/* Parses node ps's flags into filters; -1 to go on, else the exit code. */
-static int node_ps_parse(struct cli *cli, int argc, char **argv,
-			 json_t *filters, bool *no_trunc)
-{
-	static const struct option opts[] = {
-		{ "no-trunc", no_argument, NULL, OPT_NO_TRUNC },
-		{ "filter", required_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	char reason[PARSE_ERR_LEN];
-	int c;
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":f:h", opts, NULL)) != -1) {
-		char *key, *value;
-		if (c == 'h') {
-			fputs(node_ps_usage, cli->out);
-			return 0;
-		} else if (c == OPT_NO_TRUNC) {
-			*no_trunc = true;
-		} else if (c == 'f') {
-			if (parse_task_filter(optarg, &key, &value, reason,
-					      sizeof(reason)) != 0)
-				return cli_flag_error(cli, "node ps", "--filter",
-						      optarg, reason);
-			if (strcmp(key, "node") == 0) {
-				free(key);
-				free(value);
-				return cli_flag_error(
-					cli, "node ps", "--filter", optarg,
-					"the node is chosen by the NODE arguments");
-			}
-			json_t *values = json_object_get(filters, key);
-			if (values == NULL)
-				json_object_set_new(filters, key,
-						    values = json_object());
-			json_object_set_new(values, value, json_true());
-			free(key);
-			free(value);
-		} else {
-			return cli_getopt_error(cli, "node ps", c, argv);
-		}
-	}
-	return -1;
-}
+static const struct cli_command node_ps_command = {
+	.name = "node ps",
+	.usage = node_ps_usage,
+	.shorts = ":f:h",
+	.options = ps_options,
+	.min_args = 0,
+	.max_args = -1,
+	.apply = ps_flag,
+};
 
 static int node_ps(struct cli *cli, int argc, char **argv)
 {
-	json_t *filters = json_object(), *tasks = json_array(), *nodes = NULL;
-	bool no_trunc = false;
+	struct ps_opts o = { .command = "node ps",
+			     .chosen_key = "node",
+			     .chosen_by = "NODE",
+			     .filters = json_object() };
+	json_t *tasks = json_array(), *nodes = NULL;
 	char *self = NULL;
-	int rc = node_ps_parse(cli, argc, argv, filters, &no_trunc);
-	if (rc < 0) {
+	int rc = cli_parse(cli, &node_ps_command, argc, argv, &o);
+	if (rc == CLI_GO_ON) {
 		char self_word[] = "self";
 		char *self_arg[] = { self_word };
 		char **refs = optind < argc ? argv + optind : self_arg;
@@ -469,17 +419,17 @@ static int node_ps(struct cli *cli, int argc, char **argv)
 		for (int i = 0; i < count && rc == 0; i++) {
 			json_t *n = node_find(cli, nodes, refs[i], &self);
 			if (n == NULL ||
-			    node_ps_fetch(cli, filters, json_path_str(n, "ID"),
-					  tasks) != 0)
+			    node_ps_fetch(cli, o.filters,
+					  json_path_str(n, "ID"), tasks) != 0)
 				rc = 1;
 		}
 		if (rc == 0)
-			rc = node_ps_print(cli, tasks, nodes, no_trunc);
+			rc = node_ps_print(cli, tasks, nodes, o.no_trunc);
 	}
 	free(self);
 	json_decref(nodes);
 	json_decref(tasks);
-	json_decref(filters);
+	json_decref(o.filters);
 	return rc;
 }
 

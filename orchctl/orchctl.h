@@ -142,14 +142,51 @@ int node_promote(struct cli *cli, int argc, char **argv);
 int node_demote(struct cli *cli, int argc, char **argv);
 int node_rm(struct cli *cli, int argc, char **argv);
 
-/* ---- cmd_service.c: the task table of `service ps` and `node ps` -- */
+/* ---- cmd_service*.c ------------------------------------------------ */
 
 /* GET /services/{ref} (ID, ID prefix or name); NULL after printing the
  * daemon's error. */
 json_t *service_get(struct cli *cli, const char *ref);
 
+/* True for a service in global mode. */
+bool service_is_global(json_t *service);
+
 /* Prints the "Warning"/"Warnings" of a create or update answer to err. */
 void service_print_warnings(struct cli *cli, json_t *answer);
+
+/* The verbs of `orchctl service` outside cmd_service.c; each returns the
+ * exit code. */
+int service_ps(struct cli *cli, int argc, char **argv);
+int service_inspect(struct cli *cli, int argc, char **argv);
+int service_logs(struct cli *cli, int argc, char **argv);
+
+/* ---- cmd_service_ps.c: the task tables of service ps and node ps ---- */
+
+/* The flags of `service ps` and `node ps` (ps_options, applied by
+ * ps_flag): --filter KEY=VALUE, gathered into filters as
+ * {"KEY": {"VALUE": true}}, and --no-trunc. */
+enum { PS_OPT_NO_TRUNC = 256 };
+struct ps_opts {
+	const char *command;    /* "node ps" */
+	const char *chosen_key; /* a filter key the operands choose, refused */
+	const char *chosen_by;  /* what chooses it: "NODE" */
+	json_t *filters;
+	bool no_trunc;
+};
+extern const struct option ps_options[];
+int ps_flag(struct cli *cli, int opt, const char *value, void *arg);
+
+/* GET /tasks?filters=<filters as JSON>; NULL after printing why. */
+json_t *ps_fetch_tasks(struct cli *cli, json_t *filters);
+
+/* node ID -> hostname: of nodes (a GET /nodes answer), or asked with
+ * GET /nodes (an empty map when that fails). */
+json_t *ps_hostnames_of(json_t *nodes);
+json_t *ps_hostnames(struct cli *cli);
+
+/* "web.1" for replicated tasks, "web.<node id>" for global ones, into
+ * buf; services maps service IDs to services. */
+void ps_task_name(json_t *task, json_t *services, char *buf, size_t len);
 
 /* Prints docker's task table (ID, NAME, IMAGE, NODE, DESIRED STATE,
  * CURRENT STATE, ERROR, PORTS) of the array tasks; services maps service
