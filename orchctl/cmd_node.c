@@ -437,24 +437,13 @@ static int node_ps(struct cli *cli, int argc, char **argv)
 
 int cmd_node(struct cli *cli, int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int (*run)(struct cli *, int, char **);
-	} verbs[] = {
+	static const struct cli_verb verbs[] = {
 		{ "ls", node_ls },           { "list", node_ls },
 		{ "inspect", node_inspect }, { "ps", node_ps },
 		{ "update", node_update },   { "promote", node_promote },
 		{ "demote", node_demote },   { "rm", node_rm },
 		{ "remove", node_rm },
 	};
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		fputs(node_usage, argc < 2 ? cli->err : cli->out);
-		return argc < 2 ? 1 : 0;
-	}
-	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
-		if (strcmp(argv[1], verbs[i].name) == 0)
-			return verbs[i].run(cli, argc - 1, argv + 1);
-	}
-	return cli_usage_error(cli, "node", "orchctl node: unknown command: %s",
-			       argv[1]);
+	return cli_run_verb(cli, "node", node_usage, verbs,
+			    sizeof(verbs) / sizeof(verbs[0]), argc, argv);
 }

@@ -544,24 +544,13 @@ static int service_rm(struct cli *cli, int argc, char **argv)
 
 int cmd_service(struct cli *cli, int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int (*run)(struct cli *, int, char **);
-	} verbs[] = {
+	static const struct cli_verb verbs[] = {
 		{ "create", service_create },   { "ls", service_ls },
 		{ "list", service_ls },         { "ps", service_ps },
 		{ "inspect", service_inspect }, { "scale", service_scale },
 		{ "rm", service_rm },           { "remove", service_rm },
 		{ "logs", service_logs },       { "update", service_update },
 	};
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		fputs(service_usage, argc < 2 ? cli->err : cli->out);
-		return argc < 2 ? 1 : 0;
-	}
-	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
-		if (strcmp(argv[1], verbs[i].name) == 0)
-			return verbs[i].run(cli, argc - 1, argv + 1);
-	}
-	return cli_usage_error(cli, "service",
-			       "orchctl service: unknown command: %s", argv[1]);
+	return cli_run_verb(cli, "service", service_usage, verbs,
+			    sizeof(verbs) / sizeof(verbs[0]), argc, argv);
 }

@@ -237,8 +237,12 @@ int service_ps(struct cli *cli, int argc, char **argv)
 	struct ps_opts o = { .command = "service ps", .filters = json_object() };
 	json_t *services = json_object();
 	int rc = cli_parse(cli, &service_ps_command, argc, argv, &o);
-	if (rc == CLI_GO_ON)
-		rc = 0;
+	if (rc != CLI_GO_ON) {
+		json_decref(services);
+		json_decref(o.filters);
+		return rc;
+	}
+	rc = 0;
 	for (int i = optind; rc == 0 && i < argc; i++) {
 		json_t *s = service_get(cli, argv[i]);
 		if (s == NULL) {

@@ -238,36 +238,45 @@ static int swarm_init_next_steps(struct cli *cli)
 	return rc;
 }
 
+struct swarm_init_opts {
+	const char *advertise;
+	const char *listen;
+};
+
+static int swarm_init_flag(struct cli *cli, int opt, const char *value, void *arg)
+{
+	struct swarm_init_opts *o = arg;
+	(void)cli;
+	if (opt == OPT_ADVERTISE_ADDR)
+		o->advertise = value;
+	else
+		o->listen = value;
+	return 0;
+}
+
+static const struct option swarm_init_options[] = {
+	{ "advertise-addr", required_argument, NULL, OPT_ADVERTISE_ADDR },
+	{ "listen-addr", required_argument, NULL, OPT_LISTEN_ADDR },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct cli_command swarm_init_command = {
+	.name = "swarm init",
+	.usage = swarm_init_usage,
+	.options = swarm_init_options,
+	.min_args = 0,
+	.max_args = 0,
+	.apply = swarm_init_flag,
+};
+
 static int swarm_init(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "advertise-addr", required_argument, NULL, OPT_ADVERTISE_ADDR },
-		{ "listen-addr", required_argument, NULL, OPT_LISTEN_ADDR },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *advertise = NULL, *listen = "0.0.0.0:2377";
-	int c;
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (c) {
-		case OPT_ADVERTISE_ADDR:
-			advertise = optarg;
-			break;
-		case OPT_LISTEN_ADDR:
-			listen = optarg;
-			break;
-		case 'h':
-			fputs(swarm_init_usage, cli->out);
-			return 0;
-		default:
-			return cli_getopt_error(cli, "swarm init", c, argv);
-		}
-	}
-	if (optind < argc)
-		return cli_usage_error(cli, "swarm init",
-				       "\"orchctl swarm init\" accepts no arguments.");
+	struct swarm_init_opts o = { .listen = "0.0.0.0:2377" };
+	int rc = cli_parse(cli, &swarm_init_command, argc, argv, &o);
+	if (rc != CLI_GO_ON)
+		return rc;
+	const char *advertise = o.advertise, *listen = o.listen;
 	if ((advertise &&
 	     swarm_check_addr(cli, "swarm init", "--advertise-addr", advertise)) ||
 	    swarm_check_addr(cli, "swarm init", "--listen-addr", listen))
@@ -281,7 +290,7 @@ static int swarm_init(struct cli *cli, int argc, char **argv)
 		return 1;
 	}
 	json_t *answer = NULL;
-	int rc = client_call_json(cli, "POST", "/swarm/init", body, &answer, NULL);
+	rc = client_call_json(cli, "POST", "/swarm/init", body, &answer, NULL);
 	json_decref(body);
 	if (rc != 0)
 		return 1;
@@ -292,32 +301,28 @@ static int swarm_init(struct cli *cli, int argc, char **argv)
 	return swarm_init_next_steps(cli);
 }
 
+static const struct option swarm_leave_options[] = {
+	{ "force", no_argument, NULL, 'f' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct cli_command swarm_leave_command = {
+	.name = "swarm leave",
+	.usage = swarm_leave_usage,
+	.shorts = ":fh",
+	.options = swarm_leave_options,
+	.min_args = 0,
+	.max_args = 0,
+	.apply = cli_flag_true,
+};
+
 static int swarm_leave(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "force", no_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	bool force = false;
-	int c;
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":fh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			force = true;
-			break;
-		case 'h':
-			fputs(swarm_leave_usage, cli->out);
-			return 0;
-		default:
-			return cli_getopt_error(cli, "swarm leave", c, argv);
-		}
-	}
-	if (optind < argc)
-		return cli_usage_error(cli, "swarm leave",
-				       "\"orchctl swarm leave\" accepts no arguments.");
+	int rc = cli_parse(cli, &swarm_leave_command, argc, argv, &force);
+	if (rc != CLI_GO_ON)
+		return rc;
 	if (client_call_json(cli, "POST",
 			     force ? "/swarm/leave?force=true" : "/swarm/leave?force=false",
 			     NULL, NULL, NULL) != 0)
@@ -337,9 +342,9 @@ struct swarm_join_opts {
 };
 
 /* Checks one flag value; 0 or the exit code. */
-static int swarm_join_flag(struct cli *cli, int opt, const char *value,
-			   struct swarm_join_opts *o)
+static int swarm_join_flag(struct cli *cli, int opt, const char *value, void *arg)
 {
+	struct swarm_join_opts *o = arg;
 	char reason[PARSE_ERR_LEN];
 	switch (opt) {
 	case OPT_TOKEN:
@@ -367,53 +372,47 @@ static int swarm_join_flag(struct cli *cli, int opt, const char *value,
 	}
 }
 
-/* Parses flags and HOST:PORT; 0 to go on, -1 for --help, else the exit
- * code. */
+static const struct option swarm_join_options[] = {
+	{ "token", required_argument, NULL, OPT_TOKEN },
+	{ "advertise-addr", required_argument, NULL, OPT_ADVERTISE_ADDR },
+	{ "listen-addr", required_argument, NULL, OPT_LISTEN_ADDR },
+	{ "availability", required_argument, NULL, OPT_AVAILABILITY },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct cli_command swarm_join_command = {
+	.name = "swarm join",
+	.usage = swarm_join_usage,
+	.options = swarm_join_options,
+	.min_args = 1,
+	.max_args = 1,
+	.apply = swarm_join_flag,
+};
+
+/* Parses flags and HOST:PORT; CLI_GO_ON or the exit code. */
 static int swarm_join_parse(struct cli *cli, int argc, char **argv,
 			    struct swarm_join_opts *o)
 {
-	static const struct option opts[] = {
-		{ "token", required_argument, NULL, OPT_TOKEN },
-		{ "advertise-addr", required_argument, NULL, OPT_ADVERTISE_ADDR },
-		{ "listen-addr", required_argument, NULL, OPT_LISTEN_ADDR },
-		{ "availability", required_argument, NULL, OPT_AVAILABILITY },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	char reason[PARSE_ERR_LEN];
-	int c;
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			fputs(swarm_join_usage, cli->out);
-			return -1;
-		}
-		if (c == '?' || c == ':')
-			return cli_getopt_error(cli, "swarm join", c, argv);
-		int rc = swarm_join_flag(cli, c, optarg, o);
-		if (rc != 0)
-			return rc;
-	}
-	if (argc - optind != 1)
-		return cli_usage_error(
-			cli, "swarm join",
-			"\"orchctl swarm join\" requires exactly 1 argument.");
+	int rc = cli_parse(cli, &swarm_join_command, argc, argv, o);
+	if (rc != CLI_GO_ON)
+		return rc;
 	if (parse_host_port(argv[optind], reason, sizeof(reason)) != 0)
 		return cli_usage_error(cli, "swarm join",
 				       "invalid HOST:PORT argument: %s", reason);
 	if (o->token == NULL)
 		return cli_usage_error(cli, "swarm join",
 				       "required flag(s) \"token\" not set");
-	return 0;
+	return CLI_GO_ON;
 }
 
 static int swarm_join(struct cli *cli, int argc, char **argv)
 {
 	struct swarm_join_opts o = { .listen = "0.0.0.0:2377" };
 	int rc = swarm_join_parse(cli, argc, argv, &o);
-	if (rc != 0)
-		return rc < 0 ? 0 : rc;
+	if (rc != CLI_GO_ON)
+		return rc;
 	json_t *body = json_pack("{s:s, s:s, s:[s], s:s}", "ListenAddr", o.listen,
 				 "AdvertiseAddr", o.advertise ? o.advertise : "",
 				 "RemoteAddrs", argv[optind], "JoinToken", o.token);
@@ -453,38 +452,49 @@ static json_t *swarm_rotate_token(struct cli *cli, json_t *swarm,
 	return swarm_inspect(cli);
 }
 
+struct swarm_join_token_opts {
+	bool quiet;
+	bool rotate;
+};
+
+static int swarm_join_token_flag(struct cli *cli, int opt, const char *value,
+				 void *arg)
+{
+	struct swarm_join_token_opts *o = arg;
+	(void)cli;
+	(void)value;
+	if (opt == 'q')
+		o->quiet = true;
+	else
+		o->rotate = true;
+	return 0;
+}
+
+static const struct option swarm_join_token_options[] = {
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "rotate", no_argument, NULL, OPT_ROTATE },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct cli_command swarm_join_token_command = {
+	.name = "swarm join-token",
+	.usage = swarm_join_token_usage,
+	.shorts = ":qh",
+	.options = swarm_join_token_options,
+	.min_args = 1,
+	.max_args = 1,
+	.apply = swarm_join_token_flag,
+};
+
 static int swarm_join_token(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "rotate", no_argument, NULL, OPT_ROTATE },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
+	struct swarm_join_token_opts o = { 0 };
 	char reason[PARSE_ERR_LEN];
-	bool quiet = false, rotate = false;
-	int c;
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":qh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'q':
-			quiet = true;
-			break;
-		case OPT_ROTATE:
-			rotate = true;
-			break;
-		case 'h':
-			fputs(swarm_join_token_usage, cli->out);
-			return 0;
-		default:
-			return cli_getopt_error(cli, "swarm join-token", c, argv);
-		}
-	}
-	if (argc - optind != 1)
-		return cli_usage_error(
-			cli, "swarm join-token",
-			"\"orchctl swarm join-token\" requires exactly 1 argument.");
+	int rc = cli_parse(cli, &swarm_join_token_command, argc, argv, &o);
+	if (rc != CLI_GO_ON)
+		return rc;
+	bool quiet = o.quiet, rotate = o.rotate;
 	const char *role = argv[optind];
 	if (parse_node_role(role, reason, sizeof(reason)) != 0)
 		return cli_usage_error(cli, "swarm join-token",
@@ -497,7 +507,6 @@ static int swarm_join_token(struct cli *cli, int argc, char **argv)
 	}
 	if (swarm == NULL)
 		return 1;
-	int rc = 0;
 	if (quiet) {
 		const char *token = swarm_token(cli, swarm, role);
 		if (token != NULL)
@@ -529,9 +538,9 @@ static void swarm_update_set(json_t *changes, const char *group,
 	swarm_update_set_json(changes, group, key, json_integer(value));
 }
 
-static int swarm_update_flag(struct cli *cli, int opt, const char *value,
-			     json_t *changes)
+static int swarm_update_flag(struct cli *cli, int opt, const char *value, void *arg)
 {
+	json_t *changes = arg;
 	char reason[PARSE_ERR_LEN];
 	int64_t ns;
 	uint64_t limit;
@@ -590,38 +599,34 @@ static void swarm_update_merge(json_t *spec, json_t *changes)
 	}
 }
 
+static const struct option swarm_update_options[] = {
+	{ "cert-expiry", required_argument, NULL, OPT_CERT_EXPIRY },
+	{ "dispatcher-heartbeat", required_argument, NULL, OPT_DISPATCHER_HEARTBEAT },
+	{ "task-history-limit", required_argument, NULL, OPT_TASK_HISTORY_LIMIT },
+	{ "rebalance", optional_argument, NULL, OPT_REBALANCE },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct cli_command swarm_update_command = {
+	.name = "swarm update",
+	.usage = swarm_update_usage,
+	.options = swarm_update_options,
+	.min_args = 0,
+	.max_args = 0,
+	.apply = swarm_update_flag,
+};
+
 static int swarm_update(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "cert-expiry", required_argument, NULL, OPT_CERT_EXPIRY },
-		{ "dispatcher-heartbeat", required_argument, NULL,
-		  OPT_DISPATCHER_HEARTBEAT },
-		{ "task-history-limit", required_argument, NULL,
-		  OPT_TASK_HISTORY_LIMIT },
-		{ "rebalance", optional_argument, NULL, OPT_REBALANCE },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	json_t *changes = json_object();
-	int c, rc = 0;
-	optind = 0;
-	opterr = 0;
-	while (rc == 0 && (c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			fputs(swarm_update_usage, cli->out);
-			json_decref(changes);
-			return 0;
-		}
-		rc = c == '?' || c == ':'
-			     ? cli_getopt_error(cli, "swarm update", c, argv)
-			     : swarm_update_flag(cli, c, optarg, changes);
+	int rc = cli_parse(cli, &swarm_update_command, argc, argv, changes);
+	if (rc != CLI_GO_ON) {
+		json_decref(changes);
+		return rc;
 	}
-	if (rc == 0 && optind < argc)
-		rc = cli_usage_error(cli, "swarm update",
-				     "\"orchctl swarm update\" accepts no arguments.");
-	json_t *swarm = rc == 0 ? swarm_inspect(cli) : NULL;
-	if (rc == 0 && swarm == NULL)
-		rc = 1;
+	json_t *swarm = swarm_inspect(cli);
+	rc = swarm == NULL ? 1 : 0;
 	if (rc == 0) {
 		json_t *spec = json_object_get(swarm, "Spec");
 		if (json_is_object(spec))
@@ -639,43 +644,32 @@ static int swarm_update(struct cli *cli, int argc, char **argv)
 
 int cmd_swarm(struct cli *cli, int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int (*run)(struct cli *, int, char **);
-	} verbs[] = {
+	static const struct cli_verb verbs[] = {
 		{ "init", swarm_init },
 		{ "join", swarm_join },
 		{ "join-token", swarm_join_token },
 		{ "leave", swarm_leave },
 		{ "update", swarm_update },
 	};
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		fputs(swarm_usage, argc < 2 ? cli->err : cli->out);
-		return argc < 2 ? 1 : 0;
-	}
-	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
-		if (strcmp(argv[1], verbs[i].name) == 0)
-			return verbs[i].run(cli, argc - 1, argv + 1);
-	}
-	return cli_usage_error(cli, "swarm",
-			       "orchctl swarm: unknown command: %s", argv[1]);
+	return cli_run_verb(cli, "swarm", swarm_usage, verbs,
+			    sizeof(verbs) / sizeof(verbs[0]), argc, argv);
 }
 
-/* Accepts only --help/-h; returns -1 to go on, else the exit code. */
-static int cmd_no_args(struct cli *cli, int argc, char **argv, const char *name,
-		       const char *usage)
-{
-	if (argc == 1)
-		return -1;
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		fputs(usage, cli->out);
-		return 0;
-	}
-	if (argv[1][0] == '-')
-		return cli_usage_error(cli, name, "unknown flag: %s", argv[1]);
-	return cli_usage_error(cli, name,
-			       "\"orchctl %s\" accepts no arguments.", name);
-}
+static const struct cli_command info_command = {
+	.name = "info",
+	.usage = info_usage,
+	.options = cli_help_options,
+	.min_args = 0,
+	.max_args = 0,
+};
+
+static const struct cli_command version_command = {
+	.name = "version",
+	.usage = version_usage,
+	.options = cli_help_options,
+	.min_args = 0,
+	.max_args = 0,
+};
 
 static void info_print_optional(struct cli *cli, json_t *info,
 				const char *label, const char *key)
@@ -723,8 +717,8 @@ static void info_print_swarm(struct cli *cli, json_t *swarm)
 
 int cmd_info(struct cli *cli, int argc, char **argv)
 {
-	int rc = cmd_no_args(cli, argc, argv, "info", info_usage);
-	if (rc >= 0)
+	int rc = cli_parse(cli, &info_command, argc, argv, NULL);
+	if (rc != CLI_GO_ON)
 		return rc;
 	json_t *info = NULL;
 	if (client_call_json(cli, "GET", "/info", NULL, &info, NULL) != 0)
@@ -745,8 +739,8 @@ int cmd_info(struct cli *cli, int argc, char **argv)
 
 int cmd_version(struct cli *cli, int argc, char **argv)
 {
-	int rc = cmd_no_args(cli, argc, argv, "version", version_usage);
-	if (rc >= 0)
+	int rc = cli_parse(cli, &version_command, argc, argv, NULL);
+	if (rc != CLI_GO_ON)
 		return rc;
 	fprintf(cli->out, "Client:\n");
 	fprintf(cli->out, " Version:           %s\n", ORCHCTL_VERSION);

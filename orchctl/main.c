@@ -140,6 +140,21 @@ int cli_parse(struct cli *cli, const struct cli_command *cmd, int argc,
 	return cli_check_operands(cli, cmd, argc - optind);
 }
 
+int cli_run_verb(struct cli *cli, const char *command, const char *usage,
+		 const struct cli_verb *verbs, size_t count, int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		fputs(usage, argc < 2 ? cli->err : cli->out);
+		return argc < 2 ? 1 : 0;
+	}
+	for (size_t i = 0; i < count; i++) {
+		if (strcmp(argv[1], verbs[i].name) == 0)
+			return verbs[i].run(cli, argc - 1, argv + 1);
+	}
+	return cli_usage_error(cli, command, "orchctl %s: unknown command: %s",
+			       command, argv[1]);
+}
+
 int64_t cli_now(void)
 {
 	const char *fixed = getenv("ORCHCTL_TEST_NOW");

@@ -108,6 +108,18 @@ extern const struct option cli_help_options[];
  * *(bool *)arg. */
 int cli_flag_true(struct cli *cli, int opt, const char *value, void *arg);
 
+/* One verb of a command ("ls" of `orchctl node`) and what runs it. */
+struct cli_verb {
+	const char *name;
+	int (*run)(struct cli *cli, int argc, char **argv);
+};
+
+/* Runs the verb argv[1] of `orchctl <command>` with argv + 1; with no
+ * verb prints usage to err (exit 1), with -h/--help to out (exit 0).
+ * Returns the exit code. */
+int cli_run_verb(struct cli *cli, const char *command, const char *usage,
+		 const struct cli_verb *verbs, size_t count, int argc, char **argv);
+
 /* Current time in seconds (ORCHCTL_TEST_NOW overrides it for tests). */
 int64_t cli_now(void);
 
