@@ -137,36 +137,28 @@ static int update_record(struct cli *cli, struct update_opts *o, int code,
 	return 0;
 }
 
-/* Parses the flags; 0, -1 after --help (exit 0), or the exit code. */
-static int update_parse(struct cli *cli, int argc, char **argv, struct update_opts *o)
+/* -d, -q or a spec flag (checked and recorded); 0 or the exit code. */
+static int update_flag(struct cli *cli, int opt, const char *value, void *arg)
 {
-	int c;
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":dqh", update_options, NULL)) != -1) {
-		int rc = 0;
-		if (c == 'h') {
-			fputs(update_usage, cli->out);
-			return -1;
-		} else if (c == 'd') {
-			o->detach = true;
-		} else if (c == 'q') {
-			o->quiet = true;
-		} else if (svcspec_is_flag(c)) {
-			rc = update_record(cli, o, c, optarg);
-		} else {
-			rc = cli_getopt_error(cli, UPDATE_CMD,
-					      c == ':' ? ':' : '?', argv);
-		}
-		if (rc != 0)
-			return rc;
-	}
-	if (argc - optind != 1)
-		return cli_usage_error(
-			cli, UPDATE_CMD,
-			"\"orchctl service update\" requires exactly 1 argument.");
+	struct update_opts *o = arg;
+	if (opt == 'd')
+		o->detach = true;
+	else if (opt == 'q')
+		o->quiet = true;
+	else
+		return update_record(cli, o, opt, value);
 	return 0;
 }
+
+static const struct cli_command update_command = {
+	.name = UPDATE_CMD,
+	.usage = update_usage,
+	.shorts = ":dqh",
+	.options = update_options,
+	.min_args = 1,
+	.max_args = 1,
+	.apply = update_flag,
+};
 
 /* Applies the removals, then the other flags in the order given; 0 or
  * the exit code (a flag that does not fit this service: --replicas of a
@@ -238,9 +230,9 @@ static int update_run(struct cli *cli, const struct update_opts *o, const char *
 int service_update(struct cli *cli, int argc, char **argv)
 {
 	struct update_opts o = { 0 };
-	int rc = update_parse(cli, argc, argv, &o);
-	if (rc == 0)
+	int rc = cli_parse(cli, &update_command, argc, argv, &o);
+	if (rc == CLI_GO_ON)
 		rc = update_run(cli, &o, argv[optind]);
 	free(o.flags);
-	return rc < 0 ? 0 : rc;
+	return rc;
 }
