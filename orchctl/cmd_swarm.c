@@ -27,101 +27,102 @@
 #include <string.h>
 
 static const char swarm_usage[] =
-    "Usage:  orchctl swarm COMMAND\n"
-    "\n"
-    "Manage Swarm\n"
-    "\n"
-    "Commands:\n"
-    "  init        Initialize a swarm\n"
-    "  join        Join a swarm as a node and/or manager\n"
-    "  join-token  Manage join tokens\n"
-    "  leave       Leave the swarm\n"
-    "  update      Update the swarm\n";
+	"Usage:  orchctl swarm COMMAND\n"
+	"\n"
+	"Manage Swarm\n"
+	"\n"
+	"Commands:\n"
+	"  init        Initialize a swarm\n"
+	"  join        Join a swarm as a node and/or manager\n"
+	"  join-token  Manage join tokens\n"
+	"  leave       Leave the swarm\n"
+	"  update      Update the swarm\n";
 
 static const char swarm_init_usage[] =
-    "Usage:  orchctl swarm init [OPTIONS]\n"
-    "\n"
-    "Initialize a swarm\n"
-    "\n"
-    "Options:\n"
-    "      --advertise-addr string   Advertised address (format: <ip|interface>[:port])\n"
-    "      --listen-addr string      Listen address (format: <ip|interface>[:port])\n"
-    "                                (default 0.0.0.0:2377)\n";
+	"Usage:  orchctl swarm init [OPTIONS]\n"
+	"\n"
+	"Initialize a swarm\n"
+	"\n"
+	"Options:\n"
+	"      --advertise-addr string   Advertised address (format: <ip|interface>[:port])\n"
+	"      --listen-addr string      Listen address (format: <ip|interface>[:port])\n"
+	"                                (default 0.0.0.0:2377)\n";
 
 static const char swarm_join_usage[] =
-    "Usage:  orchctl swarm join [OPTIONS] HOST:PORT\n"
-    "\n"
-    "Join a swarm as a node and/or manager\n"
-    "\n"
-    "Options:\n"
-    "      --advertise-addr string   Advertised address (format: <ip|interface>[:port])\n"
-    "      --availability string     Availability of the node (\"active\", \"pause\", \"drain\")\n"
-    "      --listen-addr string      Listen address (format: <ip|interface>[:port])\n"
-    "                                (default 0.0.0.0:2377)\n"
-    "      --token string            Token for entry into the swarm\n";
+	"Usage:  orchctl swarm join [OPTIONS] HOST:PORT\n"
+	"\n"
+	"Join a swarm as a node and/or manager\n"
+	"\n"
+	"Options:\n"
+	"      --advertise-addr string   Advertised address (format: <ip|interface>[:port])\n"
+	"      --availability string     Availability of the node (\"active\", \"pause\", \"drain\")\n"
+	"      --listen-addr string      Listen address (format: <ip|interface>[:port])\n"
+	"                                (default 0.0.0.0:2377)\n"
+	"      --token string            Token for entry into the swarm\n";
 
 static const char swarm_join_token_usage[] =
-    "Usage:  orchctl swarm join-token [OPTIONS] (worker|manager)\n"
-    "\n"
-    "Manage join tokens\n"
-    "\n"
-    "Options:\n"
-    "  -q, --quiet    Only display token\n"
-    "      --rotate   Rotate join token\n";
+	"Usage:  orchctl swarm join-token [OPTIONS] (worker|manager)\n"
+	"\n"
+	"Manage join tokens\n"
+	"\n"
+	"Options:\n"
+	"  -q, --quiet    Only display token\n"
+	"      --rotate   Rotate join token\n";
 
 static const char swarm_update_usage[] =
-    "Usage:  orchctl swarm update [OPTIONS]\n"
-    "\n"
-    "Update the swarm\n"
-    "\n"
-    "Options:\n"
-    "      --cert-expiry duration            Validity period for node certificates\n"
-    "                                        (ns|us|ms|s|m|h) (default 2160h0m0s)\n"
-    "      --dispatcher-heartbeat duration   Dispatcher heartbeat period (ns|us|ms|s|m|h)\n"
-    "                                        (default 5s)\n"
-    "      --rebalance[=true|false]          Even out replicated services' tasks across\n"
-    "                                        nodes when they are uneven by 2 or more\n"
-    "                                        (orchd; default false)\n"
-    "      --task-history-limit int          Task history retention limit (default 5)\n";
+	"Usage:  orchctl swarm update [OPTIONS]\n"
+	"\n"
+	"Update the swarm\n"
+	"\n"
+	"Options:\n"
+	"      --cert-expiry duration            Validity period for node certificates\n"
+	"                                        (ns|us|ms|s|m|h) (default 2160h0m0s)\n"
+	"      --dispatcher-heartbeat duration   Dispatcher heartbeat period (ns|us|ms|s|m|h)\n"
+	"                                        (default 1s)\n"
+	"      --rebalance[=true|false]          Even out replicated services' tasks across\n"
+	"                                        nodes when they are uneven by 2 or more\n"
+	"                                        (orchd; default false)\n"
+	"      --task-history-limit int          Task history retention limit (default 5)\n";
 
 /* Long-only option codes. */
 enum {
-    OPT_ADVERTISE_ADDR = 256,
-    OPT_LISTEN_ADDR,
-    OPT_TOKEN,
-    OPT_AVAILABILITY,
-    OPT_ROTATE,
-    OPT_CERT_EXPIRY,
-    OPT_DISPATCHER_HEARTBEAT,
-    OPT_TASK_HISTORY_LIMIT,
-    OPT_REBALANCE,
+	OPT_ADVERTISE_ADDR = 256,
+	OPT_LISTEN_ADDR,
+	OPT_TOKEN,
+	OPT_AVAILABILITY,
+	OPT_ROTATE,
+	OPT_CERT_EXPIRY,
+	OPT_DISPATCHER_HEARTBEAT,
+	OPT_TASK_HISTORY_LIMIT,
+	OPT_REBALANCE,
 };
 
 static const char swarm_leave_usage[] =
-    "Usage:  orchctl swarm leave [OPTIONS]\n"
-    "\n"
-    "Leave the swarm\n"
-    "\n"
-    "Options:\n"
-    "  -f, --force   Force this node to leave the swarm, ignoring warnings\n";
+	"Usage:  orchctl swarm leave [OPTIONS]\n"
+	"\n"
+	"Leave the swarm\n"
+	"\n"
+	"Options:\n"
+	"  -f, --force   Force this node to leave the swarm, ignoring warnings\n";
 
 static const char info_usage[] =
-    "Usage:  orchctl info\n"
-    "\n"
-    "Display system-wide information\n";
+	"Usage:  orchctl info\n"
+	"\n"
+	"Display system-wide information\n";
 
 static const char version_usage[] =
-    "Usage:  orchctl version\n"
-    "\n"
-    "Show the orchctl and orchd version information\n";
+	"Usage:  orchctl version\n"
+	"\n"
+	"Show the orchctl and orchd version information\n";
 
 /* An address flag: non-empty, no whitespace. */
-static int swarm_check_addr(struct cli *cli, const char *command, const char *flag,
-                            const char *value)
+static int swarm_check_addr(struct cli *cli, const char *command,
+			    const char *flag, const char *value)
 {
-    if (value[0] == '\0' || strpbrk(value, " \t\n") != NULL)
-        return cli_flag_error(cli, command, flag, value, "expected <ip|interface>[:port]");
-    return 0;
+	if (value[0] == '\0' || strpbrk(value, " \t\n") != NULL)
+		return cli_flag_error(cli, command, flag, value,
+				      "expected <ip|interface>[:port]");
+	return 0;
 }
 
 /* The address other nodes join: this node's entry in
@@ -129,279 +130,310 @@ static int swarm_check_addr(struct cli *cli, const char *command, const char *fl
  * Returns -1 after printing why when there is none. */
 static int swarm_manager_addr(struct cli *cli, json_t *info, char *buf, size_t len)
 {
-    json_t *swarm = json_object_get(info, "Swarm");
-    json_t *managers = json_object_get(swarm, "RemoteManagers");
-    const char *self = json_path_str(swarm, "NodeID");
-    size_t i;
-    json_t *m;
-    json_array_foreach(managers, i, m) {
-        if (self[0] && strcmp(json_path_str(m, "NodeID"), self) == 0 &&
-            json_path_str(m, "Addr")[0]) {
-            snprintf(buf, len, "%s", json_path_str(m, "Addr"));
-            return 0;
-        }
-    }
-    if (json_path_str(json_array_get(managers, 0), "Addr")[0])
-        snprintf(buf, len, "%s", json_path_str(json_array_get(managers, 0), "Addr"));
-    else if (json_path_str(swarm, "NodeAddr")[0])
-        snprintf(buf, len, "%s:2377", json_path_str(swarm, "NodeAddr"));
-    else {
-        fprintf(cli->err, "Error: the daemon reports no manager address "
-                          "(Swarm.RemoteManagers and Swarm.NodeAddr are empty)\n");
-        return -1;
-    }
-    return 0;
+	json_t *swarm = json_object_get(info, "Swarm");
+	json_t *managers = json_object_get(swarm, "RemoteManagers");
+	const char *self = json_path_str(swarm, "NodeID");
+	size_t i;
+	json_t *m;
+	json_array_foreach(managers, i, m) {
+		if (self[0] && strcmp(json_path_str(m, "NodeID"), self) == 0 &&
+		    json_path_str(m, "Addr")[0]) {
+			snprintf(buf, len, "%s", json_path_str(m, "Addr"));
+			return 0;
+		}
+	}
+	if (json_path_str(json_array_get(managers, 0), "Addr")[0])
+		snprintf(buf, len, "%s",
+			 json_path_str(json_array_get(managers, 0), "Addr"));
+	else if (json_path_str(swarm, "NodeAddr")[0])
+		snprintf(buf, len, "%s:2377", json_path_str(swarm, "NodeAddr"));
+	else {
+		fprintf(cli->err,
+			"Error: the daemon reports no manager address "
+			"(Swarm.RemoteManagers and Swarm.NodeAddr are empty)\n");
+		return -1;
+	}
+	return 0;
 }
 
 /* The join token of role ("worker"/"manager") in a GET /swarm answer;
  * NULL after printing why when it has none. */
 static const char *swarm_token(struct cli *cli, json_t *swarm, const char *role)
 {
-    const char *token =
-        json_path_str(swarm, strcmp(role, "manager") == 0 ? "JoinTokens.Manager"
-                                                           : "JoinTokens.Worker");
-    if (token[0] != '\0')
-        return token;
-    fprintf(cli->err, "Error: the swarm has no %s join token\n", role);
-    return NULL;
+	const char *token = json_path_str(swarm, strcmp(role, "manager") == 0
+							 ? "JoinTokens.Manager"
+							 : "JoinTokens.Worker");
+	if (token[0] != '\0')
+		return token;
+	fprintf(cli->err, "Error: the swarm has no %s join token\n", role);
+	return NULL;
 }
 
 /* Prints docker's "To add a worker to this swarm..." paragraph; GET /info
  * gives the address. Returns 0 or -1 (reason printed). */
 static int swarm_print_join_command(struct cli *cli, json_t *swarm, const char *role)
 {
-    const char *token = swarm_token(cli, swarm, role);
-    json_t *info = NULL;
-    char addr[256];
-    if (token == NULL || client_call_json(cli, "GET", "/info", NULL, &info, NULL) != 0)
-        return -1;
-    int rc = swarm_manager_addr(cli, info, addr, sizeof(addr));
-    if (rc == 0)
-        fprintf(cli->out,
-                "To add a %s to this swarm, run the following command:\n\n"
-                "    orchctl swarm join --token %s %s\n\n",
-                role, token, addr);
-    json_decref(info);
-    return rc;
+	const char *token = swarm_token(cli, swarm, role);
+	json_t *info = NULL;
+	char addr[256];
+	if (token == NULL ||
+	    client_call_json(cli, "GET", "/info", NULL, &info, NULL) != 0)
+		return -1;
+	int rc = swarm_manager_addr(cli, info, addr, sizeof(addr));
+	if (rc == 0)
+		fprintf(cli->out,
+			"To add a %s to this swarm, run the following command:\n\n"
+			"    orchctl swarm join --token %s %s\n\n",
+			role, token, addr);
+	json_decref(info);
+	return rc;
 }
 
 /* GET /swarm; NULL after printing the daemon's error. */
 static json_t *swarm_inspect(struct cli *cli)
 {
-    json_t *swarm = NULL;
-    if (client_call_json(cli, "GET", "/swarm", NULL, &swarm, NULL) != 0)
-        return NULL;
-    return swarm;
+	json_t *swarm = NULL;
+	if (client_call_json(cli, "GET", "/swarm", NULL, &swarm, NULL) != 0)
+		return NULL;
+	return swarm;
 }
 
 /* POST /swarm/update?version=N&rotate...=... with the swarm's Spec, with
  * the query parameters docker's client sends. */
 static int swarm_post_update(struct cli *cli, json_t *swarm, bool rotate_worker,
-                             bool rotate_manager)
+			     bool rotate_manager)
 {
-    char path[256];
-    json_t *spec = json_object_get(swarm, "Spec");
-    if (!json_is_object(spec)) {
-        fprintf(cli->err, "Error: the daemon's swarm has no Spec\n");
-        return -1;
-    }
-    snprintf(path, sizeof(path),
-             "/swarm/update?version=%" JSON_INTEGER_FORMAT
-             "&rotateWorkerToken=%s&rotateManagerToken=%s&rotateManagerUnlockKey=false",
-             json_path_int(swarm, "Version.Index", 0), rotate_worker ? "true" : "false",
-             rotate_manager ? "true" : "false");
-    return client_call_json(cli, "POST", path, spec, NULL, NULL);
+	char path[256];
+	json_t *spec = json_object_get(swarm, "Spec");
+	if (!json_is_object(spec)) {
+		fprintf(cli->err, "Error: the daemon's swarm has no Spec\n");
+		return -1;
+	}
+	snprintf(path, sizeof(path),
+		 "/swarm/update?version=%" JSON_INTEGER_FORMAT
+		 "&rotateWorkerToken=%s&rotateManagerToken=%s&rotateManagerUnlockKey=false",
+		 json_path_int(swarm, "Version.Index", 0),
+		 rotate_worker ? "true" : "false",
+		 rotate_manager ? "true" : "false");
+	return client_call_json(cli, "POST", path, spec, NULL, NULL);
 }
 
 /* After "Swarm initialized": docker's worker join command and the hint for
  * managers, when the daemon's swarm has join tokens. */
 static int swarm_init_next_steps(struct cli *cli)
 {
-    json_t *swarm = swarm_inspect(cli);
-    if (swarm == NULL)
-        return 1;
-    int rc = 0;
-    if (json_path_str(swarm, "JoinTokens.Worker")[0]) {
-        fprintf(cli->out, "\n");
-        rc = swarm_print_join_command(cli, swarm, "worker") == 0 ? 0 : 1;
-        if (rc == 0)
-            fprintf(cli->out, "To add a manager to this swarm, run 'orchctl swarm join-token "
-                              "manager' and follow the instructions.\n\n");
-    }
-    json_decref(swarm);
-    return rc;
+	json_t *swarm = swarm_inspect(cli);
+	if (swarm == NULL)
+		return 1;
+	int rc = 0;
+	if (json_path_str(swarm, "JoinTokens.Worker")[0]) {
+		fprintf(cli->out, "\n");
+		rc = swarm_print_join_command(cli, swarm, "worker") == 0 ? 0 : 1;
+		if (rc == 0)
+			fprintf(cli->out,
+				"To add a manager to this swarm, run 'orchctl swarm join-token "
+				"manager' and follow the instructions.\n\n");
+	}
+	json_decref(swarm);
+	return rc;
 }
+
+struct swarm_init_opts {
+	const char *advertise;
+	const char *listen;
+};
+
+static int swarm_init_flag(struct cli *cli, int opt, const char *value, void *arg)
+{
+	struct swarm_init_opts *o = arg;
+	(void)cli;
+	if (opt == OPT_ADVERTISE_ADDR)
+		o->advertise = value;
+	else
+		o->listen = value;
+	return 0;
+}
+
+static const struct option swarm_init_options[] = {
+	{ "advertise-addr", required_argument, NULL, OPT_ADVERTISE_ADDR },
+	{ "listen-addr", required_argument, NULL, OPT_LISTEN_ADDR },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct cli_command swarm_init_command = {
+	.name = "swarm init",
+	.usage = swarm_init_usage,
+	.options = swarm_init_options,
+	.min_args = 0,
+	.max_args = 0,
+	.apply = swarm_init_flag,
+};
 
 static int swarm_init(struct cli *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"advertise-addr", required_argument, NULL, OPT_ADVERTISE_ADDR},
-        {"listen-addr", required_argument, NULL, OPT_LISTEN_ADDR},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *advertise = NULL, *listen = "0.0.0.0:2377";
-    int c;
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_ADVERTISE_ADDR: advertise = optarg; break;
-        case OPT_LISTEN_ADDR: listen = optarg; break;
-        case 'h': fputs(swarm_init_usage, cli->out); return 0;
-        default: return cli_getopt_error(cli, "swarm init", c, argv);
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error(cli, "swarm init", "\"orchctl swarm init\" accepts no arguments.");
-    if ((advertise && swarm_check_addr(cli, "swarm init", "--advertise-addr", advertise)) ||
-        swarm_check_addr(cli, "swarm init", "--listen-addr", listen))
-        return 1;
-    json_t *body = json_pack("{s:s, s:s, s:b}", "ListenAddr", listen, "AdvertiseAddr",
-                             advertise ? advertise : "", "ForceNewCluster", 0);
-    if (body == NULL) {
-        fprintf(cli->err, "Error: cannot encode the request: an address is not valid UTF-8\n");
-        return 1;
-    }
-    json_t *answer = NULL;
-    int rc = client_call_json(cli, "POST", "/swarm/init", body, &answer, NULL);
-    json_decref(body);
-    if (rc != 0)
-        return 1;
-    const char *node_id = json_string_value(answer);
-    fprintf(cli->out, "Swarm initialized: current node (%s) is now a manager.\n",
-            node_id ? node_id : "?");
-    json_decref(answer);
-    return swarm_init_next_steps(cli);
+	struct swarm_init_opts o = { .listen = "0.0.0.0:2377" };
+	int rc = cli_parse(cli, &swarm_init_command, argc, argv, &o);
+	if (rc != CLI_GO_ON)
+		return rc;
+	const char *advertise = o.advertise, *listen = o.listen;
+	if ((advertise &&
+	     swarm_check_addr(cli, "swarm init", "--advertise-addr", advertise)) ||
+	    swarm_check_addr(cli, "swarm init", "--listen-addr", listen))
+		return 1;
+	json_t *body = json_pack("{s:s, s:s, s:b}", "ListenAddr", listen,
+				 "AdvertiseAddr", advertise ? advertise : "",
+				 "ForceNewCluster", 0);
+	if (body == NULL) {
+		fprintf(cli->err,
+			"Error: cannot encode the request: an address is not valid UTF-8\n");
+		return 1;
+	}
+	json_t *answer = NULL;
+	rc = client_call_json(cli, "POST", "/swarm/init", body, &answer, NULL);
+	json_decref(body);
+	if (rc != 0)
+		return 1;
+	const char *node_id = json_string_value(answer);
+	fprintf(cli->out, "Swarm initialized: current node (%s) is now a manager.\n",
+		node_id ? node_id : "?");
+	json_decref(answer);
+	return swarm_init_next_steps(cli);
 }
+
+static const struct option swarm_leave_options[] = {
+	{ "force", no_argument, NULL, 'f' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct cli_command swarm_leave_command = {
+	.name = "swarm leave",
+	.usage = swarm_leave_usage,
+	.shorts = ":fh",
+	.options = swarm_leave_options,
+	.min_args = 0,
+	.max_args = 0,
+	.apply = cli_flag_true,
+};
 
 static int swarm_leave(struct cli *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"force", no_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    bool force = false;
-    int c;
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":fh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'f': force = true; break;
-        case 'h': fputs(swarm_leave_usage, cli->out); return 0;
-        default: return cli_getopt_error(cli, "swarm leave", c, argv);
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error(cli, "swarm leave", "\"orchctl swarm leave\" accepts no arguments.");
-    if (client_call_json(cli, "POST", force ? "/swarm/leave?force=true" : "/swarm/leave?force=false",
-                         NULL, NULL, NULL) != 0)
-        return 1;
-    fprintf(cli->out, "Node left the swarm.\n");
-    return 0;
+	bool force = false;
+	int rc = cli_parse(cli, &swarm_leave_command, argc, argv, &force);
+	if (rc != CLI_GO_ON)
+		return rc;
+	if (client_call_json(cli, "POST",
+			     force ? "/swarm/leave?force=true" : "/swarm/leave?force=false",
+			     NULL, NULL, NULL) != 0)
+		return 1;
+	fprintf(cli->out, "Node left the swarm.\n");
+	return 0;
 }
 
 /* ================================================================== */
 /* swarm join                                                          */
 
 struct swarm_join_opts {
-    const char *token;
-    const char *advertise;
-    const char *listen;
-    const char *availability;
+	const char *token;
+	const char *advertise;
+	const char *listen;
+	const char *availability;
 };
 
 /* Checks one flag value; 0 or the exit code. */
-static int swarm_join_flag(struct cli *cli, int opt, const char *value,
-                           struct swarm_join_opts *o)
+static int swarm_join_flag(struct cli *cli, int opt, const char *value, void *arg)
 {
-    char reason[PARSE_ERR_LEN];
-    switch (opt) {
-    case OPT_TOKEN:
-        /* The token is a secret: the reason is shown, not the value. */
-        if (parse_join_token(value, reason, sizeof(reason)) != 0)
-            return cli_usage_error(cli, "swarm join", "invalid argument for \"--token\" flag: %s",
-                                   reason);
-        o->token = value;
-        return 0;
-    case OPT_ADVERTISE_ADDR:
-        o->advertise = value;
-        return swarm_check_addr(cli, "swarm join", "--advertise-addr", value);
-    case OPT_LISTEN_ADDR:
-        o->listen = value;
-        return swarm_check_addr(cli, "swarm join", "--listen-addr", value);
-    case OPT_AVAILABILITY:
-        if (parse_node_availability(value, reason, sizeof(reason)) != 0)
-            return cli_flag_error(cli, "swarm join", "--availability", value, reason);
-        o->availability = value;
-        return 0;
-    default:
-        return cli_usage_error(cli, "swarm join", "unknown flag");
-    }
+	struct swarm_join_opts *o = arg;
+	char reason[PARSE_ERR_LEN];
+	switch (opt) {
+	case OPT_TOKEN:
+		/* The token is a secret: the reason is shown, not the value. */
+		if (parse_join_token(value, reason, sizeof(reason)) != 0)
+			return cli_usage_error(cli, "swarm join",
+					       "invalid argument for \"--token\" flag: %s",
+					       reason);
+		o->token = value;
+		return 0;
+	case OPT_ADVERTISE_ADDR:
+		o->advertise = value;
+		return swarm_check_addr(cli, "swarm join", "--advertise-addr", value);
+	case OPT_LISTEN_ADDR:
+		o->listen = value;
+		return swarm_check_addr(cli, "swarm join", "--listen-addr", value);
+	case OPT_AVAILABILITY:
+		if (parse_node_availability(value, reason, sizeof(reason)) != 0)
+			return cli_flag_error(cli, "swarm join",
+					      "--availability", value, reason);
+		o->availability = value;
+		return 0;
+	default:
+		return cli_usage_error(cli, "swarm join", "unknown flag");
+	}
 }
 
-/* Parses flags and HOST:PORT; 0 to go on, -1 for --help, else the exit
- * code. */
-static int swarm_join_parse(struct cli *cli, int argc, char **argv, struct swarm_join_opts *o)
+static const struct option swarm_join_options[] = {
+	{ "token", required_argument, NULL, OPT_TOKEN },
+	{ "advertise-addr", required_argument, NULL, OPT_ADVERTISE_ADDR },
+	{ "listen-addr", required_argument, NULL, OPT_LISTEN_ADDR },
+	{ "availability", required_argument, NULL, OPT_AVAILABILITY },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct cli_command swarm_join_command = {
+	.name = "swarm join",
+	.usage = swarm_join_usage,
+	.options = swarm_join_options,
+	.min_args = 1,
+	.max_args = 1,
+	.apply = swarm_join_flag,
+};
+
+/* Parses flags and HOST:PORT; CLI_GO_ON or the exit code. */
+static int swarm_join_parse(struct cli *cli, int argc, char **argv,
+			    struct swarm_join_opts *o)
 {
-    static const struct option opts[] = {
-        {"token", required_argument, NULL, OPT_TOKEN},
-        {"advertise-addr", required_argument, NULL, OPT_ADVERTISE_ADDR},
-        {"listen-addr", required_argument, NULL, OPT_LISTEN_ADDR},
-        {"availability", required_argument, NULL, OPT_AVAILABILITY},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    char reason[PARSE_ERR_LEN];
-    int c;
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            fputs(swarm_join_usage, cli->out);
-            return -1;
-        }
-        if (c == '?' || c == ':')
-            return cli_getopt_error(cli, "swarm join", c, argv);
-        int rc = swarm_join_flag(cli, c, optarg, o);
-        if (rc != 0)
-            return rc;
-    }
-    if (argc - optind != 1)
-        return cli_usage_error(cli, "swarm join",
-                               "\"orchctl swarm join\" requires exactly 1 argument.");
-    if (parse_host_port(argv[optind], reason, sizeof(reason)) != 0)
-        return cli_usage_error(cli, "swarm join", "invalid HOST:PORT argument: %s", reason);
-    if (o->token == NULL)
-        return cli_usage_error(cli, "swarm join", "required flag(s) \"token\" not set");
-    return 0;
+	char reason[PARSE_ERR_LEN];
+	int rc = cli_parse(cli, &swarm_join_command, argc, argv, o);
+	if (rc != CLI_GO_ON)
+		return rc;
+	if (parse_host_port(argv[optind], reason, sizeof(reason)) != 0)
+		return cli_usage_error(cli, "swarm join",
+				       "invalid HOST:PORT argument: %s", reason);
+	if (o->token == NULL)
+		return cli_usage_error(cli, "swarm join",
+				       "required flag(s) \"token\" not set");
+	return CLI_GO_ON;
 }
 
 static int swarm_join(struct cli *cli, int argc, char **argv)
 {
-    struct swarm_join_opts o = {.listen = "0.0.0.0:2377"};
-    int rc = swarm_join_parse(cli, argc, argv, &o);
-    if (rc != 0)
-        return rc < 0 ? 0 : rc;
-    json_t *body = json_pack("{s:s, s:s, s:[s], s:s}", "ListenAddr", o.listen, "AdvertiseAddr",
-                             o.advertise ? o.advertise : "", "RemoteAddrs", argv[optind],
-                             "JoinToken", o.token);
-    if (body == NULL) {
-        fprintf(cli->err, "Error: cannot encode the request: an address is not valid UTF-8\n");
-        return 1;
-    }
-    if (o.availability != NULL)
-        json_object_set_new(body, "Availability", json_string(o.availability));
-    rc = client_call_json(cli, "POST", "/swarm/join", body, NULL, NULL);
-    json_decref(body);
-    json_t *info = NULL;
-    if (rc != 0 || client_call_json(cli, "GET", "/info", NULL, &info, NULL) != 0)
-        return 1;
-    fprintf(cli->out, "This node joined a swarm as a %s.\n",
-            json_is_true(json_path(info, "Swarm.ControlAvailable")) ? "manager" : "worker");
-    json_decref(info);
-    return 0;
+	struct swarm_join_opts o = { .listen = "0.0.0.0:2377" };
+	int rc = swarm_join_parse(cli, argc, argv, &o);
+	if (rc != CLI_GO_ON)
+		return rc;
+	json_t *body = json_pack("{s:s, s:s, s:[s], s:s}", "ListenAddr", o.listen,
+				 "AdvertiseAddr", o.advertise ? o.advertise : "",
+				 "RemoteAddrs", argv[optind], "JoinToken", o.token);
+	if (body == NULL) {
+		fprintf(cli->err,
+			"Error: cannot encode the request: an address is not valid UTF-8\n");
+		return 1;
+	}
+	if (o.availability != NULL)
+		json_object_set_new(body, "Availability",
+				    json_string(o.availability));
+	rc = client_call_json(cli, "POST", "/swarm/join", body, NULL, NULL);
+	json_decref(body);
+	json_t *info = NULL;
+	if (rc != 0 || client_call_json(cli, "GET", "/info", NULL, &info, NULL) != 0)
+		return 1;
+	fprintf(cli->out, "This node joined a swarm as a %s.\n",
+		json_is_true(json_path(info, "Swarm.ControlAvailable")) ? "manager"
+									: "worker");
+	json_decref(info);
+	return 0;
 }
 
 /* ================================================================== */
@@ -409,299 +441,326 @@ static int swarm_join(struct cli *cli, int argc, char **argv)
 
 /* Rotates role's token (POST /swarm/update) and reads the swarm again;
  * returns the new swarm, NULL after printing why. */
-static json_t *swarm_rotate_token(struct cli *cli, json_t *swarm, const char *role,
-                                  bool quiet)
+static json_t *swarm_rotate_token(struct cli *cli, json_t *swarm,
+				  const char *role, bool quiet)
 {
-    bool worker = strcmp(role, "worker") == 0;
-    if (swarm_post_update(cli, swarm, worker, !worker) != 0)
-        return NULL;
-    if (!quiet)
-        fprintf(cli->out, "Successfully rotated %s join token.\n\n", role);
-    return swarm_inspect(cli);
+	bool worker = strcmp(role, "worker") == 0;
+	if (swarm_post_update(cli, swarm, worker, !worker) != 0)
+		return NULL;
+	if (!quiet)
+		fprintf(cli->out, "Successfully rotated %s join token.\n\n", role);
+	return swarm_inspect(cli);
 }
+
+struct swarm_join_token_opts {
+	bool quiet;
+	bool rotate;
+};
+
+static int swarm_join_token_flag(struct cli *cli, int opt, const char *value,
+				 void *arg)
+{
+	struct swarm_join_token_opts *o = arg;
+	(void)cli;
+	(void)value;
+	if (opt == 'q')
+		o->quiet = true;
+	else
+		o->rotate = true;
+	return 0;
+}
+
+static const struct option swarm_join_token_options[] = {
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "rotate", no_argument, NULL, OPT_ROTATE },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct cli_command swarm_join_token_command = {
+	.name = "swarm join-token",
+	.usage = swarm_join_token_usage,
+	.shorts = ":qh",
+	.options = swarm_join_token_options,
+	.min_args = 1,
+	.max_args = 1,
+	.apply = swarm_join_token_flag,
+};
 
 static int swarm_join_token(struct cli *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"quiet", no_argument, NULL, 'q'},
-        {"rotate", no_argument, NULL, OPT_ROTATE},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    char reason[PARSE_ERR_LEN];
-    bool quiet = false, rotate = false;
-    int c;
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":qh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'q': quiet = true; break;
-        case OPT_ROTATE: rotate = true; break;
-        case 'h': fputs(swarm_join_token_usage, cli->out); return 0;
-        default: return cli_getopt_error(cli, "swarm join-token", c, argv);
-        }
-    }
-    if (argc - optind != 1)
-        return cli_usage_error(cli, "swarm join-token",
-                               "\"orchctl swarm join-token\" requires exactly 1 argument.");
-    const char *role = argv[optind];
-    if (parse_node_role(role, reason, sizeof(reason)) != 0)
-        return cli_usage_error(cli, "swarm join-token", "unknown role %s", role);
-    json_t *swarm = swarm_inspect(cli);
-    if (swarm != NULL && rotate) {
-        json_t *rotated = swarm_rotate_token(cli, swarm, role, quiet);
-        json_decref(swarm);
-        swarm = rotated;
-    }
-    if (swarm == NULL)
-        return 1;
-    int rc = 0;
-    if (quiet) {
-        const char *token = swarm_token(cli, swarm, role);
-        if (token != NULL)
-            fprintf(cli->out, "%s\n", token);
-        rc = token != NULL ? 0 : 1;
-    } else {
-        rc = swarm_print_join_command(cli, swarm, role) == 0 ? 0 : 1;
-    }
-    json_decref(swarm);
-    return rc;
+	struct swarm_join_token_opts o = { 0 };
+	char reason[PARSE_ERR_LEN];
+	int rc = cli_parse(cli, &swarm_join_token_command, argc, argv, &o);
+	if (rc != CLI_GO_ON)
+		return rc;
+	bool quiet = o.quiet, rotate = o.rotate;
+	const char *role = argv[optind];
+	if (parse_node_role(role, reason, sizeof(reason)) != 0)
+		return cli_usage_error(cli, "swarm join-token",
+				       "unknown role %s", role);
+	json_t *swarm = swarm_inspect(cli);
+	if (swarm != NULL && rotate) {
+		json_t *rotated = swarm_rotate_token(cli, swarm, role, quiet);
+		json_decref(swarm);
+		swarm = rotated;
+	}
+	if (swarm == NULL)
+		return 1;
+	if (quiet) {
+		const char *token = swarm_token(cli, swarm, role);
+		if (token != NULL)
+			fprintf(cli->out, "%s\n", token);
+		rc = token != NULL ? 0 : 1;
+	} else {
+		rc = swarm_print_join_command(cli, swarm, role) == 0 ? 0 : 1;
+	}
+	json_decref(swarm);
+	return rc;
 }
 
 /* ================================================================== */
 /* swarm update                                                        */
 
 /* Sets changes.<group>.<key> = value (stolen). */
-static void swarm_update_set_json(json_t *changes, const char *group, const char *key,
-                                  json_t *value)
+static void swarm_update_set_json(json_t *changes, const char *group,
+				  const char *key, json_t *value)
 {
-    json_t *g = json_object_get(changes, group);
-    if (g == NULL)
-        json_object_set_new(changes, group, g = json_object());
-    json_object_set_new(g, key, value);
+	json_t *g = json_object_get(changes, group);
+	if (g == NULL)
+		json_object_set_new(changes, group, g = json_object());
+	json_object_set_new(g, key, value);
 }
 
-static void swarm_update_set(json_t *changes, const char *group, const char *key,
-                             json_int_t value)
+static void swarm_update_set(json_t *changes, const char *group,
+			     const char *key, json_int_t value)
 {
-    swarm_update_set_json(changes, group, key, json_integer(value));
+	swarm_update_set_json(changes, group, key, json_integer(value));
 }
 
-static int swarm_update_flag(struct cli *cli, int opt, const char *value, json_t *changes)
+static int swarm_update_flag(struct cli *cli, int opt, const char *value, void *arg)
 {
-    char reason[PARSE_ERR_LEN];
-    int64_t ns;
-    uint64_t limit;
-    switch (opt) {
-    case OPT_CERT_EXPIRY:
-    case OPT_DISPATCHER_HEARTBEAT: {
-        const char *flag = opt == OPT_CERT_EXPIRY ? "--cert-expiry" : "--dispatcher-heartbeat";
-        if (parse_duration_ns(value, &ns, reason, sizeof(reason)) != 0)
-            return cli_flag_error(cli, "swarm update", flag, value, reason);
-        if (opt == OPT_CERT_EXPIRY)
-            swarm_update_set(changes, "CAConfig", "NodeCertExpiry", ns);
-        else
-            swarm_update_set(changes, "Dispatcher", "HeartbeatPeriod", ns);
-        return 0;
-    }
-    case OPT_TASK_HISTORY_LIMIT:
-        if (parse_uint64(value, &limit, reason, sizeof(reason)) != 0)
-            return cli_flag_error(cli, "swarm update", "--task-history-limit", value, reason);
-        if (limit > INT64_MAX)
-            return cli_flag_error(cli, "swarm update", "--task-history-limit", value,
-                                  "value out of range");
-        swarm_update_set(changes, "Orchestration", "TaskHistoryRetentionLimit",
-                         (json_int_t)limit);
-        return 0;
-    case OPT_REBALANCE: {
-        bool on = true;
-        if (value != NULL && parse_bool(value, &on, reason, sizeof(reason)) != 0)
-            return cli_flag_error(cli, "swarm update", "--rebalance", value, reason);
-        swarm_update_set_json(changes, "Orchestration", "OrchRebalance", json_boolean(on));
-        return 0;
-    }
-    default:
-        return cli_usage_error(cli, "swarm update", "unknown flag");
-    }
+	json_t *changes = arg;
+	char reason[PARSE_ERR_LEN];
+	int64_t ns;
+	uint64_t limit;
+	switch (opt) {
+	case OPT_CERT_EXPIRY:
+	case OPT_DISPATCHER_HEARTBEAT: {
+		const char *flag = opt == OPT_CERT_EXPIRY
+					   ? "--cert-expiry"
+					   : "--dispatcher-heartbeat";
+		if (parse_duration_ns(value, &ns, reason, sizeof(reason)) != 0)
+			return cli_flag_error(cli, "swarm update", flag, value,
+					      reason);
+		if (opt == OPT_CERT_EXPIRY)
+			swarm_update_set(changes, "CAConfig", "NodeCertExpiry", ns);
+		else
+			swarm_update_set(changes, "Dispatcher",
+					 "HeartbeatPeriod", ns);
+		return 0;
+	}
+	case OPT_TASK_HISTORY_LIMIT:
+		if (parse_uint64(value, &limit, reason, sizeof(reason)) != 0)
+			return cli_flag_error(cli, "swarm update",
+					      "--task-history-limit", value, reason);
+		if (limit > INT64_MAX)
+			return cli_flag_error(cli, "swarm update",
+					      "--task-history-limit", value,
+					      "value out of range");
+		swarm_update_set(changes, "Orchestration",
+				 "TaskHistoryRetentionLimit", (json_int_t)limit);
+		return 0;
+	case OPT_REBALANCE: {
+		bool on = true;
+		if (value != NULL &&
+		    parse_bool(value, &on, reason, sizeof(reason)) != 0)
+			return cli_flag_error(cli, "swarm update",
+					      "--rebalance", value, reason);
+		swarm_update_set_json(changes, "Orchestration", "OrchRebalance",
+				      json_boolean(on));
+		return 0;
+	}
+	default:
+		return cli_usage_error(cli, "swarm update", "unknown flag");
+	}
 }
 
 /* Merges changes (two levels deep) into spec. */
 static void swarm_update_merge(json_t *spec, json_t *changes)
 {
-    const char *group;
-    json_t *values;
-    json_object_foreach(changes, group, values) {
-        json_t *g = json_object_get(spec, group);
-        if (!json_is_object(g))
-            json_object_set_new(spec, group, g = json_object());
-        json_object_update(g, values);
-    }
+	const char *group;
+	json_t *values;
+	json_object_foreach(changes, group, values) {
+		json_t *g = json_object_get(spec, group);
+		if (!json_is_object(g))
+			json_object_set_new(spec, group, g = json_object());
+		json_object_update(g, values);
+	}
 }
+
+static const struct option swarm_update_options[] = {
+	{ "cert-expiry", required_argument, NULL, OPT_CERT_EXPIRY },
+	{ "dispatcher-heartbeat", required_argument, NULL, OPT_DISPATCHER_HEARTBEAT },
+	{ "task-history-limit", required_argument, NULL, OPT_TASK_HISTORY_LIMIT },
+	{ "rebalance", optional_argument, NULL, OPT_REBALANCE },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct cli_command swarm_update_command = {
+	.name = "swarm update",
+	.usage = swarm_update_usage,
+	.options = swarm_update_options,
+	.min_args = 0,
+	.max_args = 0,
+	.apply = swarm_update_flag,
+};
 
 static int swarm_update(struct cli *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"cert-expiry", required_argument, NULL, OPT_CERT_EXPIRY},
-        {"dispatcher-heartbeat", required_argument, NULL, OPT_DISPATCHER_HEARTBEAT},
-        {"task-history-limit", required_argument, NULL, OPT_TASK_HISTORY_LIMIT},
-        {"rebalance", optional_argument, NULL, OPT_REBALANCE},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    json_t *changes = json_object();
-    int c, rc = 0;
-    optind = 0;
-    opterr = 0;
-    while (rc == 0 && (c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            fputs(swarm_update_usage, cli->out);
-            json_decref(changes);
-            return 0;
-        }
-        rc = c == '?' || c == ':' ? cli_getopt_error(cli, "swarm update", c, argv)
-                                  : swarm_update_flag(cli, c, optarg, changes);
-    }
-    if (rc == 0 && optind < argc)
-        rc = cli_usage_error(cli, "swarm update", "\"orchctl swarm update\" accepts no arguments.");
-    json_t *swarm = rc == 0 ? swarm_inspect(cli) : NULL;
-    if (rc == 0 && swarm == NULL)
-        rc = 1;
-    if (rc == 0) {
-        json_t *spec = json_object_get(swarm, "Spec");
-        if (json_is_object(spec))
-            swarm_update_merge(spec, changes);
-        rc = swarm_post_update(cli, swarm, false, false) == 0 ? 0 : 1;
-    }
-    if (rc == 0)
-        fprintf(cli->out, "Swarm updated.\n");
-    json_decref(swarm);
-    json_decref(changes);
-    return rc;
+	json_t *changes = json_object();
+	int rc = cli_parse(cli, &swarm_update_command, argc, argv, changes);
+	if (rc != CLI_GO_ON) {
+		json_decref(changes);
+		return rc;
+	}
+	json_t *swarm = swarm_inspect(cli);
+	rc = swarm == NULL ? 1 : 0;
+	if (rc == 0) {
+		json_t *spec = json_object_get(swarm, "Spec");
+		if (json_is_object(spec))
+			swarm_update_merge(spec, changes);
+		rc = swarm_post_update(cli, swarm, false, false) == 0 ? 0 : 1;
+	}
+	if (rc == 0)
+		fprintf(cli->out, "Swarm updated.\n");
+	json_decref(swarm);
+	json_decref(changes);
+	return rc;
 }
 
 /* ================================================================== */
 
 int cmd_swarm(struct cli *cli, int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        int (*run)(struct cli *, int, char **);
-    } verbs[] = {
-        {"init", swarm_init},    {"join", swarm_join},     {"join-token", swarm_join_token},
-        {"leave", swarm_leave},  {"update", swarm_update},
-    };
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        fputs(swarm_usage, argc < 2 ? cli->err : cli->out);
-        return argc < 2 ? 1 : 0;
-    }
-    for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
-        if (strcmp(argv[1], verbs[i].name) == 0)
-            return verbs[i].run(cli, argc - 1, argv + 1);
-    }
-    return cli_usage_error(cli, "swarm", "orchctl swarm: unknown command: %s", argv[1]);
+	static const struct cli_verb verbs[] = {
+		{ "init", swarm_init },
+		{ "join", swarm_join },
+		{ "join-token", swarm_join_token },
+		{ "leave", swarm_leave },
+		{ "update", swarm_update },
+	};
+	return cli_run_verb(cli, "swarm", swarm_usage, verbs,
+			    sizeof(verbs) / sizeof(verbs[0]), argc, argv);
 }
 
-/* Accepts only --help/-h; returns -1 to go on, else the exit code. */
-static int cmd_no_args(struct cli *cli, int argc, char **argv, const char *name,
-                       const char *usage)
-{
-    if (argc == 1)
-        return -1;
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        fputs(usage, cli->out);
-        return 0;
-    }
-    if (argv[1][0] == '-')
-        return cli_usage_error(cli, name, "unknown flag: %s", argv[1]);
-    return cli_usage_error(cli, name, "\"orchctl %s\" accepts no arguments.", name);
-}
+static const struct cli_command info_command = {
+	.name = "info",
+	.usage = info_usage,
+	.options = cli_help_options,
+	.min_args = 0,
+	.max_args = 0,
+};
 
-static void info_print_optional(struct cli *cli, json_t *info, const char *label,
-                                const char *key)
+static const struct cli_command version_command = {
+	.name = "version",
+	.usage = version_usage,
+	.options = cli_help_options,
+	.min_args = 0,
+	.max_args = 0,
+};
+
+static void info_print_optional(struct cli *cli, json_t *info,
+				const char *label, const char *key)
 {
-    json_t *v = json_object_get(info, key);
-    if (json_is_string(v) && json_string_length(v) > 0)
-        fprintf(cli->out, " %s: %s\n", label, json_string_value(v));
-    else if (json_is_integer(v))
-        fprintf(cli->out, " %s: %" JSON_INTEGER_FORMAT "\n", label, json_integer_value(v));
+	json_t *v = json_object_get(info, key);
+	if (json_is_string(v) && json_string_length(v) > 0)
+		fprintf(cli->out, " %s: %s\n", label, json_string_value(v));
+	else if (json_is_integer(v))
+		fprintf(cli->out, " %s: %" JSON_INTEGER_FORMAT "\n", label,
+			json_integer_value(v));
 }
 
 static void info_print_swarm(struct cli *cli, json_t *swarm)
 {
-    const char *state = json_path_str(swarm, "LocalNodeState");
-    fprintf(cli->out, " Swarm: %s\n", state[0] ? state : "inactive");
-    if (strcmp(state, "active") != 0) {
-        const char *error = json_path_str(swarm, "Error");
-        if (error[0])
-            fprintf(cli->out, "  Error: %s\n", error);
-        return;
-    }
-    fprintf(cli->out, "  NodeID: %s\n", json_path_str(swarm, "NodeID"));
-    fprintf(cli->out, "  Is Manager: %s\n",
-            json_is_true(json_object_get(swarm, "ControlAvailable")) ? "true" : "false");
-    fprintf(cli->out, "  ClusterID: %s\n", json_path_str(swarm, "Cluster.ID"));
-    fprintf(cli->out, "  Managers: %" JSON_INTEGER_FORMAT "\n",
-            json_path_int(swarm, "Managers", 0));
-    fprintf(cli->out, "  Nodes: %" JSON_INTEGER_FORMAT "\n", json_path_int(swarm, "Nodes", 0));
-    const char *error = json_path_str(swarm, "Error");
-    if (error[0])
-        fprintf(cli->out, "  Error: %s\n", error);
-    fprintf(cli->out, "  Node Address: %s\n", json_path_str(swarm, "NodeAddr"));
-    json_t *managers = json_object_get(swarm, "RemoteManagers");
-    if (json_array_size(managers) > 0) {
-        size_t i;
-        json_t *m;
-        fprintf(cli->out, "  Manager Addresses:\n");
-        json_array_foreach(managers, i, m)
-            fprintf(cli->out, "   %s\n", json_path_str(m, "Addr"));
-    }
+	const char *state = json_path_str(swarm, "LocalNodeState");
+	fprintf(cli->out, " Swarm: %s\n", state[0] ? state : "inactive");
+	if (strcmp(state, "active") != 0) {
+		const char *error = json_path_str(swarm, "Error");
+		if (error[0])
+			fprintf(cli->out, "  Error: %s\n", error);
+		return;
+	}
+	fprintf(cli->out, "  NodeID: %s\n", json_path_str(swarm, "NodeID"));
+	fprintf(cli->out, "  Is Manager: %s\n",
+		json_is_true(json_object_get(swarm, "ControlAvailable")) ? "true"
+									 : "false");
+	fprintf(cli->out, "  ClusterID: %s\n", json_path_str(swarm, "Cluster.ID"));
+	fprintf(cli->out, "  Managers: %" JSON_INTEGER_FORMAT "\n",
+		json_path_int(swarm, "Managers", 0));
+	fprintf(cli->out, "  Nodes: %" JSON_INTEGER_FORMAT "\n",
+		json_path_int(swarm, "Nodes", 0));
+	const char *error = json_path_str(swarm, "Error");
+	if (error[0])
+		fprintf(cli->out, "  Error: %s\n", error);
+	fprintf(cli->out, "  Node Address: %s\n", json_path_str(swarm, "NodeAddr"));
+	json_t *managers = json_object_get(swarm, "RemoteManagers");
+	if (json_array_size(managers) > 0) {
+		size_t i;
+		json_t *m;
+		fprintf(cli->out, "  Manager Addresses:\n");
+		json_array_foreach(managers, i, m)
+			fprintf(cli->out, "   %s\n", json_path_str(m, "Addr"));
+	}
 }
 
 int cmd_info(struct cli *cli, int argc, char **argv)
 {
-    int rc = cmd_no_args(cli, argc, argv, "info", info_usage);
-    if (rc >= 0)
-        return rc;
-    json_t *info = NULL;
-    if (client_call_json(cli, "GET", "/info", NULL, &info, NULL) != 0)
-        return 1;
-    fprintf(cli->out, "Server:\n");
-    info_print_optional(cli, info, "Server Version", "ServerVersion");
-    info_print_swarm(cli, json_object_get(info, "Swarm"));
-    info_print_optional(cli, info, "Kernel Version", "KernelVersion");
-    info_print_optional(cli, info, "Operating System", "OperatingSystem");
-    info_print_optional(cli, info, "OSType", "OSType");
-    info_print_optional(cli, info, "Architecture", "Architecture");
-    info_print_optional(cli, info, "CPUs", "NCPU");
-    info_print_optional(cli, info, "Name", "Name");
-    info_print_optional(cli, info, "ID", "ID");
-    json_decref(info);
-    return 0;
+	int rc = cli_parse(cli, &info_command, argc, argv, NULL);
+	if (rc != CLI_GO_ON)
+		return rc;
+	json_t *info = NULL;
+	if (client_call_json(cli, "GET", "/info", NULL, &info, NULL) != 0)
+		return 1;
+	fprintf(cli->out, "Server:\n");
+	info_print_optional(cli, info, "Server Version", "ServerVersion");
+	info_print_swarm(cli, json_object_get(info, "Swarm"));
+	info_print_optional(cli, info, "Kernel Version", "KernelVersion");
+	info_print_optional(cli, info, "Operating System", "OperatingSystem");
+	info_print_optional(cli, info, "OSType", "OSType");
+	info_print_optional(cli, info, "Architecture", "Architecture");
+	info_print_optional(cli, info, "CPUs", "NCPU");
+	info_print_optional(cli, info, "Name", "Name");
+	info_print_optional(cli, info, "ID", "ID");
+	json_decref(info);
+	return 0;
 }
 
 int cmd_version(struct cli *cli, int argc, char **argv)
 {
-    int rc = cmd_no_args(cli, argc, argv, "version", version_usage);
-    if (rc >= 0)
-        return rc;
-    fprintf(cli->out, "Client:\n");
-    fprintf(cli->out, " Version:           %s\n", ORCHCTL_VERSION);
-    fprintf(cli->out, " API version:       %s\n", ORCHCTL_API_VERSION);
-    fprintf(cli->out, "\n");
-    json_t *v = NULL;
-    fflush(cli->out);
-    if (client_call_json(cli, "GET", "/version", NULL, &v, NULL) != 0)
-        return 1;
-    fprintf(cli->out, "Server:\n");
-    fprintf(cli->out, " Engine:\n");
-    fprintf(cli->out, "  Version:          %s\n", json_path_str(v, "Version"));
-    fprintf(cli->out, "  API version:      %s (minimum version %s)\n",
-            json_path_str(v, "ApiVersion"), json_path_str(v, "MinAPIVersion"));
-    if (json_path_str(v, "Os")[0])
-        fprintf(cli->out, "  OS/Arch:          %s/%s\n", json_path_str(v, "Os"),
-                json_path_str(v, "Arch"));
-    if (json_path_str(v, "GitCommit")[0])
-        fprintf(cli->out, "  Git commit:       %s\n", json_path_str(v, "GitCommit"));
-    json_decref(v);
-    return 0;
+	int rc = cli_parse(cli, &version_command, argc, argv, NULL);
+	if (rc != CLI_GO_ON)
+		return rc;
+	fprintf(cli->out, "Client:\n");
+	fprintf(cli->out, " Version:           %s\n", ORCHCTL_VERSION);
+	fprintf(cli->out, " API version:       %s\n", ORCHCTL_API_VERSION);
+	fprintf(cli->out, "\n");
+	json_t *v = NULL;
+	fflush(cli->out);
+	if (client_call_json(cli, "GET", "/version", NULL, &v, NULL) != 0)
+		return 1;
+	fprintf(cli->out, "Server:\n");
+	fprintf(cli->out, " Engine:\n");
+	fprintf(cli->out, "  Version:          %s\n", json_path_str(v, "Version"));
+	fprintf(cli->out, "  API version:      %s (minimum version %s)\n",
+		json_path_str(v, "ApiVersion"), json_path_str(v, "MinAPIVersion"));
+	if (json_path_str(v, "Os")[0])
+		fprintf(cli->out, "  OS/Arch:          %s/%s\n",
+			json_path_str(v, "Os"), json_path_str(v, "Arch"));
+	if (json_path_str(v, "GitCommit")[0])
+		fprintf(cli->out, "  Git commit:       %s\n",
+			json_path_str(v, "GitCommit"));
+	json_decref(v);
+	return 0;
 }

@@ -16,13 +16,14 @@
 #include <stdio.h>
 
 struct format_table {
-    size_t columns;
-    size_t rows; /* including the header row */
-    char **cells; /* rows * columns strings */
+	size_t columns;
+	size_t rows;  /* including the header row */
+	char **cells; /* rows * columns strings */
 };
 
 /* Starts a table whose header row is the given column titles. */
-int format_table_init(struct format_table *t, size_t columns, const char *const *titles);
+int format_table_init(struct format_table *t, size_t columns,
+		      const char *const *titles);
 /* Appends a row of `columns` cells (NULL prints as empty). */
 int format_table_add(struct format_table *t, const char *const *cells);
 void format_table_print(const struct format_table *t, FILE *out);

@@ -9,6 +9,7 @@
 #ifndef ORCHCTL_H
 #define ORCHCTL_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,20 +23,20 @@
 struct orch_client;
 
 struct cli {
-    const char *host;          /* "unix:///run/orchd/orchd.sock" */
-    char *socket_path;         /* the path part of host */
-    struct orch_client *client; /* connected on first use */
-    FILE *out;
-    FILE *err;
+	const char *host;           /* "unix:///run/orchd/orchd.sock" */
+	char *socket_path;          /* the path part of host */
+	struct orch_client *client; /* connected on first use */
+	FILE *out;
+	FILE *err;
 };
 
 /* ---- client.c: HTTP over the unix socket ------------------------- */
 
 struct client_response {
-    long status;
-    char *body; /* NUL-terminated, malloc'd */
-    size_t len;
-    char *content_type; /* malloc'd or NULL */
+	long status;
+	char *body; /* NUL-terminated, malloc'd */
+	size_t len;
+	char *content_type; /* malloc'd or NULL */
 };
 
 void client_response_free(struct client_response *resp);
@@ -45,14 +46,14 @@ void client_response_free(struct client_response *resp);
  * daemon answered (any status), -1 after printing why it could not be
  * reached. */
 int client_request(struct cli *cli, const char *method, const char *path,
-                   const char *body, struct client_response *resp);
+		   const char *body, struct client_response *resp);
 
 /* Like client_request with a JSON body (may be NULL) and a JSON answer:
  * a 2xx status parses the body into *out (when out is non-NULL); any other
  * status prints "Error response from daemon: <message>" and returns -1.
  * *http_status (may be NULL) gets the status in every answered case. */
 int client_call_json(struct cli *cli, const char *method, const char *path,
-                     json_t *body, json_t **out, long *http_status);
+		     json_t *body, json_t **out, long *http_status);
 
 /* URL-encodes text (malloc'd; NULL on failure). */
 char *client_escape(const char *text);
@@ -66,16 +67,58 @@ void client_close(struct cli *cli);
 
 /* Prints "<message>\nSee 'orchctl <command> --help'." and returns 1. */
 int cli_usage_error(struct cli *cli, const char *command, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4)));
 
 /* Reports a bad flag value the docker way and returns 1:
  * invalid argument "<value>" for "<flag>" flag: <reason> */
 int cli_flag_error(struct cli *cli, const char *command, const char *flag,
-                   const char *value, const char *reason);
+		   const char *value, const char *reason);
 
 /* Handles getopt_long's '?' and ':' results (unknown flag, missing value);
  * returns 1. */
 int cli_getopt_error(struct cli *cli, const char *command, int opt, char **argv);
+
+/* How a command takes its flags and operands (cli_parse). */
+struct cli_command {
+	const char *name; /* "node rm": in errors, "See 'orchctl node rm --help'" */
+	const char *usage;  /* printed by -h/--help */
+	const char *shorts; /* getopt_long's short options; NULL: ":h" */
+	const struct option *options; /* with { "help", no_argument, NULL, 'h' } */
+	int min_args;                 /* operands after the flags */
+	int max_args;                 /* -1: no limit */
+	/* Takes one flag other than -h (value: its optarg); returns 0, or the
+	 * exit code after printing why. NULL: the only flag is --help. */
+	int (*apply)(struct cli *cli, int opt, const char *value, void *arg);
+};
+
+/* cli_parse's "go on": the flags are taken, optind is at the operands. */
+#define CLI_GO_ON (-1)
+
+/* Parses argv with getopt_long for cmd: -h/--help prints the usage, every
+ * other flag goes to cmd->apply (with arg); an unknown flag, a missing
+ * value or a wrong number of operands is reported the docker way. Returns
+ * CLI_GO_ON, or the exit code (0 after --help). */
+int cli_parse(struct cli *cli, const struct cli_command *cmd, int argc,
+	      char **argv, void *arg);
+
+/* The options of a command whose only flag is -h/--help. */
+extern const struct option cli_help_options[];
+
+/* A cli_command apply for a command with one boolean flag: sets
+ * *(bool *)arg. */
+int cli_flag_true(struct cli *cli, int opt, const char *value, void *arg);
+
+/* One verb of a command ("ls" of `orchctl node`) and what runs it. */
+struct cli_verb {
+	const char *name;
+	int (*run)(struct cli *cli, int argc, char **argv);
+};
+
+/* Runs the verb argv[1] of `orchctl <command>` with argv + 1; with no
+ * verb prints usage to err (exit 1), with -h/--help to out (exit 0).
+ * Returns the exit code. */
+int cli_run_verb(struct cli *cli, const char *command, const char *usage,
+		 const struct cli_verb *verbs, size_t count, int argc, char **argv);
 
 /* Current time in seconds (ORCHCTL_TEST_NOW overrides it for tests). */
 int64_t cli_now(void);
@@ -97,21 +140,72 @@ int cmd_version(struct cli *cli, int argc, char **argv);
 int cmd_node(struct cli *cli, int argc, char **argv);
 int cmd_service(struct cli *cli, int argc, char **argv);
 
-/* ---- cmd_service.c: the task table of `service ps` and `node ps` -- */
+/* ---- cmd_node.c, cmd_node_change.c --------------------------------- */
+
+/* The node of nodes (GET /nodes) that ref names: "self" (the node orchctl
+ * talks to: GET /info, asked once, *self keeps its ID for the caller to
+ * free), exact ID, hostname, then unique ID prefix. NULL after printing
+ * "No such node" or that ref is ambiguous. */
+json_t *node_find(struct cli *cli, json_t *nodes, const char *ref, char **self);
+
+/* The verbs of cmd_node_change.c; each returns the exit code. */
+int node_update(struct cli *cli, int argc, char **argv);
+int node_promote(struct cli *cli, int argc, char **argv);
+int node_demote(struct cli *cli, int argc, char **argv);
+int node_rm(struct cli *cli, int argc, char **argv);
+
+/* ---- cmd_service*.c ------------------------------------------------ */
 
 /* GET /services/{ref} (ID, ID prefix or name); NULL after printing the
  * daemon's error. */
 json_t *service_get(struct cli *cli, const char *ref);
 
+/* True for a service in global mode. */
+bool service_is_global(json_t *service);
+
 /* Prints the "Warning"/"Warnings" of a create or update answer to err. */
 void service_print_warnings(struct cli *cli, json_t *answer);
+
+/* The verbs of `orchctl service` outside cmd_service.c; each returns the
+ * exit code. */
+int service_ps(struct cli *cli, int argc, char **argv);
+int service_inspect(struct cli *cli, int argc, char **argv);
+int service_logs(struct cli *cli, int argc, char **argv);
+
+/* ---- cmd_service_ps.c: the task tables of service ps and node ps ---- */
+
+/* The flags of `service ps` and `node ps` (ps_options, applied by
+ * ps_flag): --filter KEY=VALUE, gathered into filters as
+ * {"KEY": {"VALUE": true}}, and --no-trunc. */
+enum { PS_OPT_NO_TRUNC = 256 };
+struct ps_opts {
+	const char *command;    /* "node ps" */
+	const char *chosen_key; /* a filter key the operands choose, refused */
+	const char *chosen_by;  /* what chooses it: "NODE" */
+	json_t *filters;
+	bool no_trunc;
+};
+extern const struct option ps_options[];
+int ps_flag(struct cli *cli, int opt, const char *value, void *arg);
+
+/* GET /tasks?filters=<filters as JSON>; NULL after printing why. */
+json_t *ps_fetch_tasks(struct cli *cli, json_t *filters);
+
+/* node ID -> hostname: of nodes (a GET /nodes answer), or asked with
+ * GET /nodes (an empty map when that fails). */
+json_t *ps_hostnames_of(json_t *nodes);
+json_t *ps_hostnames(struct cli *cli);
+
+/* "web.1" for replicated tasks, "web.<node id>" for global ones, into
+ * buf; services maps service IDs to services. */
+void ps_task_name(json_t *task, json_t *services, char *buf, size_t len);
 
 /* Prints docker's task table (ID, NAME, IMAGE, NODE, DESIRED STATE,
  * CURRENT STATE, ERROR, PORTS) of the array tasks; services maps service
  * IDs to services (for task names), hostnames maps node IDs to hostnames.
  * Returns the exit code. */
-int service_ps_print(struct cli *cli, json_t *tasks, json_t *services, json_t *hostnames,
-                     bool no_trunc);
+int service_ps_print(struct cli *cli, json_t *tasks, json_t *services,
+		     json_t *hostnames, bool no_trunc);
 
 /* ---- progress.c ---------------------------------------------------- */
 
@@ -124,8 +218,8 @@ int progress_wait_converged(struct cli *cli, const char *service_id);
  * message is printed and -1 returned) unless its StartedAt equals
  * prior_started (the one read before the update; "" or NULL for none).
  * quiet draws nothing but still waits. */
-int progress_wait_updated(struct cli *cli, const char *service_id, const char *prior_started,
-                          bool quiet);
+int progress_wait_updated(struct cli *cli, const char *service_id,
+			  const char *prior_started, bool quiet);
 
 /* ---- cmd_service_update.c ------------------------------------------ */
 

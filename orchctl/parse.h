@@ -23,7 +23,7 @@
 /* Formats into err (when err_len > 0) and returns -1: "return
  * parse_fail(err, len, ...)" ends a failing parser. */
 int parse_fail(char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4)));
 int parse_uint64(const char *text, uint64_t *out, char *err, size_t err_len);
 
 /* A Go duration string, non-negative, in nanoseconds. */
@@ -37,13 +37,13 @@ int parse_memory_bytes(const char *text, int64_t *out, char *err, size_t err_len
 int parse_nano_cpus(const char *text, int64_t *out, char *err, size_t err_len);
 
 enum parse_service_mode {
-    PARSE_MODE_REPLICATED,
-    PARSE_MODE_GLOBAL,
+	PARSE_MODE_REPLICATED,
+	PARSE_MODE_GLOBAL,
 };
 
 /* "replicated" or "global". */
-int parse_service_mode(const char *text, enum parse_service_mode *out, char *err,
-                       size_t err_len);
+int parse_service_mode(const char *text, enum parse_service_mode *out,
+		       char *err, size_t err_len);
 
 /* "none", "on-failure" or "any". */
 int parse_restart_condition(const char *text, char *err, size_t err_len);
@@ -67,7 +67,7 @@ int parse_failure_ratio(const char *text, double *out, char *err, size_t err_len
  * character. *words is a malloc'd array of *count malloc'd strings; free
  * it with parse_words_free. */
 int parse_shell_words(const char *text, char ***words, size_t *count, char *err,
-                      size_t err_len);
+		      size_t err_len);
 void parse_words_free(char **words, size_t count);
 
 /* "KEY==VALUE" or "KEY!=VALUE" (spaces around the operator allowed); KEY
@@ -75,10 +75,10 @@ void parse_words_free(char **words, size_t count);
 int parse_constraint(const char *text, char *err, size_t err_len);
 
 struct parse_mount {
-    char *type;   /* "bind", "volume" or "tmpfs" */
-    char *source; /* NULL when not given */
-    char *target;
-    bool readonly;
+	char *type;   /* "bind", "volume" or "tmpfs" */
+	char *source; /* NULL when not given */
+	char *target;
+	bool readonly;
 };
 
 /* "type=bind,source=/a,target=/b[,readonly]": keys type, source|src,
@@ -90,15 +90,15 @@ void parse_mount_free(struct parse_mount *mount);
 /* "KEY=VALUE" or "KEY" (value NULL): label and env syntax; KEY non-empty and
  * without whitespace. *key (and *value) are malloc'd. */
 int parse_key_value(const char *text, char **key, char **value, char *err,
-                    size_t err_len);
+		    size_t err_len);
 
 /* The --env value as sent: "K=V" as is; a bare "K" takes K's value from the
  * environment of orchctl when set (docker's rule). Malloc'd. */
 int parse_env(const char *text, char **out, char *err, size_t err_len);
 
 /* "SERVICE=REPLICAS" of `service scale`. *service is malloc'd. */
-int parse_scale_spec(const char *text, char **service, uint64_t *replicas, char *err,
-                     size_t err_len);
+int parse_scale_spec(const char *text, char **service, uint64_t *replicas,
+		     char *err, size_t err_len);
 
 /* A docker-style service name: 1..63 of letters, digits, '-', '_', starting
  * and ending with a letter or digit. */
@@ -107,7 +107,7 @@ int parse_service_name(const char *text, char *err, size_t err_len);
 /* "-f/--filter KEY=VALUE" of `service ps`: keys id, name, node, label,
  * desired-state (running|shutdown|accepted). *key, *value malloc'd. */
 int parse_task_filter(const char *text, char **key, char **value, char *err,
-                      size_t err_len);
+		      size_t err_len);
 
 /* Node availability of `node update --availability` (and `swarm join`):
  * "active", "pause" or "drain". */

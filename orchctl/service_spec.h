@@ -21,41 +21,41 @@
 
 /* getopt_long codes of the spec flags (long-only, above any character). */
 enum svcspec_flag {
-    SVCSPEC_ENV = 256,          /* create -e/--env: append */
-    SVCSPEC_ENV_ADD,            /* replace the variable of that key, or append */
-    SVCSPEC_ENV_RM,             /* remove by key */
-    SVCSPEC_LABEL,              /* create --label */
-    SVCSPEC_LABEL_ADD,
-    SVCSPEC_LABEL_RM,
-    SVCSPEC_CONTAINER_LABEL,    /* create --container-label */
-    SVCSPEC_CONTAINER_LABEL_ADD,
-    SVCSPEC_CONTAINER_LABEL_RM,
-    SVCSPEC_CONSTRAINT,         /* create --constraint: append */
-    SVCSPEC_CONSTRAINT_ADD,     /* append unless already there */
-    SVCSPEC_CONSTRAINT_RM,      /* remove the exact expression */
-    SVCSPEC_MOUNT,
-    SVCSPEC_IMAGE,
-    SVCSPEC_ARGS,
-    SVCSPEC_REPLICAS,           /* update only: needs Mode.Replicated */
-    SVCSPEC_RESERVE_CPU,
-    SVCSPEC_RESERVE_MEMORY,
-    SVCSPEC_LIMIT_CPU,
-    SVCSPEC_LIMIT_MEMORY,
-    SVCSPEC_RESTART_CONDITION,
-    SVCSPEC_RESTART_DELAY,
-    SVCSPEC_RESTART_MAX_ATTEMPTS,
-    SVCSPEC_RESTART_WINDOW,
-    SVCSPEC_STOP_GRACE_PERIOD,
-    SVCSPEC_RUNTIME,
-    SVCSPEC_UPDATE_PARALLELISM,
-    SVCSPEC_UPDATE_DELAY,
-    SVCSPEC_UPDATE_FAILURE_ACTION,
-    SVCSPEC_UPDATE_MONITOR,
-    SVCSPEC_UPDATE_MAX_FAILURE_RATIO,
-    SVCSPEC_UPDATE_ORDER,
-    SVCSPEC_REBALANCE,          /* value optional: NULL means true */
-    SVCSPEC_FORCE,              /* update only; value optional like a bool */
-    SVCSPEC_FLAG_END,
+	SVCSPEC_ENV = 256, /* create -e/--env: append */
+	SVCSPEC_ENV_ADD,   /* replace the variable of that key, or append */
+	SVCSPEC_ENV_RM,    /* remove by key */
+	SVCSPEC_LABEL,     /* create --label */
+	SVCSPEC_LABEL_ADD,
+	SVCSPEC_LABEL_RM,
+	SVCSPEC_CONTAINER_LABEL, /* create --container-label */
+	SVCSPEC_CONTAINER_LABEL_ADD,
+	SVCSPEC_CONTAINER_LABEL_RM,
+	SVCSPEC_CONSTRAINT,     /* create --constraint: append */
+	SVCSPEC_CONSTRAINT_ADD, /* append unless already there */
+	SVCSPEC_CONSTRAINT_RM,  /* remove the exact expression */
+	SVCSPEC_MOUNT,
+	SVCSPEC_IMAGE,
+	SVCSPEC_ARGS,
+	SVCSPEC_REPLICAS, /* update only: needs Mode.Replicated */
+	SVCSPEC_RESERVE_CPU,
+	SVCSPEC_RESERVE_MEMORY,
+	SVCSPEC_LIMIT_CPU,
+	SVCSPEC_LIMIT_MEMORY,
+	SVCSPEC_RESTART_CONDITION,
+	SVCSPEC_RESTART_DELAY,
+	SVCSPEC_RESTART_MAX_ATTEMPTS,
+	SVCSPEC_RESTART_WINDOW,
+	SVCSPEC_STOP_GRACE_PERIOD,
+	SVCSPEC_RUNTIME,
+	SVCSPEC_UPDATE_PARALLELISM,
+	SVCSPEC_UPDATE_DELAY,
+	SVCSPEC_UPDATE_FAILURE_ACTION,
+	SVCSPEC_UPDATE_MONITOR,
+	SVCSPEC_UPDATE_MAX_FAILURE_RATIO,
+	SVCSPEC_UPDATE_ORDER,
+	SVCSPEC_REBALANCE, /* value optional: NULL means true */
+	SVCSPEC_FORCE,     /* update only; value optional like a bool */
+	SVCSPEC_FLAG_END,
 };
 
 /* Spec.UpdateConfig defaults (docker's and the orchestrator's). */
@@ -76,7 +76,8 @@ bool svcspec_is_removal(int flag);
  * one) to spec, creating TaskTemplate, ContainerSpec, Resources... as
  * needed. Returns 0, or -1 with the reason in err (spec may then be
  * partly changed: the caller drops it). */
-int svcspec_apply(json_t *spec, int flag, const char *value, char *err, size_t err_len);
+int svcspec_apply(json_t *spec, int flag, const char *value, char *err,
+		  size_t err_len);
 
 /* Checks one flag's value without a service at hand (applies it to a
  * scratch replicated spec). */

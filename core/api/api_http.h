@@ -35,54 +35,54 @@
 
 /* One decoded "name=value" pair of the query string. */
 struct api_query_param {
-    char *name;
-    char *value; /* "" when the parameter had no '=' */
+	char *name;
+	char *value; /* "" when the parameter had no '=' */
 };
 
 /* One request header, as received (name compared case-insensitively). */
 struct api_header {
-    char *name;
-    char *value;
+	char *name;
+	char *value;
 };
 
 struct api_request {
-    const char *method;  /* "GET", "POST", "DELETE", ... */
-    const char *path;    /* decoded, without "/v1.NN" and without "?query" */
-    const char *raw_target; /* the request target exactly as received */
-    int version_major;   /* from the "/v1.NN" prefix; 0 when absent */
-    int version_minor;
-    const char *body;    /* NUL-terminated copy of the body ("" if none) */
-    size_t body_len;
-    const struct api_query_param *query;
-    size_t query_count;
-    const struct api_header *headers;
-    size_t header_count;
+	const char *method; /* "GET", "POST", "DELETE", ... */
+	const char *path;   /* decoded, without "/v1.NN" and without "?query" */
+	const char *raw_target; /* the request target exactly as received */
+	int version_major;      /* from the "/v1.NN" prefix; 0 when absent */
+	int version_minor;
+	const char *body; /* NUL-terminated copy of the body ("" if none) */
+	size_t body_len;
+	const struct api_query_param *query;
+	size_t query_count;
+	const struct api_header *headers;
+	size_t header_count;
 };
 
 struct api_response {
-    int status;               /* HTTP status; 200 if the handler sets none */
-    const char *content_type; /* static string; "application/json" default */
-    char *body;               /* malloc'd, freed by the server; may be NULL */
-    size_t body_len;
+	int status; /* HTTP status; 200 if the handler sets none */
+	const char *content_type; /* static string; "application/json" default */
+	char *body; /* malloc'd, freed by the server; may be NULL */
+	size_t body_len;
 };
 
 /* A request handed to another thread (the manager's core thread) with
  * inbox_call, and the response that thread fills. */
 struct api_call {
-    const struct api_request *req;
-    struct api_response *resp;
+	const struct api_request *req;
+	struct api_response *resp;
 };
 
 typedef void (*api_http_handler_fn)(void *ctx, const struct api_request *req,
-                                    struct api_response *resp);
+				    struct api_response *resp);
 
 struct api_http_config {
-    const char *socket_path;      /* e.g. "/run/orchd/orchd.sock" */
-    api_http_handler_fn handler;
-    void *handler_ctx;
-    unsigned max_connections;     /* 0: 32 */
-    int idle_timeout_ms;          /* 0: 30000 */
-    bool concurrent_handlers;     /* false: one handler call at a time */
+	const char *socket_path; /* e.g. "/run/orchd/orchd.sock" */
+	api_http_handler_fn handler;
+	void *handler_ctx;
+	unsigned max_connections; /* 0: 32 */
+	int idle_timeout_ms;      /* 0: 30000 */
+	bool concurrent_handlers; /* false: one handler call at a time */
 };
 
 struct api_http_server;
@@ -95,7 +95,7 @@ struct api_http_server;
  * EEXIST: the path exists and is not a socket).
  */
 int api_http_start(const struct api_http_config *config,
-                   struct api_http_server **out, char *err, size_t err_len);
+		   struct api_http_server **out, char *err, size_t err_len);
 
 /* Stops accepting, lets every connection finish its current request, joins
  * all threads, closes and unlinks the socket, frees the server. NULL ok. */
@@ -114,16 +114,15 @@ const char *api_request_header(const struct api_request *req, const char *name);
 /* Sets the response to `len` bytes of `body` (copied) with the given status
  * and content type. Returns 0 or -ENOMEM (then the server sends 500). */
 int api_response_set(struct api_response *resp, int status,
-                     const char *content_type, const char *body, size_t len);
+		     const char *content_type, const char *body, size_t len);
 
 /* Sets a JSON response; steals the reference to `value`. NULL value or an
  * encoding failure yield -ENOMEM/-EINVAL and a 500 error response. */
 int api_response_json(struct api_response *resp, int status, json_t *value);
 
 /* Sets a Docker-style error: {"message":"<formatted text>"}. */
-int api_response_error(struct api_response *resp, int status,
-                       const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int api_response_error(struct api_response *resp, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* The reason phrase of an HTTP status ("Not Found"), "Unknown" if none. */
 const char *api_http_reason(int status);

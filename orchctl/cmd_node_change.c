@@ -1,0 +1,389 @@
+/*
+ * cmd_node_change.c: the verbs that change nodes: `orchctl node update`,
+ * `node promote`, `node demote` and `node rm`.
+ *
+ *   node update  -> GET /nodes, GET /nodes/{id}, then
+ *   node promote    POST /nodes/{id}/update?version=N with the whole
+ *   node demote     NodeSpec, changed
+ *   node rm      -> GET /nodes, then DELETE /nodes/{id}?force=true|false
+ *
+ * Flag values are checked (parse.c) and every NODE argument is resolved
+ * (node_find, cmd_node.c) before anything is changed. No state of its own.
+ */
+#include "orchctl.h"
+#include "parse.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char node_update_usage[] =
+	"Usage:  orchctl node update [OPTIONS] NODE\n"
+	"\n"
+	"Update a node\n"
+	"\n"
+	"Options:\n"
+	"      --availability string   Availability of the node (\"active\", \"pause\", \"drain\")\n"
+	"      --label-add list        Add or update a node label (\"key=value\")\n"
+	"      --label-rm list         Remove a node label if exists\n"
+	"      --role string           Role of the node (\"worker\", \"manager\")\n";
+
+static const char node_promote_usage[] =
+	"Usage:  orchctl node promote NODE [NODE...]\n"
+	"\n"
+	"Promote one or more nodes to manager in the swarm\n";
+
+static const char node_demote_usage[] =
+	"Usage:  orchctl node demote NODE [NODE...]\n"
+	"\n"
+	"Demote one or more nodes from manager in the swarm\n";
+
+static const char node_rm_usage[] =
+	"Usage:  orchctl node rm [OPTIONS] NODE [NODE...]\n"
+	"\n"
+	"Remove one or more nodes from the swarm\n"
+	"\n"
+	"Aliases:\n"
+	"  rm, remove\n"
+	"\n"
+	"Options:\n"
+	"  -f, --force   Force remove a node from the swarm\n";
+
+/* Long-only option codes. */
+enum {
+	OPT_AVAILABILITY = 256,
+	OPT_ROLE,
+	OPT_LABEL_ADD,
+	OPT_LABEL_RM,
+};
+
+/* ================================================================== */
+/* Shared by the verbs that change nodes                               */
+
+/* Resolves every argv[first..argc) against GET /nodes before anything is
+ * changed; returns the list (the caller frees it) or NULL after printing
+ * why. *ids gets one borrowed ID per argument. */
+static json_t *node_resolve_all(struct cli *cli, int argc, char **argv,
+				int first, const char ***ids)
+{
+	json_t *nodes = NULL;
+	*ids = NULL;
+	if (client_call_json(cli, "GET", "/nodes", NULL, &nodes, NULL) != 0)
+		return NULL;
+	const char **found = calloc((size_t)(argc - first) + 1, sizeof(*found));
+	if (found == NULL) {
+		fprintf(cli->err, "Error: out of memory\n");
+		json_decref(nodes);
+		return NULL;
+	}
+	char *self = NULL;
+	for (int i = first; i < argc && found != NULL; i++) {
+		json_t *n = node_find(cli, nodes, argv[i], &self);
+		if (n == NULL) {
+			free(found);
+			found = NULL;
+		} else {
+			found[i - first] = json_path_str(n, "ID");
+		}
+	}
+	free(self);
+	if (found == NULL) {
+		json_decref(nodes);
+		return NULL;
+	}
+	*ids = found;
+	return nodes;
+}
+
+/* "/nodes/<escaped id><suffix>" (malloc'd), NULL after printing why. */
+static char *node_path(struct cli *cli, const char *id, const char *suffix)
+{
+	char *escaped = client_escape(id);
+	char *path = NULL;
+	if (escaped == NULL || asprintf(&path, "/nodes/%s%s", escaped, suffix) < 0) {
+		fprintf(cli->err, "Error: out of memory\n");
+		path = NULL;
+	}
+	free(escaped);
+	return path;
+}
+
+/* Changes a node's spec: 0 to send it, 1 when there is nothing to change,
+ * -1 after printing an error. */
+typedef int (*node_change_fn)(struct cli *cli, json_t *spec, json_t *node, void *ctx);
+
+/* GET /nodes/{id}, change its Spec, POST /nodes/{id}/update?version=N.
+ * Returns 0 when sent, 1 when unchanged, -1 after printing an error. */
+static int node_change(struct cli *cli, const char *id, node_change_fn change,
+		       void *ctx)
+{
+	char *path = node_path(cli, id, "");
+	json_t *node = NULL;
+	if (path == NULL ||
+	    client_call_json(cli, "GET", path, NULL, &node, NULL) != 0) {
+		free(path);
+		return -1;
+	}
+	free(path);
+	json_t *spec = json_object_get(node, "Spec");
+	int rc = -1;
+	if (!json_is_object(spec))
+		fprintf(cli->err, "Error: node %s has no spec\n", id);
+	else
+		rc = change(cli, spec, node, ctx);
+	char suffix[64];
+	snprintf(suffix, sizeof(suffix), "/update?version=%" JSON_INTEGER_FORMAT,
+		 json_path_int(node, "Version.Index", 0));
+	if (rc == 0 && (path = node_path(cli, id, suffix)) == NULL)
+		rc = -1;
+	if (rc == 0) {
+		if (client_call_json(cli, "POST", path, spec, NULL, NULL) != 0)
+			rc = -1;
+		free(path);
+	}
+	json_decref(node);
+	return rc;
+}
+
+/* ================================================================== */
+/* node update                                                         */
+
+struct node_update_opts {
+	const char *availability; /* NULL: unchanged */
+	const char *role;         /* NULL: unchanged */
+	json_t *label_add;        /* key -> value */
+	json_t *label_rm;         /* keys */
+};
+
+static int node_update_change(struct cli *cli, json_t *spec, json_t *node, void *ctx)
+{
+	struct node_update_opts *o = ctx;
+	json_t *labels = json_object_get(spec, "Labels");
+	size_t i;
+	json_t *key;
+	(void)node;
+	if (o->availability != NULL)
+		json_object_set_new(spec, "Availability",
+				    json_string(o->availability));
+	if (o->role != NULL)
+		json_object_set_new(spec, "Role", json_string(o->role));
+	if (json_object_size(o->label_add) + json_array_size(o->label_rm) == 0)
+		return 0;
+	if (!json_is_object(labels)) {
+		labels = json_object();
+		json_object_set_new(spec, "Labels", labels);
+	}
+	json_object_update(labels, o->label_add);
+	json_array_foreach(o->label_rm, i, key) {
+		if (json_object_del(labels, json_string_value(key)) != 0) {
+			fprintf(cli->err,
+				"Error: key %s doesn't exist in node's labels\n",
+				json_string_value(key));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Checks and records one option; 0 or the exit code. */
+static int node_update_flag(struct cli *cli, int opt, const char *value, void *arg)
+{
+	struct node_update_opts *o = arg;
+	char reason[PARSE_ERR_LEN];
+	char *key, *val;
+	int rc;
+	switch (opt) {
+	case OPT_AVAILABILITY:
+		if (parse_node_availability(value, reason, sizeof(reason)) != 0)
+			return cli_flag_error(cli, "node update",
+					      "--availability", value, reason);
+		o->availability = value;
+		return 0;
+	case OPT_ROLE:
+		if (parse_node_role(value, reason, sizeof(reason)) != 0)
+			return cli_flag_error(cli, "node update", "--role",
+					      value, reason);
+		o->role = value;
+		return 0;
+	case OPT_LABEL_ADD:
+		if (parse_label(value, &key, &val, reason, sizeof(reason)) != 0)
+			return cli_flag_error(cli, "node update", "--label-add",
+					      value, reason);
+		rc = json_object_set_new(o->label_add, key, json_string(val));
+		free(key);
+		free(val);
+		return rc == 0 ? 0
+			       : cli_flag_error(cli, "node update", "--label-add",
+						value, "not valid UTF-8");
+	case OPT_LABEL_RM:
+		if (value[0] == '\0' || strchr(value, '=') != NULL)
+			return cli_flag_error(cli, "node update", "--label-rm",
+					      value, "expected a label key");
+		if (json_array_append_new(o->label_rm, json_string(value)) != 0)
+			return cli_flag_error(cli, "node update", "--label-rm",
+					      value, "not valid UTF-8");
+		return 0;
+	default:
+		return cli_usage_error(cli, "node update", "unknown flag");
+	}
+}
+
+static const struct option node_update_options[] = {
+	{ "availability", required_argument, NULL, OPT_AVAILABILITY },
+	{ "role", required_argument, NULL, OPT_ROLE },
+	{ "label-add", required_argument, NULL, OPT_LABEL_ADD },
+	{ "label-rm", required_argument, NULL, OPT_LABEL_RM },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct cli_command node_update_command = {
+	.name = "node update",
+	.usage = node_update_usage,
+	.options = node_update_options,
+	.min_args = 1,
+	.max_args = 1,
+	.apply = node_update_flag,
+};
+
+int node_update(struct cli *cli, int argc, char **argv)
+{
+	struct node_update_opts o = { .label_add = json_object(),
+				      .label_rm = json_array() };
+	const char **ids = NULL;
+	json_t *nodes = NULL;
+	int rc = cli_parse(cli, &node_update_command, argc, argv, &o);
+	if (rc == CLI_GO_ON) {
+		nodes = node_resolve_all(cli, argc, argv, optind, &ids);
+		rc = nodes == NULL
+			     ? 1
+			     : node_change(cli, ids[0], node_update_change, &o) < 0;
+		if (rc == 0)
+			fprintf(cli->out, "%s\n", argv[optind]);
+	}
+	free(ids);
+	json_decref(nodes);
+	json_decref(o.label_add);
+	json_decref(o.label_rm);
+	return rc;
+}
+
+/* ================================================================== */
+/* node promote / demote                                               */
+
+struct node_role_verb {
+	const char *name; /* "node promote" */
+	const char *usage;
+	const char *role;    /* the role it gives */
+	const char *already; /* "Node %s is already a manager.\n" */
+	const char *done; /* "Node %s promoted to a manager in the swarm.\n" */
+};
+
+static int node_role_change(struct cli *cli, json_t *spec, json_t *node, void *ctx)
+{
+	const struct node_role_verb *verb = ctx;
+	if (strcmp(json_path_str(spec, "Role"), verb->role) == 0) {
+		fprintf(cli->out, verb->already, json_path_str(node, "ID"));
+		return 1;
+	}
+	json_object_set_new(spec, "Role", json_string(verb->role));
+	return 0;
+}
+
+static int node_set_role(struct cli *cli, int argc, char **argv,
+			 const struct node_role_verb *verb)
+{
+	const struct cli_command command = {
+		.name = verb->name,
+		.usage = verb->usage,
+		.options = cli_help_options,
+		.min_args = 1,
+		.max_args = -1,
+	};
+	const char **ids = NULL;
+	int rc = cli_parse(cli, &command, argc, argv, NULL);
+	if (rc != CLI_GO_ON)
+		return rc;
+	json_t *nodes = node_resolve_all(cli, argc, argv, optind, &ids);
+	if (nodes == NULL)
+		return 1;
+	rc = 0;
+	/* Like docker: the first failure stops the rest. */
+	for (int i = optind; i < argc && rc == 0; i++) {
+		int changed = node_change(cli, ids[i - optind],
+					  node_role_change, (void *)verb);
+		if (changed < 0)
+			rc = 1;
+		else if (changed == 0)
+			fprintf(cli->out, verb->done, argv[i]);
+	}
+	free(ids);
+	json_decref(nodes);
+	return rc;
+}
+
+int node_promote(struct cli *cli, int argc, char **argv)
+{
+	static const struct node_role_verb verb = {
+		"node promote", node_promote_usage, "manager",
+		"Node %s is already a manager.\n",
+		"Node %s promoted to a manager in the swarm.\n"
+	};
+	return node_set_role(cli, argc, argv, &verb);
+}
+
+int node_demote(struct cli *cli, int argc, char **argv)
+{
+	static const struct node_role_verb verb = {
+		"node demote", node_demote_usage, "worker",
+		"Node %s is already a worker.\n", "Manager %s demoted in the swarm.\n"
+	};
+	return node_set_role(cli, argc, argv, &verb);
+}
+
+/* ================================================================== */
+/* node rm                                                             */
+
+static const struct option node_rm_options[] = {
+	{ "force", no_argument, NULL, 'f' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct cli_command node_rm_command = {
+	.name = "node rm",
+	.usage = node_rm_usage,
+	.shorts = ":fh",
+	.options = node_rm_options,
+	.min_args = 1,
+	.max_args = -1,
+	.apply = cli_flag_true,
+};
+
+int node_rm(struct cli *cli, int argc, char **argv)
+{
+	bool force = false;
+	int rc = cli_parse(cli, &node_rm_command, argc, argv, &force);
+	if (rc != CLI_GO_ON)
+		return rc;
+	json_t *nodes = NULL;
+	if (client_call_json(cli, "GET", "/nodes", NULL, &nodes, NULL) != 0)
+		return 1;
+	char *self = NULL;
+	rc = 0;
+	/* Like docker: every node is tried, failures are reported as they come. */
+	for (int i = optind; i < argc; i++) {
+		json_t *n = node_find(cli, nodes, argv[i], &self);
+		char *path = n ? node_path(cli, json_path_str(n, "ID"),
+					   force ? "?force=true" : "?force=false")
+			       : NULL;
+		if (path != NULL &&
+		    client_call_json(cli, "DELETE", path, NULL, NULL, NULL) == 0)
+			fprintf(cli->out, "%s\n", argv[i]);
+		else
+			rc = 1;
+		free(path);
+	}
+	free(self);
+	json_decref(nodes);
+	return rc;
+}
