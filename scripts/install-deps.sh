@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
           libnng-dev libmbedtls-dev libjansson-dev libcurl4-openssl-dev libyaml-dev
           libcmocka-dev busybox-static docker.io iproute2 procps jq curl bc nftables iptables
-          openssl)
+          openssl clang-format)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
