@@ -20,6 +20,8 @@
 #include "orch_reqserver.h"
 #include "orch_wire.h"
 
+#include <nng/protocol/reqrep0/rep.h>
+
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -280,6 +282,26 @@ void orch_reqserver_reply(struct orch_reqserver_request *req, nng_msg *reply)
 }
 
 /* ---------------------------------------------------------- life cycle */
+
+int orch_reqserver_socket(nng_socket *socket, size_t max_message, char *err,
+			  size_t errlen)
+{
+	int rv = nng_rep0_open(socket);
+
+	if (rv != 0) {
+		orch_wire_errorf(err, errlen, "cannot open REP socket: %s",
+				 nng_strerror(rv));
+		return -1;
+	}
+	rv = nng_socket_set_size(*socket, NNG_OPT_RECVMAXSZ, max_message);
+	if (rv != 0) {
+		orch_wire_errorf(err, errlen, "cannot set the REP socket's "
+				 "largest message: %s", nng_strerror(rv));
+		nng_close(*socket);
+		return -1;
+	}
+	return 0;
+}
 
 static int reqserver_config_ok(const struct orch_reqserver_config *c)
 {

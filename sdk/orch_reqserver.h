@@ -43,12 +43,17 @@ struct orch_reqserver_config {
 	unsigned threads;   /* handler threads, >= 1 */
 	unsigned receivers; /* contexts kept receiving, 1..max_held */
 	unsigned max_held;  /* requests received and not answered, >= 1 */
-	int send_timeout_ms; /* a reply not taken by then is dropped; < 0: none */
+	int send_timeout_ms; /* then an untaken reply is dropped; < 0: never */
 	nng_msg *busy;      /* the answer beyond max_held (taken), or NULL */
 	orch_reqserver_handle_fn handle;
 	orch_reqserver_drop_fn drop; /* may be NULL */
 	void *arg;
 };
+
+/* Opens the rep0 socket a request server serves, taking messages of up to
+ * max_message bytes. 0, or -1 with err. */
+int orch_reqserver_socket(nng_socket *socket, size_t max_message, char *err,
+			  size_t errlen);
 
 /* Serves socket (an open rep0 socket, listening or about to; the caller
  * closes it after orch_reqserver_stop). config->busy is taken in every

@@ -18,7 +18,6 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/push.h>
-#include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 
 #include <stdarg.h>
@@ -40,14 +39,13 @@
 
 json_t *orch_sdk_error(const char *fmt, ...)
 {
-	char text[1024];
+	json_t *error;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	error = orch_wire_verror(ORCH_PROTOCOL_VERSION, fmt, ap);
 	va_end(ap);
-	return json_pack("{s:i, s:s}", "v", ORCH_PROTOCOL_VERSION, "error",
-			 text);
+	return error;
 }
 
 /* --------------------------------------------------------------- server */
@@ -109,16 +107,10 @@ static int server_open_socket(struct orch_sdk_server *server,
 {
 	int rv;
 
-	rv = nng_rep0_open(&server->socket);
-	if (rv != 0) {
-		orch_wire_errorf(err, errlen, "cannot open REP socket: %s",
-				 nng_strerror(rv));
+	if (orch_reqserver_socket(&server->socket, ORCH_SDK_MAX_MESSAGE, err,
+				  errlen) != 0)
 		return -1;
-	}
-	rv = nng_socket_set_size(server->socket, NNG_OPT_RECVMAXSZ,
-				 ORCH_SDK_MAX_MESSAGE);
-	if (rv == 0)
-		rv = nng_listen(server->socket, url, NULL, 0);
+	rv = nng_listen(server->socket, url, NULL, 0);
 	if (rv != 0) {
 		orch_wire_errorf(err, errlen, "cannot listen on %s: %s", url,
 				 nng_strerror(rv));

@@ -21,6 +21,25 @@ void orch_wire_errorf(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
+json_t *orch_wire_verror(int version, const char *fmt, va_list ap)
+{
+	char text[1024];
+
+	vsnprintf(text, sizeof(text), fmt, ap);
+	return json_pack("{s:i, s:s}", "v", version, "error", text);
+}
+
+json_t *orch_wire_error(int version, const char *fmt, ...)
+{
+	json_t *error;
+	va_list ap;
+
+	va_start(ap, fmt);
+	error = orch_wire_verror(version, fmt, ap);
+	va_end(ap);
+	return error;
+}
+
 nng_msg *orch_wire_encode(json_t *object)
 {
 	char *text = json_dumps(object, JSON_COMPACT);

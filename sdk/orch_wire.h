@@ -10,6 +10,7 @@
 #ifndef ORCH_WIRE_H
 #define ORCH_WIRE_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -21,6 +22,12 @@
  * nothing when err is NULL or errlen is 0. */
 void orch_wire_errorf(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* {"v": version, "error": <formatted text>}, or NULL when out of memory. */
+json_t *orch_wire_verror(int version, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+json_t *orch_wire_error(int version, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* A new message holding object as compact JSON; NULL when out of memory. */
 nng_msg *orch_wire_encode(json_t *object);

@@ -81,6 +81,7 @@
 
 #include <jansson.h>
 
+#include "orch_wire.h" /* orch_wire_error */
 #include "pki.h"
 
 #define CLUSTER_NET_VERSION 1
@@ -148,8 +149,7 @@ int cluster_net_reply(struct cluster_net_request *req, json_t *reply,
 		      char *err, size_t errlen);
 
 /* {"v":1, "error": <formatted text>}, or NULL when out of memory. */
-json_t *cluster_net_error(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
+#define cluster_net_error(...) orch_wire_error(CLUSTER_NET_VERSION, __VA_ARGS__)
 
 /* ---------------------------------------------------------------- client */
 

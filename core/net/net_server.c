@@ -14,9 +14,6 @@
 #include "net_internal.h"
 #include "orch_reqserver.h"
 
-#include <nng/protocol/reqrep0/rep.h>
-
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,18 +43,6 @@ nng_msg *net_encode(json_t *object)
 		msg = orch_wire_encode(object);
 	json_decref(object);
 	return msg;
-}
-
-json_t *cluster_net_error(const char *fmt, ...)
-{
-	char text[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	return json_pack("{s:i, s:s}", "v", CLUSTER_NET_VERSION, "error",
-			 text);
 }
 
 /* ------------------------------------------------------------ requests */
@@ -190,18 +175,12 @@ static int server_listen(struct cluster_net_server *server, const char *url,
 	nng_tls_config *cfg;
 	int rv;
 
-	rv = nng_rep0_open(&server->socket);
-	if (rv != 0) {
-		orch_wire_errorf(err, errlen, "cannot open REP socket: %s",
-				 nng_strerror(rv));
+	if (orch_reqserver_socket(&server->socket, CLUSTER_NET_MAX_MESSAGE,
+				  err, errlen) != 0)
 		return -1;
-	}
 	server->socket_open = true;
-	rv = nng_socket_set_size(server->socket, NNG_OPT_RECVMAXSZ,
-				 CLUSTER_NET_MAX_MESSAGE);
-	if (rv == 0)
-		rv = nng_pipe_notify(server->socket, NNG_PIPE_EV_ADD_PRE,
-				     net_conns_pipe_event, &server->conns);
+	rv = nng_pipe_notify(server->socket, NNG_PIPE_EV_ADD_PRE,
+			     net_conns_pipe_event, &server->conns);
 	if (rv == 0)
 		rv = nng_pipe_notify(server->socket, NNG_PIPE_EV_REM_POST,
 				     net_conns_pipe_event, &server->conns);
