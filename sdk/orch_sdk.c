@@ -3,22 +3,23 @@
  * server a plugin runs on its request_url, the event sender it dials to the
  * host's event_url, and the request client the host uses to call a plugin.
  *
- * State owned here: one nng socket per server/sender/client and, for a
- * server, one worker thread per nng context. A worker blocks on its own aio
- * (receive, decode, call the handler, encode, send) so that a slow handler
- * (a docker call, say) only ever holds its own thread, never one of nng's
- * shared callback threads. Every message is a compact JSON object; the
- * protocol version check and the error reply for malformed requests happen
- * here so that handlers only ever see well-formed requests.
+ * The server is orchd's one request server (orch_reqserver.h) with
+ * `workers` contexts and as many handler threads, answering each request
+ * before its handler thread takes the next; a slow handler (a docker call,
+ * say) holds its own thread, never one of nng's callback threads. State
+ * owned here: one nng socket per server/sender/client. Every message is a
+ * compact JSON object (orch_wire.h); the protocol version check and the
+ * error reply for malformed requests happen here so that handlers only
+ * ever see well-formed requests.
  */
 #include "orch_sdk.h"
+#include "orch_reqserver.h"
+#include "orch_wire.h"
 
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/push.h>
-#include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,108 +34,27 @@
 /* How long an event send may wait for the host to take it. */
 #define ORCH_SDK_EVENT_SEND_TIMEOUT_MS 10000
 
-static void sdk_errorf(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void sdk_errorf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/* ---------------------------------------------------------------- codec */
-
-/* Encodes a JSON object into a new nng message. NULL when out of memory. */
-static nng_msg *sdk_encode(json_t *object)
-{
-	char *text;
-	nng_msg *msg;
-
-	text = json_dumps(object, JSON_COMPACT);
-	if (text == NULL)
-		return NULL;
-	if (nng_msg_alloc(&msg, 0) != 0) {
-		free(text);
-		return NULL;
-	}
-	if (nng_msg_append(msg, text, strlen(text)) != 0) {
-		nng_msg_free(msg);
-		msg = NULL;
-	}
-	free(text);
-	return msg;
-}
-
-/* Decodes a message body as one JSON object. NULL with err on failure. */
-static json_t *sdk_decode(nng_msg *msg, char *err, size_t errlen)
-{
-	json_error_t jerr;
-	json_t *value;
-
-	value = json_loadb(nng_msg_body(msg), nng_msg_len(msg), 0, &jerr);
-	if (value == NULL) {
-		sdk_errorf(err, errlen, "not JSON (%s at byte %d)", jerr.text,
-			   jerr.position);
-		return NULL;
-	}
-	if (!json_is_object(value)) {
-		json_decref(value);
-		sdk_errorf(err, errlen, "not a JSON object");
-		return NULL;
-	}
-	return value;
-}
-
-/* True when object has "v" equal to the protocol version. */
-static bool sdk_version_ok(json_t *object)
-{
-	json_t *v = json_object_get(object, "v");
-
-	return json_is_integer(v) &&
-	       json_integer_value(v) == ORCH_PROTOCOL_VERSION;
-}
-
-/* Sets "v" on a reply or event; false when out of memory. */
-static bool sdk_stamp_version(json_t *object)
-{
-	return json_object_set_new(object, "v",
-				   json_integer(ORCH_PROTOCOL_VERSION)) == 0;
-}
+/* How long a reply may wait for the caller's connection to take it. */
+#define ORCH_SDK_REPLY_SEND_TIMEOUT_MS 10000
 
 json_t *orch_sdk_error(const char *fmt, ...)
 {
-	char text[1024];
+	json_t *error;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	error = orch_wire_verror(ORCH_PROTOCOL_VERSION, fmt, ap);
 	va_end(ap);
-	return json_pack("{s:i, s:s}", "v", ORCH_PROTOCOL_VERSION, "error",
-			 text);
+	return error;
 }
 
 /* --------------------------------------------------------------- server */
 
-struct sdk_worker {
-	struct orch_sdk_server *server;
-	nng_ctx ctx;
-	nng_aio *aio;
-	pthread_t thread;
-	bool ctx_open;
-	bool thread_started;
-};
-
 struct orch_sdk_server {
 	nng_socket socket;
+	struct orch_reqserver *requests;
 	orch_sdk_handler handler;
 	void *handler_ctx;
-	unsigned n_workers;
-	struct sdk_worker *workers;
 };
 
 /* Turns one request message into its reply object (never NULL unless out
@@ -144,14 +64,10 @@ static json_t *server_answer(struct orch_sdk_server *server, nng_msg *msg)
 	char why[256];
 	json_t *request, *op, *reply;
 
-	request = sdk_decode(msg, why, sizeof(why));
+	request = orch_wire_decode(msg, ORCH_PROTOCOL_VERSION, why,
+				   sizeof(why));
 	if (request == NULL)
 		return orch_sdk_error("malformed request: %s", why);
-	if (!sdk_version_ok(request)) {
-		json_decref(request);
-		return orch_sdk_error("malformed request: \"v\" must be %d",
-				      ORCH_PROTOCOL_VERSION);
-	}
 	op = json_object_get(request, "op");
 	if (!json_is_string(op)) {
 		json_decref(request);
@@ -167,60 +83,23 @@ static json_t *server_answer(struct orch_sdk_server *server, nng_msg *msg)
 		json_decref(reply);
 		return orch_sdk_error("internal error: reply is not an object");
 	}
-	if (!sdk_stamp_version(reply)) {
+	if (!orch_wire_stamp(reply, ORCH_PROTOCOL_VERSION)) {
 		json_decref(reply);
 		return NULL;
 	}
 	return reply;
 }
 
-/* Sends reply on the worker's context. Returns false when the socket is
- * closed (the worker should exit). */
-static bool worker_send(struct sdk_worker *worker, json_t *reply)
+/* The request server's handler: answers at once, on this thread. An
+ * answer that cannot be encoded (out of memory) is none: the caller times
+ * out. */
+static void server_handle(void *arg, struct orch_reqserver_request *req)
 {
-	nng_msg *msg;
-	int rv;
+	json_t *reply = server_answer(arg, orch_reqserver_request_msg(req));
+	nng_msg *msg = reply != NULL ? orch_wire_encode(reply) : NULL;
 
-	msg = sdk_encode(reply);
-	if (msg == NULL)
-		return true; /* out of memory: the client times out */
-	nng_aio_set_msg(worker->aio, msg);
-	nng_ctx_send(worker->ctx, worker->aio);
-	nng_aio_wait(worker->aio);
-	rv = nng_aio_result(worker->aio);
-	if (rv != 0) {
-		nng_msg_free(msg);
-		return rv != NNG_ECLOSED && rv != NNG_ECANCELED;
-	}
-	return true;
-}
-
-/* One worker: receive, answer, send, until the socket closes. */
-static void *worker_main(void *arg)
-{
-	struct sdk_worker *worker = arg;
-	json_t *reply;
-	nng_msg *msg;
-	bool more = true;
-	int rv;
-
-	while (more) {
-		nng_ctx_recv(worker->ctx, worker->aio);
-		nng_aio_wait(worker->aio);
-		rv = nng_aio_result(worker->aio);
-		if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
-			break; /* orch_sdk_server_stop */
-		if (rv != 0)
-			continue; /* a transient failure of one request */
-		msg = nng_aio_get_msg(worker->aio);
-		reply = server_answer(worker->server, msg);
-		nng_msg_free(msg);
-		if (reply == NULL)
-			continue;
-		more = worker_send(worker, reply);
-		json_decref(reply);
-	}
-	return NULL;
+	json_decref(reply);
+	orch_reqserver_reply(req, msg);
 }
 
 static int server_open_socket(struct orch_sdk_server *server,
@@ -228,48 +107,16 @@ static int server_open_socket(struct orch_sdk_server *server,
 {
 	int rv;
 
-	rv = nng_rep0_open(&server->socket);
-	if (rv != 0) {
-		sdk_errorf(err, errlen, "cannot open REP socket: %s",
-			   nng_strerror(rv));
+	if (orch_reqserver_socket(&server->socket, ORCH_SDK_MAX_MESSAGE, err,
+				  errlen) != 0)
 		return -1;
-	}
-	rv = nng_socket_set_size(server->socket, NNG_OPT_RECVMAXSZ,
-				 ORCH_SDK_MAX_MESSAGE);
-	if (rv == 0)
-		rv = nng_listen(server->socket, url, NULL, 0);
+	rv = nng_listen(server->socket, url, NULL, 0);
 	if (rv != 0) {
-		sdk_errorf(err, errlen, "cannot listen on %s: %s", url,
-			   nng_strerror(rv));
+		orch_wire_errorf(err, errlen, "cannot listen on %s: %s", url,
+				 nng_strerror(rv));
 		nng_close(server->socket);
 		return -1;
 	}
-	return 0;
-}
-
-static int worker_start(struct orch_sdk_server *server,
-			struct sdk_worker *worker, char *err, size_t errlen)
-{
-	int rv;
-
-	worker->server = server;
-	rv = nng_aio_alloc(&worker->aio, NULL, NULL);
-	if (rv == 0) {
-		rv = nng_ctx_open(&worker->ctx, server->socket);
-		worker->ctx_open = rv == 0;
-	}
-	if (rv != 0) {
-		sdk_errorf(err, errlen, "cannot set up a worker: %s",
-			   nng_strerror(rv));
-		return -1;
-	}
-	rv = pthread_create(&worker->thread, NULL, worker_main, worker);
-	if (rv != 0) {
-		sdk_errorf(err, errlen, "cannot start a worker thread: %s",
-			   strerror(rv));
-		return -1;
-	}
-	worker->thread_started = true;
 	return 0;
 }
 
@@ -278,36 +125,39 @@ int orch_sdk_server_start(const char *url, unsigned workers,
 			  struct orch_sdk_server **out, char *err,
 			  size_t errlen)
 {
+	struct orch_reqserver_config config = {
+		.threads = workers,
+		.receivers = workers,
+		.max_held = workers,
+		.send_timeout_ms = ORCH_SDK_REPLY_SEND_TIMEOUT_MS,
+		.handle = server_handle,
+	};
 	struct orch_sdk_server *server;
-	unsigned i;
 
 	*out = NULL;
 	if (url == NULL || handler == NULL || workers == 0) {
-		sdk_errorf(err, errlen,
-			   "server needs a url, a handler and >= 1 worker");
+		orch_wire_errorf(err, errlen,
+				 "server needs a url, a handler and >= 1 "
+				 "worker");
 		return -1;
 	}
 	server = calloc(1, sizeof(*server));
-	if (server != NULL)
-		server->workers = calloc(workers, sizeof(*server->workers));
-	if (server == NULL || server->workers == NULL) {
-		free(server);
-		sdk_errorf(err, errlen, "out of memory");
+	if (server == NULL) {
+		orch_wire_errorf(err, errlen, "out of memory");
 		return -1;
 	}
 	server->handler = handler;
 	server->handler_ctx = ctx;
-	server->n_workers = workers;
+	config.arg = server;
 	if (server_open_socket(server, url, err, errlen) != 0) {
-		free(server->workers);
 		free(server);
 		return -1;
 	}
-	for (i = 0; i < workers; i++) {
-		if (worker_start(server, &server->workers[i], err, errlen)) {
-			orch_sdk_server_stop(server);
-			return -1;
-		}
+	if (orch_reqserver_start(server->socket, &config, &server->requests,
+				 err, errlen) != 0) {
+		nng_close(server->socket);
+		free(server);
+		return -1;
 	}
 	*out = server;
 	return 0;
@@ -315,31 +165,13 @@ int orch_sdk_server_start(const char *url, unsigned workers,
 
 void orch_sdk_server_stop(struct orch_sdk_server *server)
 {
-	struct sdk_worker *worker;
-	unsigned i;
-
 	if (server == NULL)
 		return;
-	/* Stopping a worker's aio aborts the operation it waits for and
-	 * fails every later one with NNG_ECANCELED, so each worker finishes
-	 * the request it is handling (if any) and exits. Contexts and socket
-	 * are closed only when no thread can be inside an nng call on them:
-	 * nng 1.5 may panic, or leave an operation hanging, when a socket is
-	 * closed while another thread is entering or leaving one. */
-	for (i = 0; i < server->n_workers; i++)
-		if (server->workers[i].aio != NULL)
-			nng_aio_stop(server->workers[i].aio);
-	for (i = 0; i < server->n_workers; i++) {
-		worker = &server->workers[i];
-		if (worker->thread_started)
-			pthread_join(worker->thread, NULL);
-		if (worker->ctx_open)
-			nng_ctx_close(worker->ctx);
-		if (worker->aio != NULL)
-			nng_aio_free(worker->aio);
-	}
+	/* Contexts first, then the socket: nng 1.5 may panic, or leave an
+	 * operation hanging, when a socket is closed while an operation on
+	 * one of its contexts is starting or ending. */
+	orch_reqserver_stop(server->requests);
 	nng_close(server->socket);
-	free(server->workers);
 	free(server);
 }
 
@@ -358,13 +190,13 @@ int orch_sdk_events_open(const char *url, struct orch_sdk_events **out,
 	*out = NULL;
 	events = calloc(1, sizeof(*events));
 	if (events == NULL) {
-		sdk_errorf(err, errlen, "out of memory");
+		orch_wire_errorf(err, errlen, "out of memory");
 		return -1;
 	}
 	rv = nng_push0_open(&events->socket);
 	if (rv != 0) {
-		sdk_errorf(err, errlen, "cannot open PUSH socket: %s",
-			   nng_strerror(rv));
+		orch_wire_errorf(err, errlen, "cannot open PUSH socket: %s",
+				 nng_strerror(rv));
 		free(events);
 		return -1;
 	}
@@ -375,8 +207,8 @@ int orch_sdk_events_open(const char *url, struct orch_sdk_events **out,
 	if (rv == 0)
 		rv = nng_dial(events->socket, url, NULL, NNG_FLAG_NONBLOCK);
 	if (rv != 0) {
-		sdk_errorf(err, errlen, "cannot dial %s: %s", url,
-			   nng_strerror(rv));
+		orch_wire_errorf(err, errlen, "cannot dial %s: %s", url,
+				 nng_strerror(rv));
 		nng_close(events->socket);
 		free(events);
 		return -1;
@@ -394,11 +226,11 @@ int orch_sdk_events_send(struct orch_sdk_events *events, json_t *event)
 		json_decref(event);
 		return NNG_EINVAL;
 	}
-	if (!sdk_stamp_version(event)) {
+	if (!orch_wire_stamp(event, ORCH_PROTOCOL_VERSION)) {
 		json_decref(event);
 		return NNG_ENOMEM;
 	}
-	msg = sdk_encode(event);
+	msg = orch_wire_encode(event);
 	json_decref(event);
 	if (msg == NULL)
 		return NNG_ENOMEM;
@@ -477,13 +309,13 @@ int orch_sdk_client_open(const char *url, struct orch_sdk_client **out,
 		client->url = strdup(url);
 	if (client == NULL || client->url == NULL) {
 		free(client);
-		sdk_errorf(err, errlen, "out of memory");
+		orch_wire_errorf(err, errlen, "out of memory");
 		return -1;
 	}
 	rv = nng_req0_open(&client->socket);
 	if (rv != 0) {
-		sdk_errorf(err, errlen, "cannot open REQ socket: %s",
-			   nng_strerror(rv));
+		orch_wire_errorf(err, errlen, "cannot open REQ socket: %s",
+				 nng_strerror(rv));
 		free(client->url);
 		free(client);
 		return -1;
@@ -495,70 +327,13 @@ int orch_sdk_client_open(const char *url, struct orch_sdk_client **out,
 	if (rv == 0)
 		rv = nng_dial(client->socket, url, NULL, 0);
 	if (rv != 0) {
-		sdk_errorf(err, errlen, "cannot dial %s: %s", url,
-			   nng_strerror(rv));
+		orch_wire_errorf(err, errlen, "cannot dial %s: %s", url,
+				 nng_strerror(rv));
 		orch_sdk_client_close(client);
 		return -1;
 	}
 	*out = client;
 	return 0;
-}
-
-/* Runs one send or receive on ctx through aio and waits for it. */
-static int client_step(nng_ctx ctx, nng_aio *aio, bool send, int timeout_ms)
-{
-	nng_aio_set_timeout(aio, timeout_ms < 0 ? NNG_DURATION_INFINITE
-						: (nng_duration)timeout_ms);
-	if (send)
-		nng_ctx_send(ctx, aio);
-	else
-		nng_ctx_recv(ctx, aio);
-	nng_aio_wait(aio);
-	return nng_aio_result(aio);
-}
-
-/* One request/reply exchange on a context of its own, so that several
- * threads may call through one client at once. */
-static int client_exchange(struct orch_sdk_client *client, nng_msg *request,
-			   int timeout_ms, nng_msg **reply, char *err,
-			   size_t errlen)
-{
-	nng_aio *aio;
-	nng_ctx ctx;
-	int rv;
-
-	rv = nng_aio_alloc(&aio, NULL, NULL);
-	if (rv != 0) {
-		nng_msg_free(request);
-		sdk_errorf(err, errlen, "cannot call %s: %s", client->url,
-			   nng_strerror(rv));
-		return -1;
-	}
-	rv = nng_ctx_open(&ctx, client->socket);
-	if (rv != 0) {
-		nng_msg_free(request);
-		nng_aio_free(aio);
-		sdk_errorf(err, errlen, "cannot call %s: %s", client->url,
-			   nng_strerror(rv));
-		return -1;
-	}
-	nng_aio_set_msg(aio, request);
-	rv = client_step(ctx, aio, true, timeout_ms);
-	if (rv != 0) {
-		nng_msg_free(request);
-		sdk_errorf(err, errlen, "cannot send to %s: %s", client->url,
-			   nng_strerror(rv));
-	} else {
-		rv = client_step(ctx, aio, false, timeout_ms);
-		if (rv == 0)
-			*reply = nng_aio_get_msg(aio);
-		else
-			sdk_errorf(err, errlen, "no reply from %s: %s",
-				   client->url, nng_strerror(rv));
-	}
-	nng_ctx_close(ctx);
-	nng_aio_free(aio);
-	return rv == 0 ? 0 : -1;
 }
 
 int orch_sdk_client_call(struct orch_sdk_client *client, json_t *request,
@@ -572,34 +347,29 @@ int orch_sdk_client_call(struct orch_sdk_client *client, json_t *request,
 	*reply = NULL;
 	if (!json_is_object(request)) {
 		json_decref(request);
-		sdk_errorf(err, errlen, "request is not a JSON object");
+		orch_wire_errorf(err, errlen, "request is not a JSON object");
 		return -1;
 	}
 	/* A caller may set "v" itself (tests of version checks do). */
 	if (json_object_get(request, "v") == NULL &&
-	    !sdk_stamp_version(request))
+	    !orch_wire_stamp(request, ORCH_PROTOCOL_VERSION))
 		msg = NULL;
 	else
-		msg = sdk_encode(request);
+		msg = orch_wire_encode(request);
 	json_decref(request);
 	if (msg == NULL) {
-		sdk_errorf(err, errlen, "out of memory");
+		orch_wire_errorf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (client_exchange(client, msg, timeout_ms, &answer, err, errlen))
+	if (orch_wire_exchange(client->socket, client->url, msg, nng_clock(),
+			       timeout_ms, &answer, err, errlen) != 0)
 		return -1;
-	decoded = sdk_decode(answer, why, sizeof(why));
+	decoded = orch_wire_decode(answer, ORCH_PROTOCOL_VERSION, why,
+				   sizeof(why));
 	nng_msg_free(answer);
 	if (decoded == NULL) {
-		sdk_errorf(err, errlen, "garbage reply from %s: %s",
-			   client->url, why);
-		return -1;
-	}
-	if (!sdk_version_ok(decoded)) {
-		json_decref(decoded);
-		sdk_errorf(err, errlen,
-			   "garbage reply from %s: \"v\" is not %d",
-			   client->url, ORCH_PROTOCOL_VERSION);
+		orch_wire_errorf(err, errlen, "garbage reply from %s: %s",
+				 client->url, why);
 		return -1;
 	}
 	*reply = decoded;

@@ -36,11 +36,13 @@
  * connection has not authenticated (after a reconnect), and the client
  * authenticates again and resends.
  *
- * Requests and held requests. `workers` threads each receive on their own
- * nng context. A request handed to the handler takes its context with it
- * (the worker opens a fresh one), so the handler may keep the request and
- * answer it later from any thread with cluster_net_reply, exactly once.
- * The number of requests handed out and not yet answered (held long-polls
+ * Requests and held requests. The server is orchd's one request server
+ * (sdk/orch_reqserver.h): nng contexts driven by aio callbacks, and
+ * `workers` handler threads that take the received requests in order. A
+ * request handed to the handler keeps its context until it is answered,
+ * so the handler may keep the request and answer it later from any thread
+ * with cluster_net_reply, exactly once; the reply is sent without waiting.
+ * The number of requests received and not yet answered (held long-polls
  * included) is capped by max_pending: beyond it, requests are answered at
  * once with a "server busy" error. The expected pattern is one held
  * request per connected agent, so max_pending must exceed the number of
@@ -79,13 +81,14 @@
 
 #include <jansson.h>
 
+#include "orch_wire.h" /* orch_wire_error */
 #include "pki.h"
 
 #define CLUSTER_NET_VERSION 1
 #define CLUSTER_NET_PORT 2377
 /* Largest message accepted from a peer (NNG_OPT_RECVMAXSZ). */
 #define CLUSTER_NET_MAX_MESSAGE ((size_t)16 << 20)
-/* How long a reply may wait for its connection to be free for sending. */
+/* How long a reply may wait for its connection to take it. */
 #define CLUSTER_NET_SEND_TIMEOUT_MS 10000
 
 /* TLS material, all PEM text (NUL-terminated). The server needs all
@@ -110,20 +113,20 @@ struct cluster_net_peer {
 struct cluster_net_server;
 struct cluster_net_request;
 
-/* Called on a worker thread for each well-formed request ("v" right, "op"
+/* Called on a handler thread for each well-formed request ("v" right, "op"
  * a string) other than the built-in ones. The handler must eventually call
  * cluster_net_reply(req, ...) exactly once, now or later, from any thread. */
 typedef void (*cluster_net_handler)(void *ctx, struct cluster_net_request *req);
 
-/* Starts listening on url ("tls+tcp://ADDR:PORT") with `workers` receiving
+/* Starts listening on url ("tls+tcp://ADDR:PORT") with `workers` handler
  * threads (>= 1) and at most max_pending (>= 1) unanswered requests. */
 int cluster_net_server_start(const char *url, const struct cluster_net_tls *tls,
 			     unsigned workers, unsigned max_pending,
 			     cluster_net_handler handler, void *ctx,
 			     struct cluster_net_server **out, char *err,
 			     size_t errlen);
-/* Stops receiving, waits for handlers running on worker threads, drops the
- * requests still pending and frees everything. No thread may call
+/* Stops receiving, waits for handlers running on handler threads, drops
+ * the requests still pending and frees everything. No thread may call
  * cluster_net_reply during or after this call. */
 void cluster_net_server_stop(struct cluster_net_server *srv);
 /* The port actually bound (useful with port 0), or -1. */
@@ -137,15 +140,16 @@ json_t *cluster_net_request_body(const struct cluster_net_request *req);
 
 /* Answers req and frees it (in every case). reply (stolen) must be a JSON
  * object; "v" is set here. NULL drops the request without an answer (the
- * caller times out). May block up to CLUSTER_NET_SEND_TIMEOUT_MS when the
- * connection is still sending an earlier reply. Returns -1 when the reply
- * could not be sent (bad reply, connection closed or stuck). */
+ * caller times out). Never waits: the reply goes out when the connection
+ * takes it, or is dropped after CLUSTER_NET_SEND_TIMEOUT_MS or when the
+ * connection closed (the caller's call fails then). Returns -1 when reply
+ * cannot be sent at all (not an object: an error is sent instead; out of
+ * memory: nothing is). */
 int cluster_net_reply(struct cluster_net_request *req, json_t *reply,
 		      char *err, size_t errlen);
 
 /* {"v":1, "error": <formatted text>}, or NULL when out of memory. */
-json_t *cluster_net_error(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
+#define cluster_net_error(...) orch_wire_error(CLUSTER_NET_VERSION, __VA_ARGS__)
 
 /* ---------------------------------------------------------------- client */
 

@@ -1,8 +1,11 @@
 /*
  * test_sdk_transport.c: cmocka tests of the SDK's transport half: a request
  * server answered through orch_sdk_client over inproc:// and ipc://,
- * concurrent callers, malformed requests sent as raw bytes, timeouts, and
- * events pushed to a PULL socket (also when the sender dials first).
+ * concurrent callers, malformed requests sent as raw bytes, timeouts,
+ * events pushed to a PULL socket (also when the sender dials first), and
+ * the request server underneath (orch_reqserver.h) with deferred replies:
+ * many requests held at once and answered later from another thread, the
+ * busy answer beyond max_held, and a stop that drops held requests.
  *
  * State: each test owns its server, client and sockets; ipc:// sockets live
  * in a fresh mkdtemp directory removed at the end of the test.
@@ -14,6 +17,7 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/pull.h>
+#include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 
 #include <pthread.h>
@@ -22,7 +26,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "orch_reqserver.h"
 #include "orch_sdk.h"
+#include "orch_wire.h"
 
 /* Generous guard against a hang; tests never wait for it on success. */
 #define TEST_GUARD_MS 10000
@@ -485,6 +491,169 @@ static void test_events_ipc(void **state)
 	dir_remove(&dir, "ev.sock");
 }
 
+/* ------------------------------------------- the request server, deferred */
+
+#define HELD_MAX 40
+
+/* What the deferring handler keeps: every request handed to it. */
+struct held {
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	struct orch_reqserver_request *reqs[HELD_MAX];
+	int user[HELD_MAX];
+	unsigned n;
+	unsigned dropped;
+};
+
+static void held_handle(void *arg, struct orch_reqserver_request *req)
+{
+	struct held *held = arg;
+
+	pthread_mutex_lock(&held->lock);
+	assert_true(held->n < HELD_MAX);
+	held->user[held->n] = (int)held->n;
+	orch_reqserver_request_set_user(req, &held->user[held->n]);
+	held->reqs[held->n++] = req;
+	pthread_cond_broadcast(&held->changed);
+	pthread_mutex_unlock(&held->lock);
+}
+
+static void held_drop(void *arg, void *user)
+{
+	struct held *held = arg;
+
+	assert_true(user >= (void *)&held->user[0] &&
+		    user < (void *)&held->user[HELD_MAX]);
+	held->dropped++;
+}
+
+static void held_wait(struct held *held, unsigned n)
+{
+	pthread_mutex_lock(&held->lock);
+	while (held->n < n)
+		pthread_cond_wait(&held->changed, &held->lock);
+	pthread_mutex_unlock(&held->lock);
+}
+
+/* One raw call: sends text, returns the reply text (malloc'd) or NULL. */
+static char *raw_exchange(nng_socket sock, const char *text, int timeout_ms)
+{
+	nng_msg *msg, *reply;
+	char err[256], *answer;
+
+	assert_int_equal(nng_msg_alloc(&msg, 0), 0);
+	assert_int_equal(nng_msg_append(msg, text, strlen(text)), 0);
+	if (orch_wire_exchange(sock, "inproc://held", msg, nng_clock(),
+			       timeout_ms, &reply, err, sizeof(err)) != 0)
+		return NULL;
+	answer = strndup(nng_msg_body(reply), nng_msg_len(reply));
+	nng_msg_free(reply);
+	return answer;
+}
+
+struct held_caller {
+	nng_socket sock;
+	char text[16];
+	char *answer;
+	int timeout_ms;
+	pthread_t thread;
+};
+
+static void *held_caller_main(void *arg)
+{
+	struct held_caller *c = arg;
+
+	c->answer = raw_exchange(c->sock, c->text, c->timeout_ms);
+	return NULL;
+}
+
+static void held_callers_start(struct held_caller *callers, unsigned n,
+			       nng_socket sock, int timeout_ms)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		callers[i].sock = sock;
+		callers[i].timeout_ms = timeout_ms;
+		snprintf(callers[i].text, sizeof(callers[i].text), "r%u", i);
+		assert_int_equal(pthread_create(&callers[i].thread, NULL,
+						held_caller_main, &callers[i]),
+				 0);
+	}
+}
+
+/* Answers every held request with its own text, newest first. */
+static void held_answer_all(struct held *held)
+{
+	nng_msg *reply, *req;
+
+	pthread_mutex_lock(&held->lock);
+	while (held->n > 0) {
+		req = orch_reqserver_request_msg(held->reqs[--held->n]);
+		assert_int_equal(nng_msg_alloc(&reply, 0), 0);
+		assert_int_equal(nng_msg_append(reply, nng_msg_body(req),
+						nng_msg_len(req)), 0);
+		orch_reqserver_reply(held->reqs[held->n], reply);
+	}
+	pthread_mutex_unlock(&held->lock);
+}
+
+/* 40 requests held at once by 2 handler threads with 2 contexts
+ * receiving, each answered later with its own text; one more is answered
+ * "busy" at once; a stop with 3 requests held drops them (drop called,
+ * ASan: nothing leaks) and their callers time out. */
+static void test_reqserver_deferred(void **state)
+{
+	struct held held = {PTHREAD_MUTEX_INITIALIZER,
+			    PTHREAD_COND_INITIALIZER, {0}, {0}, 0, 0};
+	struct held_caller callers[HELD_MAX];
+	struct orch_reqserver_config config = {
+		.threads = 2, .receivers = 2, .max_held = HELD_MAX,
+		.send_timeout_ms = TEST_GUARD_MS, .handle = held_handle,
+		.drop = held_drop, .arg = &held,
+	};
+	struct orch_reqserver *server;
+	nng_socket rep, req;
+	char err[256], *answer;
+	unsigned i;
+
+	(void)state;
+	assert_int_equal(nng_rep0_open(&rep), 0);
+	assert_int_equal(nng_listen(rep, "inproc://held", NULL, 0), 0);
+	assert_int_equal(nng_msg_alloc(&config.busy, 0), 0);
+	assert_int_equal(nng_msg_append(config.busy, "busy", 4), 0);
+	assert_int_equal(orch_reqserver_start(rep, &config, &server, err,
+					      sizeof(err)), 0);
+	assert_int_equal(nng_req0_open(&req), 0);
+	assert_int_equal(nng_dial(req, "inproc://held", NULL, 0), 0);
+
+	held_callers_start(callers, HELD_MAX, req, TEST_GUARD_MS);
+	held_wait(&held, HELD_MAX);
+	answer = raw_exchange(req, "one more", TEST_GUARD_MS);
+	assert_non_null(answer);
+	assert_string_equal(answer, "busy");
+	free(answer);
+	held_answer_all(&held);
+	for (i = 0; i < HELD_MAX; i++) {
+		pthread_join(callers[i].thread, NULL);
+		assert_non_null(callers[i].answer);
+		assert_string_equal(callers[i].answer, callers[i].text);
+		free(callers[i].answer);
+	}
+
+	/* The contexts answered are reused; a stop drops what is held. */
+	held_callers_start(callers, 3, req, 1000);
+	held_wait(&held, 3);
+	for (i = 0; i < 3; i++) {
+		pthread_join(callers[i].thread, NULL);
+		assert_null(callers[i].answer);
+	}
+	orch_reqserver_stop(server);
+	assert_int_equal(held.dropped, 3);
+	nng_close(req);
+	nng_close(rep);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -496,6 +665,7 @@ int main(void)
 		cmocka_unit_test(test_events_inproc),
 		cmocka_unit_test(test_events_dial_before_listen),
 		cmocka_unit_test(test_events_ipc),
+		cmocka_unit_test(test_reqserver_deferred),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
