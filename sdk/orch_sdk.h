@@ -14,7 +14,9 @@
  *     nodes that fit a task;
  *   - the runtime helper (orch_runtime_start): the plugin writes callbacks
  *     that start, stop, remove, list and read the logs of one task, and
- *     reports what its tasks do with orch_runtime_report.
+ *     reports what its tasks do with orch_runtime_report;
+ *   - child processes (orch_children_start): tasks run as child
+ *     processes, their statuses reported, stopped with a signal.
  *
  * sdk/README.md is the guide; examples/ holds one plugin of each kind.
  */
@@ -419,5 +421,49 @@ void orch_utf8_sanitize(char *text, size_t len);
  * that does not exist reads as empty. Returns 0, or -1 with err. */
 int orch_file_tail(const char *path, int64_t lines, size_t max_bytes,
 		   char **data, size_t *len, char *err, size_t errlen);
+
+/* ------------------------------------------------------ child processes */
+
+/* The tasks of a runtime that runs them as child processes of the plugin
+ * (orch_sdk_child.c). A task's argv is image (looked up in PATH), then
+ * command, then args; its environment is env, plus a default PATH when env
+ * sets none; stdin is /dev/null, stdout and stderr go to a log file; it
+ * runs in a session (and process group) of its own. The set reports, with
+ * orch_runtime_report, "running" once a task is spawned and, when it
+ * ends, "complete" (exit code 0), "failed" (another exit code, or 128 + N
+ * and "killed by signal N") or "shutdown" (it ended after a stop). A
+ * thread per task waits for its end. Every call is thread-safe; the
+ * refusals are the err texts the core shows for the task. */
+struct orch_children;
+
+/* A new, empty set; default_grace_ms is the stop grace of a task that
+ * sets no stop_grace_ms. NULL when out of memory. */
+struct orch_children *orch_children_new(int64_t default_grace_ms);
+/* Spawns the task, reported through server. log_path receives its output
+ * (created or truncated; NULL: /dev/null). Refuses a task id it holds
+ * ("task already exists"), a task without image or with mounts, and any
+ * start once orch_children_free has begun. Returns 0, or -1 with err
+ * ("cannot run sh: ..."). */
+int orch_children_start(struct orch_children *set,
+			struct orch_runtime_server *server,
+			const struct orch_rt_task *task, const char *log_path,
+			char *err, size_t errlen);
+/* Sends SIGTERM to the task's process group, then SIGKILL once grace_ms
+ * (< 0: the task's grace) has run out. Returns at once: 0 (also when the
+ * task has ended or is stopping), or -1 with err "no such task". */
+int orch_children_stop(struct orch_children *set, const char *task_id,
+		       int64_t grace_ms, char *err, size_t errlen);
+/* Forgets an ended task; -1 with err "no such task" or "task has not
+ * ended; stop it first". */
+int orch_children_remove(struct orch_children *set, const char *task_id,
+			 char *err, size_t errlen);
+/* Adds the status of every task held to list (for "list"). */
+int orch_children_list(struct orch_children *set, struct orch_rt_list *list,
+		       char *err, size_t errlen);
+bool orch_children_has(struct orch_children *set, const char *task_id);
+/* SIGKILLs the tasks still running, waits until each end is reported
+ * (shutdown), frees the set: for fini, before orch_runtime_stop. NULL is
+ * fine. */
+void orch_children_free(struct orch_children *set);
 
 #endif
