@@ -5,7 +5,8 @@
  *
  *   - the plugin ABI (orch_plugin.h: struct orch_plugin, struct orch_host,
  *     ORCH_PLUGIN_EXPORT) and the protocol's names (orch_protocol.h);
- *   - host helpers: reading an option (orch_option), logging (orch_logf);
+ *   - host helpers: reading an option (orch_option), logging (orch_logf),
+ *     an error text (orch_errorf);
  *   - the low-level layer the helpers are built on: a JSON request server,
  *     an event sender, a client. Only this layer uses jansson types; a
  *     plugin built on the helpers below never touches JSON;
@@ -39,6 +40,12 @@ enum orch_option_result {
 	ORCH_OPTION_ABSENT = 0,  /* not set (or set to null); buf is "" */
 	ORCH_OPTION_FOUND = 1,   /* buf holds the value as text */
 };
+
+/* Writes a printf-style error text into err (errlen bytes, cut to fit;
+ * nothing when err is NULL or errlen 0), as every SDK call and callback
+ * that fails does. */
+void orch_errorf(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* Looks key up in host->config_json (the plugin's options, set with
  * `orchd --plugin-opt NAME.KEY=VALUE` or the config file). A string value

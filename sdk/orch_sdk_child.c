@@ -308,9 +308,9 @@ int orch_children_start(struct orch_children *set,
 	if (refusal == NULL && rc == 0)
 		return 0;
 	if (refusal != NULL)
-		sdk_errorf(err, errlen, "%s", refusal);
+		orch_errorf(err, errlen, "%s", refusal);
 	else
-		sdk_errorf(err, errlen, "cannot run %s: %s", task->image,
+		orch_errorf(err, errlen, "cannot run %s: %s", task->image,
 			   strerror(rc));
 	if (c != NULL)
 		child_free(c);
@@ -334,7 +334,7 @@ int orch_children_stop(struct orch_children *set, const char *task_id,
 	}
 	pthread_mutex_unlock(&set->lock);
 	if (c == NULL)
-		sdk_errorf(err, errlen, "no such task");
+		orch_errorf(err, errlen, "no such task");
 	return c == NULL ? -1 : 0; /* an ended task: nothing to do */
 }
 
@@ -346,7 +346,7 @@ int orch_children_remove(struct orch_children *set, const char *task_id,
 	pthread_mutex_lock(&set->lock);
 	link = child_find(set, task_id);
 	if (*link == NULL || !(*link)->ended)
-		sdk_errorf(err, errlen, "%s",
+		orch_errorf(err, errlen, "%s",
 			   *link == NULL ? "no such task"
 					 : "task has not ended; stop it first");
 	else {
@@ -375,7 +375,7 @@ int orch_children_list(struct orch_children *set, struct orch_rt_list *list,
 	}
 	pthread_mutex_unlock(&set->lock);
 	if (rc != 0)
-		sdk_errorf(err, errlen, "out of memory");
+		orch_errorf(err, errlen, "out of memory");
 	return rc;
 }
 
