@@ -291,14 +291,11 @@ static void test_skeleton_start_stop_list_remove(void **state)
 	child_life(*state, SKELETON_SO, false);
 }
 
-/* The skeleton: how tasks end, its refusals, fini kills what runs. */
-static void test_skeleton_ends_refusals_fini(void **state)
+/* Starts "ok" (exit 0) and "bad" (exit 3); checks how each ended. */
+static void expect_exit_statuses(struct plugin_fixture *h)
 {
-	struct plugin_fixture *h = *state;
 	json_t *s;
-	pid_t pid;
 
-	load_ok(h, SKELETON_SO, "{}");
 	assert_string_equal(one_task(h, "start", rtask("ok", "exit 0", 0),
 				     "accepted"), "");
 	assert_string_equal(one_task(h, "start", rtask("bad", "exit 3", 0),
@@ -308,6 +305,16 @@ static void test_skeleton_ends_refusals_fini(void **state)
 	s = wait_status(h, "bad", "failed");
 	assert_int_equal(json_integer_value(json_object_get(s, "exit_code")), 3);
 	assert_string_equal(test_json_str(s, "error"), "exit code 3");
+}
+
+/* The skeleton: how tasks end, its refusals, fini kills what runs. */
+static void test_skeleton_ends_refusals_fini(void **state)
+{
+	struct plugin_fixture *h = *state;
+	pid_t pid;
+
+	load_ok(h, SKELETON_SO, "{}");
+	expect_exit_statuses(h);
 	expect_listed(h, "bad", "failed");
 
 	assert_string_equal(one_task(h, "start", rtask("long", "exec sleep 30",
@@ -339,18 +346,10 @@ static void test_child_ends_and_kill_after_grace(void **state)
 	json_t *reply, *s;
 
 	load_ok(h, CHILD_SO, "{\"default_grace_ms\":300}");
-	reply = fixture_call(h, batch("start", json_pack("[o, o, o]",
-		rtask("ok", "exit 0", 0), rtask("bad", "exit 3", 0),
-		rtask("stubborn", "trap '' TERM; echo trapped; "
-				  "while :; do sleep 1; done", -1))));
-	assert_int_equal(json_array_size(json_object_get(reply, "accepted")),
-			 3);
-	json_decref(reply);
-	s = wait_status(h, "ok", "complete");
-	assert_int_equal(json_integer_value(json_object_get(s, "exit_code")), 0);
-	s = wait_status(h, "bad", "failed");
-	assert_int_equal(json_integer_value(json_object_get(s, "exit_code")), 3);
-	assert_string_equal(test_json_str(s, "error"), "exit code 3");
+	assert_string_equal(one_task(h, "start", rtask("stubborn",
+		"trap '' TERM; echo trapped; while :; do sleep 1; done", -1),
+		"accepted"), "");
+	expect_exit_statuses(h);
 
 	/* Ignores SIGTERM: killed once the grace (the option's 300 ms; the
 	 * task set none and the stop gives none) has run out. */
