@@ -78,11 +78,28 @@ struct orch_plugin {
 	const char *const *options;
 };
 
-/* The one symbol a plugin exports; defined by the plugin as
+/* The one symbol a plugin exports; defined by the plugin with
+ * ORCH_PLUGIN_DEFINE below, or by hand as
  *   ORCH_PLUGIN_EXPORT const struct orch_plugin *orch_plugin_entry(void)
  *   { return &my_plugin; }
  * (declared exported here too, so that it stays visible even where the
  * definition forgets the attribute). */
 ORCH_PLUGIN_EXPORT const struct orch_plugin *orch_plugin_entry(void);
+
+/* Defines the plugin's descriptor and orch_plugin_entry in one go, with
+ * abi_version set to this header's ORCH_PLUGIN_ABI_VERSION; the arguments
+ * are the descriptor's other fields, designated:
+ *   ORCH_PLUGIN_DEFINE(.kind = ORCH_PLUGIN_RUNTIME, .name = "mine",
+ *                      .version = "1.0", .init = mine_init,
+ *                      .fini = mine_fini);
+ * Use it once, in one file of the plugin. */
+#define ORCH_PLUGIN_DEFINE(...)                                              \
+	static const struct orch_plugin orch_plugin_descriptor = {            \
+		.abi_version = ORCH_PLUGIN_ABI_VERSION, __VA_ARGS__};         \
+	ORCH_PLUGIN_EXPORT const struct orch_plugin *orch_plugin_entry(void)  \
+	{                                                                     \
+		return &orch_plugin_descriptor;                               \
+	}                                                                     \
+	struct orch_plugin_define_needs_a_semicolon
 
 #endif

@@ -5,7 +5,8 @@
  *
  *   - the plugin ABI (orch_plugin.h: struct orch_plugin, struct orch_host,
  *     ORCH_PLUGIN_EXPORT) and the protocol's names (orch_protocol.h);
- *   - host helpers: reading an option (orch_option), logging (orch_logf);
+ *   - host helpers: reading an option (orch_option), logging (orch_logf),
+ *     an error text (orch_errorf);
  *   - the low-level layer the helpers are built on: a JSON request server,
  *     an event sender, a client. Only this layer uses jansson types; a
  *     plugin built on the helpers below never touches JSON;
@@ -14,7 +15,9 @@
  *     nodes that fit a task;
  *   - the runtime helper (orch_runtime_start): the plugin writes callbacks
  *     that start, stop, remove, list and read the logs of one task, and
- *     reports what its tasks do with orch_runtime_report.
+ *     reports what its tasks do with orch_runtime_report;
+ *   - child processes (orch_children_start): tasks run as child
+ *     processes, their statuses reported, stopped with a signal.
  *
  * sdk/README.md is the guide; examples/ holds one plugin of each kind.
  */
@@ -37,6 +40,12 @@ enum orch_option_result {
 	ORCH_OPTION_ABSENT = 0,  /* not set (or set to null); buf is "" */
 	ORCH_OPTION_FOUND = 1,   /* buf holds the value as text */
 };
+
+/* Writes a printf-style error text into err (errlen bytes, cut to fit;
+ * nothing when err is NULL or errlen 0), as every SDK call and callback
+ * that fails does. */
+void orch_errorf(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* Looks key up in host->config_json (the plugin's options, set with
  * `orchd --plugin-opt NAME.KEY=VALUE` or the config file). A string value
@@ -419,5 +428,49 @@ void orch_utf8_sanitize(char *text, size_t len);
  * that does not exist reads as empty. Returns 0, or -1 with err. */
 int orch_file_tail(const char *path, int64_t lines, size_t max_bytes,
 		   char **data, size_t *len, char *err, size_t errlen);
+
+/* ------------------------------------------------------ child processes */
+
+/* The tasks of a runtime that runs them as child processes of the plugin
+ * (orch_sdk_child.c). A task's argv is image (looked up in PATH), then
+ * command, then args; its environment is env, plus a default PATH when env
+ * sets none; stdin is /dev/null, stdout and stderr go to a log file; it
+ * runs in a session (and process group) of its own. The set reports, with
+ * orch_runtime_report, "running" once a task is spawned and, when it
+ * ends, "complete" (exit code 0), "failed" (another exit code, or 128 + N
+ * and "killed by signal N") or "shutdown" (it ended after a stop). A
+ * thread per task waits for its end. Every call is thread-safe; the
+ * refusals are the err texts the core shows for the task. */
+struct orch_children;
+
+/* A new, empty set; default_grace_ms is the stop grace of a task that
+ * sets no stop_grace_ms. NULL when out of memory. */
+struct orch_children *orch_children_new(int64_t default_grace_ms);
+/* Spawns the task, reported through server. log_path receives its output
+ * (created or truncated; NULL: /dev/null). Refuses a task id it holds
+ * ("task already exists"), a task without image or with mounts, and any
+ * start once orch_children_free has begun. Returns 0, or -1 with err
+ * ("cannot run sh: ..."). */
+int orch_children_start(struct orch_children *set,
+			struct orch_runtime_server *server,
+			const struct orch_rt_task *task, const char *log_path,
+			char *err, size_t errlen);
+/* Sends SIGTERM to the task's process group, then SIGKILL once grace_ms
+ * (< 0: the task's grace) has run out. Returns at once: 0 (also when the
+ * task has ended or is stopping), or -1 with err "no such task". */
+int orch_children_stop(struct orch_children *set, const char *task_id,
+		       int64_t grace_ms, char *err, size_t errlen);
+/* Forgets an ended task; -1 with err "no such task" or "task has not
+ * ended; stop it first". */
+int orch_children_remove(struct orch_children *set, const char *task_id,
+			 char *err, size_t errlen);
+/* Adds the status of every task held to list (for "list"). */
+int orch_children_list(struct orch_children *set, struct orch_rt_list *list,
+		       char *err, size_t errlen);
+bool orch_children_has(struct orch_children *set, const char *task_id);
+/* SIGKILLs the tasks still running, waits until each end is reported
+ * (shutdown), frees the set: for fini, before orch_runtime_stop. NULL is
+ * fine. */
+void orch_children_free(struct orch_children *set);
 
 #endif

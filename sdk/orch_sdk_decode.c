@@ -5,25 +5,13 @@
  */
 #include "sdk_decode.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-
-void sdk_errorf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 int sdk_field_error(const struct sdk_where *w, const char *field,
 		    const char *what)
 {
-	sdk_errorf(w->err, w->errlen, "%s[%zu].%s: %s", w->array, w->index,
+	orch_errorf(w->err, w->errlen, "%s[%zu].%s: %s", w->array, w->index,
 		   field, what);
 	return -1;
 }
@@ -32,7 +20,7 @@ int sdk_dec_object(json_t *obj, const struct sdk_where *w)
 {
 	if (json_is_object(obj))
 		return 0;
-	sdk_errorf(w->err, w->errlen, "%s[%zu]: expected an object", w->array,
+	orch_errorf(w->err, w->errlen, "%s[%zu]: expected an object", w->array,
 		   w->index);
 	return -1;
 }

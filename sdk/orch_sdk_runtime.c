@@ -381,13 +381,13 @@ int orch_runtime_start(const struct orch_host *host,
 
 	*out = NULL;
 	if (why != NULL) {
-		sdk_errorf(err, errlen, "orch_runtime_start: %s", why);
+		orch_errorf(err, errlen, "orch_runtime_start: %s", why);
 		return -1;
 	}
 	rs = calloc(1, sizeof(*rs));
 	if (rs == NULL || (rs->queued = json_array()) == NULL) {
 		free(rs);
-		sdk_errorf(err, errlen, "out of memory");
+		orch_errorf(err, errlen, "out of memory");
 		return -1;
 	}
 	rs->rt = *runtime; /* version 1 is every field of today's struct */
@@ -400,7 +400,7 @@ int orch_runtime_start(const struct orch_host *host,
 	if (orch_sdk_events_open(host->event_url, &rs->events, err, errlen))
 		goto fail;
 	if (pthread_create(&rs->sender, NULL, sender_main, rs) != 0) {
-		sdk_errorf(err, errlen, "cannot start the event sender thread");
+		orch_errorf(err, errlen, "cannot start the event sender thread");
 		goto fail;
 	}
 	rs->sender_running = true;

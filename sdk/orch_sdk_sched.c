@@ -93,14 +93,14 @@ static int dec_array(json_t *request, const char *field, size_t size,
 	*items = NULL;
 	*n = 0;
 	if (!json_is_array(value)) {
-		sdk_errorf(err, errlen, "%s: expected an array", field);
+		orch_errorf(err, errlen, "%s: expected an array", field);
 		return -1;
 	}
 	if (json_array_size(value) == 0)
 		return 0;
 	*items = calloc(json_array_size(value), size);
 	if (*items == NULL) {
-		sdk_errorf(err, errlen, "%s: out of memory", field);
+		orch_errorf(err, errlen, "%s: out of memory", field);
 		return -1;
 	}
 	*n = json_array_size(value);
@@ -116,7 +116,7 @@ int orch_sched_request_decode(json_t *request, struct orch_sched_request *out,
 
 	memset(out, 0, sizeof(*out));
 	if (!json_is_object(request)) {
-		sdk_errorf(err, errlen, "request: expected an object");
+		orch_errorf(err, errlen, "request: expected an object");
 		return -1;
 	}
 	out->json = json_incref(request);
@@ -218,7 +218,7 @@ int orch_sched_constraint_parse(const char *expression,
 	ne = strstr(expression, "!=");
 	op = eq == NULL ? ne : (ne == NULL || eq < ne ? eq : ne);
 	if (op == NULL) {
-		sdk_errorf(err, errlen,
+		orch_errorf(err, errlen,
 			     "invalid constraint \"%s\": no operator (== or !=)",
 			     expression);
 		return -1;
@@ -231,13 +231,13 @@ int orch_sched_constraint_parse(const char *expression,
 	value_end = value + strlen(value);
 	trim(&value, &value_end);
 	if (constraint_key(key, (size_t)(key_end - key), out)) {
-		sdk_errorf(err, errlen,
+		orch_errorf(err, errlen,
 			     "invalid constraint \"%s\": unknown key \"%.*s\"",
 			     expression, (int)(key_end - key), key);
 		return -1;
 	}
 	if (value == value_end || strpbrk(value, "=!<>~") != NULL) {
-		sdk_errorf(err, errlen,
+		orch_errorf(err, errlen,
 			     "invalid constraint \"%s\": missing or bad value",
 			     expression);
 		return -1;

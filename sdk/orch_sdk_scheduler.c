@@ -213,7 +213,7 @@ int orch_scheduler_start(const struct orch_host *host,
 	*state = NULL;
 	if (scheduler == NULL || scheduler->version < 1 ||
 	    scheduler->pick == NULL) {
-		sdk_errorf(err, errlen, "orch_scheduler_start: %s",
+		orch_errorf(err, errlen, "orch_scheduler_start: %s",
 			   scheduler == NULL || scheduler->version < 1
 				   ? "struct orch_scheduler has no version"
 				   : "no pick function");
@@ -221,7 +221,7 @@ int orch_scheduler_start(const struct orch_host *host,
 	}
 	s = calloc(1, sizeof(*s));
 	if (s == NULL) {
-		sdk_errorf(err, errlen, "out of memory");
+		orch_errorf(err, errlen, "out of memory");
 		return -1;
 	}
 	/* Version 1 is every field of today's struct; a later version adds

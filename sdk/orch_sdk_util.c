@@ -1,6 +1,6 @@
 /*
- * orch_sdk_util.c: the SDK's small helpers (orch_sdk.h): reading a plugin
- * option from the host table, logging through the host, and the runtime
+ * orch_sdk_util.c: the SDK's small helpers (orch_sdk.h): an error text
+ * into err/errlen, reading a plugin option from the host table, logging through the host, and the runtime
  * toolbox (node capacity, UTF-8 cleanup, tailing a log file). No state.
  */
 #include "sdk_decode.h"
@@ -14,6 +14,17 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+void orch_errorf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
 
 /* ------------------------------------------------------------ options */
 
@@ -35,12 +46,12 @@ static enum orch_option_result option_text(json_t *value, const char *key,
 	else if (json_is_boolean(value))
 		text = json_is_true(value) ? "true" : "false";
 	else {
-		sdk_errorf(buf, len, "option \"%s\": expected a string, "
+		orch_errorf(buf, len, "option \"%s\": expected a string, "
 				     "number or boolean", key);
 		return ORCH_OPTION_ERROR;
 	}
 	if (strlen(text) >= len) {
-		sdk_errorf(buf, len, "option \"%s\": value longer than %zu "
+		orch_errorf(buf, len, "option \"%s\": value longer than %zu "
 				     "bytes", key, len == 0 ? 0 : len - 1);
 		return ORCH_OPTION_ERROR;
 	}
@@ -61,7 +72,7 @@ enum orch_option_result orch_option(const struct orch_host *host,
 	buf[0] = '\0';
 	config = json_loads(text, 0, &jerr);
 	if (!json_is_object(config)) {
-		sdk_errorf(buf, len, "plugin options: %s",
+		orch_errorf(buf, len, "plugin options: %s",
 			   config ? "not a JSON object" : jerr.text);
 		json_decref(config);
 		return ORCH_OPTION_ERROR;
@@ -247,7 +258,7 @@ int orch_file_tail(const char *path, int64_t lines, size_t max_bytes,
 	if (fd < 0 && errno == ENOENT) {
 		*data = calloc(1, 1);
 		if (*data == NULL)
-			sdk_errorf(err, errlen, "out of memory");
+			orch_errorf(err, errlen, "out of memory");
 		return *data != NULL ? 0 : -1;
 	}
 	got = fd < 0 ? -errno : read_end(fd, max_bytes, &buf, &from);
@@ -255,7 +266,7 @@ int orch_file_tail(const char *path, int64_t lines, size_t max_bytes,
 		close(fd);
 	if (got < 0) {
 		free(buf);
-		sdk_errorf(err, errlen, "%s: %s", path, strerror((int)-got));
+		orch_errorf(err, errlen, "%s: %s", path, strerror((int)-got));
 		return -1;
 	}
 	if (from > 0) { /* drop the partial first line */

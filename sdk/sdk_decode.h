@@ -19,8 +19,6 @@ struct sdk_where {
 	size_t errlen;
 };
 
-SDK_HIDDEN void sdk_errorf(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 /* "<array>[<index>].<field>: <what>"; returns -1. */
 SDK_HIDDEN int sdk_field_error(const struct sdk_where *w, const char *field,
 			       const char *what);

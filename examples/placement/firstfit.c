@@ -36,17 +36,9 @@ static int firstfit_init(const struct orch_host *host, void **state,
 	return orch_scheduler_start(host, &firstfit, state, err, errlen);
 }
 
-static const struct orch_plugin firstfit_plugin = {
-	.abi_version = ORCH_PLUGIN_ABI_VERSION,
-	.kind = ORCH_PLUGIN_SCHEDULER,
-	.name = "firstfit",
-	.version = "1.0",
-	.init = firstfit_init,
-	.fini = orch_scheduler_stop,
-};
-
-/* The one symbol orchd looks for. */
-ORCH_PLUGIN_EXPORT const struct orch_plugin *orch_plugin_entry(void)
-{
-	return &firstfit_plugin;
-}
+/* The descriptor, and orch_plugin_entry: the one symbol orchd looks for. */
+ORCH_PLUGIN_DEFINE(.kind = ORCH_PLUGIN_SCHEDULER,
+		   .name = "firstfit",
+		   .version = "1.0",
+		   .init = firstfit_init,
+		   .fini = orch_scheduler_stop);

@@ -25,6 +25,7 @@
 
 #include "crc32c.h"
 #include "raft_wal.h"
+#include "test_common.h"
 
 #define TEST_SEG_NAME "wal-0000000000000001.log"
 
@@ -175,10 +176,8 @@ static void fault_io_init(struct fault_io *f, struct wal_io *io)
 static int setup_dir(void **state)
 {
 	struct test_ctx *t = calloc(1, sizeof(*t));
-	if (t == NULL)
-		return -1;
-	snprintf(t->dir, sizeof(t->dir), "/tmp/test_raft_wal.XXXXXX");
-	if (mkdtemp(t->dir) == NULL) {
+
+	if (t == NULL || test_tmpdir_make(t->dir, sizeof(t->dir), "raft-wal")) {
 		free(t);
 		return -1;
 	}
@@ -186,29 +185,11 @@ static int setup_dir(void **state)
 	return 0;
 }
 
-/* Removes dir and everything in it (files and one level of directories). */
-static int remove_tree(const char *dir, int depth)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char path[512];
-
-	while (d != NULL && (de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (unlink(path) != 0 && depth < 1)
-			remove_tree(path, depth + 1);
-	}
-	if (d != NULL)
-		closedir(d);
-	return rmdir(dir);
-}
-
 static int teardown_dir(void **state)
 {
 	struct test_ctx *t = *state;
-	int rc = remove_tree(t->dir, 0);
+	int rc = test_tmpdir_remove(t->dir);
+
 	free(t);
 	return rc;
 }

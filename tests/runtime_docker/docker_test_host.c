@@ -9,10 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dlfcn.h>
 #include <jansson.h>
 #include <nng/nng.h>
-#include <nng/protocol/pipeline0/pull.h>
 #include <nng/supplemental/util/platform.h>
 #include <limits.h>
 #include <stdio.h>
@@ -25,7 +23,6 @@
 
 char test_node_id[64];
 char test_data_dir[PATH_MAX]; /* absolute, made by docker_test_main */
-static unsigned test_url_seq;
 
 /* The info lines of the plugin that contain test_log_wanted, kept so
  * that a test can wait for one (guarded by test_log_mu). */
@@ -128,43 +125,17 @@ static void engine_cleanup(struct docker_api *api)
 int host_plugin_try_init(struct test_host *h, const char *config, char *err,
 			 size_t errlen)
 {
-	snprintf(h->request_url, sizeof(h->request_url),
-		 "inproc://docker-test-req-%d-%u", (int)getpid(),
-		 test_url_seq++);
-	snprintf(h->config, sizeof(h->config), "%s", config ? config : "{}");
-	h->host.version = ORCH_PLUGIN_ABI_VERSION;
-	h->host.plugin_name = h->plugin->name;
-	h->host.request_url = h->request_url;
-	h->host.event_url = h->event_url;
-	h->host.node_id = test_node_id;
-	h->host.data_dir = test_data_dir;
-	h->host.config_json = h->config;
-	h->host.log = test_log;
-	if (h->plugin->init(&h->host, &h->state, err, errlen) != 0) {
-		h->state = NULL;
-		return -1;
-	}
-	if (orch_sdk_client_open(h->request_url, &h->client, err, errlen) != 0)
-		fail_msg("client open: %s", err);
-	return 0;
+	return fixture_init(&h->f, config, err, errlen);
 }
 
 void host_plugin_init(struct test_host *h, const char *config)
 {
-	char err[512];
-
-	if (host_plugin_try_init(h, config, err, sizeof(err)) != 0)
-		fail_msg("plugin init with %s: %s", config ? config : "{}",
-			 err);
+	fixture_init_ok(&h->f, config);
 }
 
 void host_plugin_fini(struct test_host *h)
 {
-	orch_sdk_client_close(h->client);
-	h->client = NULL;
-	if (h->state != NULL)
-		h->plugin->fini(h->state);
-	h->state = NULL;
+	fixture_fini(&h->f);
 }
 
 int setup_without_init(void **state)
@@ -173,32 +144,15 @@ int setup_without_init(void **state)
 	char err[512];
 
 	assert_non_null(h);
-	h->dl = dlopen(ORCHD_TEST_PLUGIN, RTLD_NOW | RTLD_LOCAL);
-	if (h->dl == NULL)
-		fail_msg("dlopen %s: %s", ORCHD_TEST_PLUGIN, dlerror());
-	const struct orch_plugin *(*entry)(void) =
-		(const struct orch_plugin *(*)(void))dlsym(
-			h->dl, ORCH_PLUGIN_ENTRY_SYMBOL);
-	assert_non_null(entry);
-	h->plugin = entry();
-	assert_int_equal(h->plugin->abi_version, ORCH_PLUGIN_ABI_VERSION);
-	assert_int_equal(h->plugin->kind, ORCH_PLUGIN_RUNTIME);
-	assert_string_equal(h->plugin->name, "docker");
+	fixture_open(&h->f, "docker");
+	h->f.host.node_id = test_node_id;
+	h->f.host.data_dir = test_data_dir;
+	h->f.host.log = test_log;
+	fixture_load(&h->f, ORCHD_TEST_PLUGIN, ORCH_PLUGIN_RUNTIME);
+	assert_string_equal(h->f.plugin->name, "docker");
 	assert_int_equal(docker_api_open(NULL, &h->api, err, sizeof(err)),
 			 DOCKER_API_OK);
 	engine_cleanup(h->api);
-	snprintf(h->event_url, sizeof(h->event_url),
-		 "inproc://docker-test-events-%d-%u", (int)getpid(),
-		 test_url_seq++);
-	assert_int_equal(nng_pull0_open(&h->pull), 0);
-	h->pull_open = true;
-	assert_int_equal(nng_socket_set_ms(h->pull, NNG_OPT_RECVTIMEO,
-					   TEST_EVENT_TIMEOUT_MS),
-			 0);
-	assert_int_equal(nng_socket_set_size(h->pull, NNG_OPT_RECVMAXSZ, 0),
-			 0);
-	assert_int_equal(nng_listen(h->pull, h->event_url, NULL, 0), 0);
-	h->statuses = json_array();
 	*state = h;
 	return 0;
 }
@@ -216,95 +170,28 @@ int teardown(void **state)
 
 	if (h == NULL)
 		return 0;
-	host_plugin_fini(h);
+	fixture_fini(&h->f);
 	if (h->api != NULL)
 		engine_cleanup(h->api);
 	if (h->engine2 != NULL)
 		engine_cleanup(h->engine2);
 	docker_api_close(h->api);
 	docker_api_close(h->engine2);
-	if (h->pull_open)
-		nng_close(h->pull);
-	json_decref(h->statuses);
-	/* The plugin's threads are gone: unloading is safe. */
-	if (h->dl != NULL)
-		dlclose(h->dl);
+	fixture_close(&h->f); /* the plugin's threads are gone: unloads */
 	free(h);
 	return 0;
 }
 
-/* Sends a request (stolen) and returns the reply (new). */
-json_t *host_call(struct test_host *h, json_t *request)
-{
-	json_t *reply = NULL;
-	char err[512];
-
-	if (orch_sdk_client_call(h->client, request, TEST_CALL_TIMEOUT_MS,
-				 &reply, err, sizeof(err)) != 0)
-		fail_msg("call: %s", err);
-	return reply;
-}
-
 json_t *host_info(struct test_host *h)
 {
-	return host_call(h, json_pack("{s:i,s:s}", "v", 1, "op", ORCH_OP_INFO));
+	return fixture_call(&h->f, json_pack("{s:i,s:s}", "v", 1, "op",
+					     ORCH_OP_INFO));
 }
 
-/* Receives one event (bounded); appends its statuses. */
-void host_receive(struct test_host *h)
-{
-	json_t *event, *status;
-	char *buf = NULL;
-	size_t len = 0, i;
-	int rc;
-
-	rc = nng_recv(h->pull, &buf, &len, NNG_FLAG_ALLOC);
-	if (rc != 0)
-		fail_msg("no event within %d ms: %s", TEST_EVENT_TIMEOUT_MS,
-			 nng_strerror(rc));
-	event = json_loadb(buf, len, 0, NULL);
-	nng_free(buf, len);
-	assert_non_null(event);
-	assert_string_equal(json_string_value(json_object_get(event, "op")),
-			    ORCH_OP_TASK_STATUS);
-	assert_string_equal(
-		json_string_value(json_object_get(event, "plugin")), "docker");
-	json_array_foreach(json_object_get(event, "statuses"), i, status)
-		json_array_append(h->statuses, status);
-	json_decref(event);
-}
-
-const char *status_str(json_t *status, const char *key)
-{
-	return json_string_value(json_object_get(status, key));
-}
-
-/* The first status of task_id whose state is in `states` (a
- * '|'-separated list), received already or to come. Borrowed. */
 json_t *host_wait(struct test_host *h, const char *task_id,
-			 const char *states)
+		  const char *states)
 {
-	size_t seen = 0, received;
-
-	for (received = 0; received < TEST_MAX_EVENTS; received++) {
-		for (; seen < json_array_size(h->statuses); seen++) {
-			json_t *s = json_array_get(h->statuses, seen);
-			const char *state = status_str(s, "state");
-			char *found;
-
-			if (strcmp(status_str(s, "task_id"), task_id) != 0)
-				continue;
-			found = strstr(states, state);
-			if (found != NULL &&
-			    (found == states || found[-1] == '|') &&
-			    (found[strlen(state)] == '\0' ||
-			     found[strlen(state)] == '|'))
-				return s;
-		}
-		host_receive(h);
-	}
-	fail_msg("task %s never reached %s", task_id, states);
-	return NULL;
+	return fixture_wait(&h->f, task_id, states, TEST_WAIT_MS);
 }
 
 /* The states task_id went through, comma-separated, into buf. */
@@ -315,11 +202,11 @@ const char *host_history(struct test_host *h, const char *task_id,
 	size_t i, used = 0;
 
 	buf[0] = '\0';
-	json_array_foreach(h->statuses, i, s) {
-		if (strcmp(status_str(s, "task_id"), task_id) != 0)
+	json_array_foreach(h->f.seen, i, s) {
+		if (strcmp(test_json_str(s, "task_id"), task_id) != 0)
 			continue;
 		used += snprintf(buf + used, len - used, "%s%s",
-				 used ? "," : "", status_str(s, "state"));
+				 used ? "," : "", test_json_str(s, "state"));
 		if (used >= len)
 			break;
 	}
@@ -345,7 +232,7 @@ json_t *sleeper(const char *id)
 void host_start(struct test_host *h, json_t *tasks)
 {
 	size_t n = json_array_size(tasks);
-	json_t *reply = host_call(h, json_pack("{s:i,s:s,s:o}", "v", 1, "op",
+	json_t *reply = fixture_call(&h->f, json_pack("{s:i,s:s,s:o}", "v", 1, "op",
 					       ORCH_OP_START, "tasks", tasks));
 
 	assert_null(json_object_get(reply, "error"));
@@ -361,8 +248,8 @@ void host_start(struct test_host *h, json_t *tasks)
 
 void host_stop(struct test_host *h, const char *task_id, int grace_ms)
 {
-	json_t *reply = host_call(
-		h, json_pack("{s:i,s:s,s:[{s:s,s:i}]}", "v", 1, "op",
+	json_t *reply = fixture_call(
+		&h->f, json_pack("{s:i,s:s,s:[{s:s,s:i}]}", "v", 1, "op",
 			     ORCH_OP_STOP, "tasks", "task_id", task_id,
 			     "grace_ms", grace_ms));
 
@@ -371,17 +258,6 @@ void host_stop(struct test_host *h, const char *task_id, int grace_ms)
 	json_decref(reply);
 }
 
-json_t *host_list_find(json_t *list_reply, const char *task_id)
-{
-	json_t *s;
-	size_t i;
-
-	json_array_foreach(json_object_get(list_reply, "tasks"), i, s) {
-		if (strcmp(status_str(s, "task_id"), task_id) == 0)
-			return s;
-	}
-	return NULL;
-}
 
 
 

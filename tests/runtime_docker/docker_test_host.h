@@ -1,9 +1,9 @@
 /*
  * docker_test_host.h: the fixture the tests of the `docker` runtime share.
- * A test is a tiny host, as orchd is: it loads build/plugins/docker.so
- * with dlopen, listens (nng PULL) on the event URL it gives the plugin,
- * calls init with an orch_host and sends requests with the SDK's client.
- * Every wait is a bounded receive on the event socket. Each test run uses
+ * A test is a tiny host, as orchd is (tests/common/plugin_fixture.h): it
+ * loads build/plugins/docker.so with dlopen, listens (nng PULL) on the
+ * event URL it gives the plugin, calls init with an orch_host and sends
+ * requests with the SDK's client (fixture_call). Every wait is bounded. Each test run uses
  * a node id of its own (test-docker-<pid>) and removes every container
  * carrying that node label, in the default engine and in h->engine2 when a
  * test set it, before and after each test, also when a test fails.
@@ -19,32 +19,22 @@
 
 #include "docker_api.h"
 #include "orch_plugin.h"
-#include "orch_sdk.h"
+#include "plugin_fixture.h"
 
 #define TEST_IMAGE "busybox:local"
 /* A registry on a loopback port nothing listens on: the pull fails at once
  * and no traffic leaves the machine (a bare name would ask Docker Hub). */
 #define TEST_MISSING_IMAGE "127.0.0.1:9/orchd-no-such-image:latest"
 #define TEST_EVENT_TIMEOUT_MS 60000
-#define TEST_CALL_TIMEOUT_MS 30000
-#define TEST_MAX_EVENTS 10000
+
+/* Bounds every wait for a status (images may be pulled meanwhile). */
+#define TEST_WAIT_MS 120000
 
 struct test_host {
-	void *dl;
-	const struct orch_plugin *plugin;
-	void *state;
-	struct orch_host host;
-	char request_url[128];
-	char event_url[128];
-	char config[1024];
-	nng_socket pull;
-	bool pull_open;
-	struct orch_sdk_client *client;
+	struct plugin_fixture f; /* node test_node_id, data test_data_dir */
 	struct docker_api *api;     /* the default engine */
 	struct docker_api *engine2; /* another engine a test uses, or NULL */
-	json_t *statuses; /* every STATUS received, in order */
 };
-
 
 extern char test_node_id[64];
 extern char test_data_dir[PATH_MAX]; /* absolute, made by docker_test_main */
@@ -72,8 +62,6 @@ int host_plugin_try_init(struct test_host *h, const char *config, char *err,
 			 size_t errlen);
 void host_plugin_fini(struct test_host *h);
 
-/* Sends a request (stolen) and returns the reply (new). */
-json_t *host_call(struct test_host *h, json_t *request);
 json_t *host_info(struct test_host *h);
 /* The first status of task_id whose state is in `states` (a
  * '|'-separated list), received already or to come. Borrowed. */
@@ -81,14 +69,12 @@ json_t *host_wait(struct test_host *h, const char *task_id,
 		  const char *states);
 const char *host_history(struct test_host *h, const char *task_id, char *buf,
 			 size_t len);
-const char *status_str(json_t *status, const char *key);
 
 json_t *rtask(const char *id, const char *image, json_t *command);
 json_t *sleeper(const char *id);
 /* Starts the tasks (stolen array) and checks every one was accepted. */
 void host_start(struct test_host *h, json_t *tasks);
 void host_stop(struct test_host *h, const char *task_id, int grace_ms);
-json_t *host_list_find(json_t *list_reply, const char *task_id);
 
 /* Runs the cmocka group: skips (77) without a usable dockerd (fails with
  * ORCHD_REQUIRE_DOCKER=1), makes the run's node id and data directory. */

@@ -37,7 +37,7 @@ static void assert_available(struct test_host *h)
 	json_t *reply = host_info(h);
 
 	if (!json_is_true(json_object_get(reply, "available")))
-		fail_msg("engine unavailable: %s", status_str(reply, "error"));
+		fail_msg("engine unavailable: %s", test_json_str(reply, "error"));
 	json_decref(reply);
 }
 
@@ -50,8 +50,8 @@ static void start_sleeper(struct test_host *h, const char *task_id, char *id,
 
 	host_start(h, json_pack("[o]", sleeper(task_id)));
 	s = host_wait(h, task_id, "running|failed|rejected");
-	assert_string_equal(status_str(s, "state"), "running");
-	snprintf(id, idlen, "%s", status_str(s, "runtime_id"));
+	assert_string_equal(test_json_str(s, "state"), "running");
+	snprintf(id, idlen, "%s", test_json_str(s, "runtime_id"));
 }
 
 static void stop_and_wait(struct test_host *h, const char *task_id)
@@ -60,7 +60,7 @@ static void stop_and_wait(struct test_host *h, const char *task_id)
 
 	host_stop(h, task_id, 1000);
 	s = host_wait(h, task_id, "shutdown|complete|failed");
-	assert_string_equal(status_str(s, "state"), "shutdown");
+	assert_string_equal(test_json_str(s, "state"), "shutdown");
 }
 
 /* A value that is no unix socket of this machine is refused at init, the
@@ -137,16 +137,16 @@ static void test_socket_second_path(void **state)
 	snprintf(expected, sizeof(expected), "docker: cannot reach %s", link);
 	reply = host_info(h);
 	assert_true(json_is_false(json_object_get(reply, "available")));
-	assert_non_null(strstr(status_str(reply, "error"), expected));
+	assert_non_null(strstr(test_json_str(reply, "error"), expected));
 	json_decref(reply);
-	reply = host_call(h, json_pack("{s:i,s:s,s:[o]}", "v", 1, "op",
+	reply = fixture_call(&h->f, json_pack("{s:i,s:s,s:[o]}", "v", 1, "op",
 				       ORCH_OP_START, "tasks",
 				       sleeper("sock2")));
 	assert_int_equal(json_array_size(json_object_get(reply, "accepted")),
 			 0);
 	error = json_array_get(json_object_get(reply, "errors"), 0);
-	assert_string_equal(status_str(error, "task_id"), "sock2");
-	assert_non_null(strstr(status_str(error, "error"), expected));
+	assert_string_equal(test_json_str(error, "task_id"), "sock2");
+	assert_non_null(strstr(test_json_str(error, "error"), expected));
 	json_decref(reply);
 }
 
@@ -161,7 +161,7 @@ static size_t engine_count(struct docker_api *api, const char *id)
 				      sizeof(err)) != DOCKER_API_OK)
 		fail_msg("list: %s", err);
 	json_array_foreach(list, i, c) {
-		if (strcmp(status_str(c, "Id"), id) == 0)
+		if (strcmp(test_json_str(c, "Id"), id) == 0)
 			n++;
 	}
 	json_decref(filters);

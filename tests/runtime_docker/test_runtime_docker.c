@@ -33,12 +33,12 @@
 static void test_info_available(void **state)
 {
 	struct test_host *h = *state;
-	json_t *reply = host_call(h, json_pack("{s:i,s:s}", "v", 1, "op",
+	json_t *reply = fixture_call(&h->f, json_pack("{s:i,s:s}", "v", 1, "op",
 					       ORCH_OP_INFO));
 	json_t *res = json_object_get(reply, "resources");
 
 	assert_true(json_is_true(json_object_get(reply, "available")));
-	assert_string_equal(status_str(reply, "kind"), "runtime");
+	assert_string_equal(test_json_str(reply, "kind"), "runtime");
 	assert_true(json_integer_value(json_object_get(res, "nano_cpus")) >=
 		    1000000000);
 	assert_true(json_integer_value(json_object_get(res, "memory_bytes")) >
@@ -59,8 +59,8 @@ static void test_start_three_then_stop(void **state)
 	for (i = 0; i < 3; i++) {
 		json_t *s = host_wait(h, ids[i], "running|failed|rejected");
 
-		assert_string_equal(status_str(s, "state"), "running");
-		assert_non_null(status_str(s, "runtime_id"));
+		assert_string_equal(test_json_str(s, "state"), "running");
+		assert_string_not_equal(test_json_str(s, "runtime_id"), "");
 		assert_string_equal(host_history(h, ids[i], hist, sizeof(hist)),
 				    "preparing,starting,running");
 	}
@@ -73,19 +73,19 @@ static void test_start_three_then_stop(void **state)
 	json_array_foreach(list, i, c) {
 		json_t *labels = json_object_get(c, "Labels");
 
-		assert_string_equal(status_str(c, "State"), "running");
-		assert_string_equal(status_str(labels, "orchd.service.id"),
+		assert_string_equal(test_json_str(c, "State"), "running");
+		assert_string_equal(test_json_str(labels, "orchd.service.id"),
 				    "svc1");
-		assert_string_equal(status_str(labels, "orchd.service.name"),
+		assert_string_equal(test_json_str(labels, "orchd.service.name"),
 				    "web");
-		assert_string_equal(status_str(labels, "orchd.node.id"),
+		assert_string_equal(test_json_str(labels, "orchd.node.id"),
 				    test_node_id);
-		assert_string_equal(status_str(labels, "orchd.data-dir"),
+		assert_string_equal(test_json_str(labels, "orchd.data-dir"),
 				    test_data_dir);
-		assert_string_equal(status_str(labels, "orchd.stop-grace-ms"),
+		assert_string_equal(test_json_str(labels, "orchd.stop-grace-ms"),
 				    "2000");
 		for (j = 0; j < 3; j++)
-			if (strcmp(status_str(labels, "orchd.task.id"),
+			if (strcmp(test_json_str(labels, "orchd.task.id"),
 				   ids[j]) == 0)
 				found++;
 	}
@@ -97,7 +97,7 @@ static void test_start_three_then_stop(void **state)
 	for (i = 0; i < 3; i++) {
 		json_t *s = host_wait(h, ids[i], "shutdown|complete|failed");
 
-		assert_string_equal(status_str(s, "state"), "shutdown");
+		assert_string_equal(test_json_str(s, "state"), "shutdown");
 	}
 }
 
@@ -114,7 +114,7 @@ static void test_stop_while_starting(void **state)
 	host_start(h, json_pack("[o]", sleeper("early1")));
 	host_stop(h, "early1", 1000);
 	s = host_wait(h, "early1", "shutdown|complete|failed|rejected");
-	assert_string_equal(status_str(s, "state"), "shutdown");
+	assert_string_equal(test_json_str(s, "state"), "shutdown");
 	host_history(h, "early1", hist, sizeof(hist));
 	last = strrchr(hist, ',');
 	assert_string_equal(last ? last + 1 : hist, "shutdown");
@@ -124,7 +124,7 @@ static void test_stop_while_starting(void **state)
 			 DOCKER_API_OK);
 	json_decref(filters);
 	json_array_foreach(list, i, c)
-		assert_string_not_equal(status_str(c, "State"), "running");
+		assert_string_not_equal(test_json_str(c, "State"), "running");
 	json_decref(list);
 }
 
@@ -139,11 +139,11 @@ static void test_exit_codes(void **state)
 				rtask("exit0", TEST_IMAGE,
 				      json_pack("[sss]", "sh", "-c", "exit 0"))));
 	s = host_wait(h, "exit3", "complete|failed|shutdown|rejected");
-	assert_string_equal(status_str(s, "state"), "failed");
+	assert_string_equal(test_json_str(s, "state"), "failed");
 	assert_int_equal(json_integer_value(json_object_get(s, "exit_code")), 3);
-	assert_string_equal(status_str(s, "error"), "task: non-zero exit (3)");
+	assert_string_equal(test_json_str(s, "error"), "task: non-zero exit (3)");
 	s = host_wait(h, "exit0", "complete|failed|shutdown|rejected");
-	assert_string_equal(status_str(s, "state"), "complete");
+	assert_string_equal(test_json_str(s, "state"), "complete");
 	assert_int_equal(json_integer_value(json_object_get(s, "exit_code")), 0);
 }
 
@@ -161,9 +161,9 @@ static void test_unknown_image_rejected(void **state)
 	host_start(h, json_pack("[o]", rtask("noimg", TEST_MISSING_IMAGE,
 					     json_pack("[s]", "true"))));
 	s = host_wait(h, "noimg", "rejected|running|failed");
-	assert_string_equal(status_str(s, "state"), "rejected");
-	assert_non_null(strstr(status_str(s, "error"), engine_says));
-	assert_non_null(strstr(status_str(s, "error"), TEST_MISSING_IMAGE));
+	assert_string_equal(test_json_str(s, "state"), "rejected");
+	assert_non_null(strstr(test_json_str(s, "error"), engine_says));
+	assert_non_null(strstr(test_json_str(s, "error"), TEST_MISSING_IMAGE));
 }
 
 static void test_container_config(void **state)
@@ -187,9 +187,9 @@ static void test_container_config(void **state)
 	json_object_set_new(task, "labels", json_pack("{s:s}", "team", "a"));
 	host_start(h, json_pack("[o]", task));
 	s = host_wait(h, "cfg1", "running|failed|rejected");
-	assert_string_equal(status_str(s, "state"), "running");
+	assert_string_equal(test_json_str(s, "state"), "running");
 	assert_int_equal(docker_api_container_inspect(
-				 h->api, status_str(s, "runtime_id"), &info,
+				 h->api, test_json_str(s, "runtime_id"), &info,
 				 err, sizeof(err)),
 			 DOCKER_API_OK);
 	hc = json_object_get(info, "HostConfig");
@@ -202,7 +202,7 @@ static void test_container_config(void **state)
 		json_integer_value(json_object_get(hc, "MemoryReservation")),
 		32 << 20);
 	assert_true(json_is_true(json_object_get(hc, "Init")));
-	assert_string_equal(status_str(json_object_get(hc, "RestartPolicy"),
+	assert_string_equal(test_json_str(json_object_get(hc, "RestartPolicy"),
 				       "Name"),
 			    "no");
 	assert_string_equal(json_string_value(json_array_get(
@@ -211,10 +211,10 @@ static void test_container_config(void **state)
 	assert_string_equal(json_string_value(json_array_get(
 				    json_object_get(config, "Cmd"), 0)),
 			    "1000");
-	assert_string_equal(status_str(json_object_get(config, "Labels"),
+	assert_string_equal(test_json_str(json_object_get(config, "Labels"),
 				       "team"),
 			    "a");
-	assert_string_equal(status_str(info, "Name"), "/orchd-web.1.cfg1");
+	assert_string_equal(test_json_str(info, "Name"), "/orchd-web.1.cfg1");
 	json_array_foreach(json_object_get(config, "Env"), i, env) {
 		if (strcmp(json_string_value(env), "COLOR=blue") == 0)
 			found_env = true;
@@ -240,27 +240,27 @@ static void test_logs(void **state)
 						"echo oops >&2; printf "
 						"'\\377\\303\\251\\n' >&2"))));
 	s = host_wait(h, "logs1", "complete|failed|rejected");
-	assert_string_equal(status_str(s, "state"), "complete");
+	assert_string_equal(test_json_str(s, "state"), "complete");
 	s = host_wait(h, "logs2", "complete|failed|rejected");
-	assert_string_equal(status_str(s, "state"), "complete");
-	reply = host_call(h, json_pack("{s:i,s:s,s:s,s:i}", "v", 1, "op",
+	assert_string_equal(test_json_str(s, "state"), "complete");
+	reply = fixture_call(&h->f, json_pack("{s:i,s:s,s:s,s:i}", "v", 1, "op",
 				       ORCH_OP_LOGS, "task_id", "logs1",
 				       "tail", 0));
-	assert_string_equal(status_str(reply, "data"), "hello\ntwo\nthree\n");
+	assert_string_equal(test_json_str(reply, "data"), "hello\ntwo\nthree\n");
 	json_decref(reply);
-	reply = host_call(h, json_pack("{s:i,s:s,s:s,s:i}", "v", 1, "op",
+	reply = fixture_call(&h->f, json_pack("{s:i,s:s,s:s,s:i}", "v", 1, "op",
 				       ORCH_OP_LOGS, "task_id", "logs1",
 				       "tail", 1));
-	assert_string_equal(status_str(reply, "data"), "three\n");
+	assert_string_equal(test_json_str(reply, "data"), "three\n");
 	json_decref(reply);
-	reply = host_call(h, json_pack("{s:i,s:s,s:s,s:i}", "v", 1, "op",
+	reply = fixture_call(&h->f, json_pack("{s:i,s:s,s:s,s:i}", "v", 1, "op",
 				       ORCH_OP_LOGS, "task_id", "logs2",
 				       "tail", 0));
 	/* The invalid byte arrives replaced (by the engine's json-file log
 	 * driver with U+FFFD, else by the plugin with '?'), the valid UTF-8
 	 * (e-acute) as is. */
-	if (strcmp(status_str(reply, "data"), "oops\n\xef\xbf\xbd\xc3\xa9\n") != 0)
-		assert_string_equal(status_str(reply, "data"),
+	if (strcmp(test_json_str(reply, "data"), "oops\n\xef\xbf\xbd\xc3\xa9\n") != 0)
+		assert_string_equal(test_json_str(reply, "data"),
 				    "oops\n?\xc3\xa9\n");
 	json_decref(reply);
 }
@@ -273,30 +273,30 @@ static void test_restart_adoption(void **state)
 
 	host_start(h, json_pack("[o]", sleeper("adopt1")));
 	s = host_wait(h, "adopt1", "running|failed|rejected");
-	assert_string_equal(status_str(s, "state"), "running");
+	assert_string_equal(test_json_str(s, "state"), "running");
 	snprintf(runtime_id, sizeof(runtime_id), "%s",
-		 status_str(s, "runtime_id"));
+		 test_json_str(s, "runtime_id"));
 
 	host_plugin_fini(h);
 	host_plugin_init(h, NULL);
-	reply = host_call(h, json_pack("{s:i,s:s}", "v", 1, "op",
+	reply = fixture_call(&h->f, json_pack("{s:i,s:s}", "v", 1, "op",
 				       ORCH_OP_LIST));
-	listed = host_list_find(reply, "adopt1");
+	listed = fixture_listed(reply, "adopt1");
 	assert_non_null(listed);
-	assert_string_equal(status_str(listed, "state"), "running");
-	assert_string_equal(status_str(listed, "runtime_id"), runtime_id);
+	assert_string_equal(test_json_str(listed, "state"), "running");
+	assert_string_equal(test_json_str(listed, "runtime_id"), runtime_id);
 	json_decref(reply);
 
 	/* The new instance stops what the old one started. */
-	json_array_clear(h->statuses);
+	json_array_clear(h->f.seen);
 	host_stop(h, "adopt1", 1000);
 	s = host_wait(h, "adopt1", "shutdown|complete|failed");
-	assert_string_equal(status_str(s, "state"), "shutdown");
-	reply = host_call(h, json_pack("{s:i,s:s}", "v", 1, "op",
+	assert_string_equal(test_json_str(s, "state"), "shutdown");
+	reply = fixture_call(&h->f, json_pack("{s:i,s:s}", "v", 1, "op",
 				       ORCH_OP_LIST));
-	listed = host_list_find(reply, "adopt1");
+	listed = fixture_listed(reply, "adopt1");
 	assert_non_null(listed);
-	assert_string_equal(status_str(listed, "state"), "shutdown");
+	assert_string_equal(test_json_str(listed, "state"), "shutdown");
 	json_decref(reply);
 }
 
@@ -308,10 +308,10 @@ static void test_remove(void **state)
 
 	host_start(h, json_pack("[o]", sleeper("rm1")));
 	s = host_wait(h, "rm1", "running|failed|rejected");
-	assert_string_equal(status_str(s, "state"), "running");
+	assert_string_equal(test_json_str(s, "state"), "running");
 	snprintf(runtime_id, sizeof(runtime_id), "%s",
-		 status_str(s, "runtime_id"));
-	reply = host_call(h, json_pack("{s:i,s:s,s:[{s:s}]}", "v", 1, "op",
+		 test_json_str(s, "runtime_id"));
+	reply = fixture_call(&h->f, json_pack("{s:i,s:s,s:[{s:s}]}", "v", 1, "op",
 				       ORCH_OP_REMOVE, "tasks", "task_id",
 				       "rm1"));
 	assert_int_equal(json_array_size(json_object_get(reply, "removed")), 1);
@@ -320,9 +320,9 @@ static void test_remove(void **state)
 	assert_int_equal(docker_api_container_inspect(h->api, runtime_id, NULL,
 						      err, sizeof(err)),
 			 DOCKER_API_NOT_FOUND);
-	reply = host_call(h, json_pack("{s:i,s:s}", "v", 1, "op",
+	reply = fixture_call(&h->f, json_pack("{s:i,s:s}", "v", 1, "op",
 				       ORCH_OP_LIST));
-	assert_null(host_list_find(reply, "rm1"));
+	assert_null(fixture_listed(reply, "rm1"));
 	json_decref(reply);
 }
 
@@ -338,8 +338,8 @@ static void test_exec_helper(void **state)
 
 	host_start(h, json_pack("[o]", sleeper("exec1")));
 	s = host_wait(h, "exec1", "running|failed|rejected");
-	assert_string_equal(status_str(s, "state"), "running");
-	if (docker_api_exec(h->api, status_str(s, "runtime_id"), argv,
+	assert_string_equal(test_json_str(s, "state"), "running");
+	if (docker_api_exec(h->api, test_json_str(s, "runtime_id"), argv,
 			    &output, &len, &exit_code, err,
 			    sizeof(err)) != DOCKER_API_OK)
 		fail_msg("exec: %s", err);

@@ -1,9 +1,10 @@
 /*
  * test_runtime_process.c: end-to-end tests of the `process` runtime plugin
- * (plugins/runtime/process/). Each test is its own tiny orchd host: it
- * makes a temporary directory (data dir and ipc:// sockets), listens for
- * events on an nng PULL socket, dlopens build/plugins/process.so, calls its
- * init with a struct orch_host and talks to it with orch_sdk_client_call.
+ * (plugins/runtime/process/). Each test is its own tiny orchd host
+ * (tests/common/plugin_fixture.h): a temporary directory (data dir and
+ * ipc:// sockets), events received on an nng PULL socket,
+ * build/plugins/process.so dlopened, its init called with a struct
+ * orch_host, requests sent with orch_sdk_client_call.
  * Tasks are real processes (orchd-shim, /bin/sleep, sh). Every wait is for
  * an event, bounded by a timeout; nothing sleeps. Teardown kills only the
  * processes recorded in the test's own data dir (checked by start time)
@@ -18,14 +19,9 @@
 #include <cmocka.h>
 
 #include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
-#include <nng/nng.h>
-#include <nng/protocol/pipeline0/pull.h>
-#include <nng/supplemental/util/platform.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,158 +31,36 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "orch_sdk.h"
+#include "plugin_fixture.h"
 #include "process_store.h"
 
 #define WAIT_MS 10000
-#define CALL_MS 10000
 
 struct test_host {
-	char root[64];
-	char data_dir[PATH_MAX];
-	char request_url[PATH_MAX];
-	char event_url[PATH_MAX];
-	nng_socket events;
-	void *dl;
-	const struct orch_plugin *plugin;
-	void *state;
-	struct orch_sdk_client *client;
-	struct orch_host host;
-	json_t *seen; /* every STATUS received, in order */
+	struct plugin_fixture f; /* f.root: the test's directory */
+	char data_dir[PATH_MAX]; /* <root>/data, the plugin's */
 };
 
 /* ---------------------------------------------------------------- host */
-
-static void host_log(enum orch_log_level level, const char *plugin_name,
-		     const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "[%d %s] ", (int)level, plugin_name);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
 
 /* Loads and starts the plugin; returns init's result. */
 static int host_load(struct test_host *h, const char *config)
 {
 	char err[512] = "";
-	h->dl = dlopen(ORCHD_TEST_PLUGIN, RTLD_NOW | RTLD_LOCAL);
-	assert_non_null(h->dl);
-	const struct orch_plugin *(*entry)(void) =
-		(const struct orch_plugin *(*)(void))dlsym(
-			h->dl, ORCH_PLUGIN_ENTRY_SYMBOL);
-	assert_non_null(entry);
-	h->plugin = entry();
-	assert_int_equal(h->plugin->abi_version, ORCH_PLUGIN_ABI_VERSION);
-	assert_int_equal(h->plugin->kind, ORCH_PLUGIN_RUNTIME);
-	h->host = (struct orch_host){
-		.version = ORCH_PLUGIN_ABI_VERSION,
-		.plugin_name = h->plugin->name,
-		.request_url = h->request_url,
-		.event_url = h->event_url,
-		.node_id = "node-1",
-		.data_dir = h->data_dir,
-		.config_json = config,
-		.log = host_log,
-	};
-	int rc = h->plugin->init(&h->host, &h->state, err, sizeof(err));
-	if (rc != 0) {
+
+	fixture_load(&h->f, ORCHD_TEST_PLUGIN, ORCH_PLUGIN_RUNTIME);
+	if (fixture_init(&h->f, config, err, sizeof(err)) != 0) {
 		fprintf(stderr, "init: %s\n", err);
-		dlclose(h->dl);
-		h->dl = NULL;
-		return rc;
+		fixture_unload(&h->f);
+		return -1;
 	}
-	assert_int_equal(orch_sdk_client_open(h->request_url, &h->client, err,
-					      sizeof(err)),
-			 0);
 	return 0;
-}
-
-static void host_unload(struct test_host *h)
-{
-	if (h->dl == NULL)
-		return;
-	orch_sdk_client_close(h->client);
-	h->client = NULL;
-	h->plugin->fini(h->state);
-	h->state = NULL;
-	dlclose(h->dl);
-	h->dl = NULL;
-}
-
-static json_t *host_call(struct test_host *h, json_t *request)
-{
-	char err[512] = "";
-	json_t *reply = NULL;
-	int rc = orch_sdk_client_call(h->client, request, CALL_MS, &reply, err,
-				      sizeof(err));
-	if (rc != 0)
-		fprintf(stderr, "call: %s\n", err);
-	assert_int_equal(rc, 0);
-	assert_non_null(reply);
-	return reply;
-}
-
-/* Receives one event (up to timeout_ms) into h->seen. */
-static bool host_receive(struct test_host *h, nng_duration timeout_ms)
-{
-	nng_socket_set_ms(h->events, NNG_OPT_RECVTIMEO, timeout_ms);
-	char *buf = NULL;
-	size_t len = 0;
-	if (nng_recv(h->events, &buf, &len, NNG_FLAG_ALLOC) != 0)
-		return false;
-	json_t *event = json_loadb(buf, len, 0, NULL);
-	nng_free(buf, len);
-	assert_non_null(event);
-	assert_string_equal(json_string_value(json_object_get(event, "op")),
-			    "task_status");
-	assert_string_equal(json_string_value(json_object_get(event, "plugin")),
-			    "process");
-	json_array_extend(h->seen, json_object_get(event, "statuses"));
-	json_decref(event);
-	return true;
-}
-
-static json_t *find_seen(struct test_host *h, const char *task_id,
-			 const char *state)
-{
-	size_t i;
-	json_t *status;
-	json_array_foreach(h->seen, i, status) {
-		const char *id = json_string_value(
-			json_object_get(status, "task_id"));
-		const char *st = json_string_value(
-			json_object_get(status, "state"));
-		if (strcmp(id, task_id) == 0 && strcmp(st, state) == 0)
-			return status;
-	}
-	return NULL;
-}
-
-/* Waits for the status event (task_id, state); returns it (borrowed). */
-static json_t *wait_status_ms(struct test_host *h, const char *task_id,
-			      const char *state, int timeout_ms)
-{
-	nng_time deadline = nng_clock() + (nng_time)timeout_ms;
-	json_t *status;
-	while ((status = find_seen(h, task_id, state)) == NULL) {
-		nng_time now = nng_clock();
-		if (now >= deadline || !host_receive(h, deadline - now))
-			break;
-	}
-	if (status == NULL)
-		fprintf(stderr, "no '%s' status for task %s within %d ms\n",
-			state, task_id, timeout_ms);
-	assert_non_null(status);
-	return status;
 }
 
 static json_t *wait_status(struct test_host *h, const char *task_id,
 			   const char *state)
 {
-	return wait_status_ms(h, task_id, state, WAIT_MS);
+	return fixture_wait(&h->f, task_id, state, WAIT_MS);
 }
 
 /* ------------------------------------------------------- setup/cleanup */
@@ -194,18 +68,12 @@ static json_t *wait_status(struct test_host *h, const char *task_id,
 static int host_setup(void **state)
 {
 	struct test_host *h = calloc(1, sizeof(*h));
+
 	assert_non_null(h);
-	snprintf(h->root, sizeof(h->root), "/tmp/orchd-rtp-XXXXXX");
-	assert_non_null(mkdtemp(h->root));
-	snprintf(h->data_dir, sizeof(h->data_dir), "%s/data", h->root);
+	fixture_open(&h->f, "rtp");
+	snprintf(h->data_dir, sizeof(h->data_dir), "%s/data", h->f.root);
 	assert_int_equal(mkdir(h->data_dir, 0755), 0);
-	snprintf(h->request_url, sizeof(h->request_url), "ipc://%s/req.ipc",
-		 h->root);
-	snprintf(h->event_url, sizeof(h->event_url), "ipc://%s/events.ipc",
-		 h->root);
-	assert_int_equal(nng_pull0_open(&h->events), 0);
-	assert_int_equal(nng_listen(h->events, h->event_url, NULL, 0), 0);
-	h->seen = json_array();
+	h->f.host.data_dir = h->data_dir;
 	*state = h;
 	return 0;
 }
@@ -251,23 +119,13 @@ static void cleanup_tasks(const char *data_dir)
 	closedir(dir);
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag,
-			struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int host_teardown(void **state)
 {
 	struct test_host *h = *state;
-	host_unload(h);
+
+	fixture_unload(&h->f);
 	cleanup_tasks(h->data_dir);
-	nng_close(h->events);
-	nftw(h->root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-	json_decref(h->seen);
+	fixture_close(&h->f);
 	free(h);
 	return 0;
 }
@@ -299,7 +157,7 @@ static json_t *start_request(json_t *tasks)
 static json_t *start_tasks(struct test_host *h, json_t *tasks,
 			   size_t expect_accepted)
 {
-	json_t *reply = host_call(h, start_request(tasks));
+	json_t *reply = fixture_call(&h->f, start_request(tasks));
 	assert_null(json_object_get(reply, "error"));
 	json_t *errors = json_object_get(reply, "errors");
 	if (json_array_size(errors) > 0 && expect_accepted > 0) {
@@ -325,7 +183,7 @@ static json_t *stop_request(const char *id, int grace_ms)
 
 static void stop_one(struct test_host *h, const char *id, int grace_ms)
 {
-	json_t *reply = host_call(h, stop_request(id, grace_ms));
+	json_t *reply = fixture_call(&h->f, stop_request(id, grace_ms));
 	assert_int_equal(json_array_size(json_object_get(reply, "accepted")),
 			 1);
 	json_decref(reply);
@@ -340,18 +198,6 @@ static json_t *remove_request(const char *id)
 {
 	return json_pack("{s:i, s:s, s:[{s:s}]}", "v", 1, "op", "remove",
 			 "tasks", "task_id", id);
-}
-
-static json_t *list_find(json_t *list_reply, const char *id)
-{
-	size_t i;
-	json_t *status;
-	json_array_foreach(json_object_get(list_reply, "tasks"), i, status) {
-		if (strcmp(json_string_value(json_object_get(status, "task_id")),
-			   id) == 0)
-			return status;
-	}
-	return NULL;
 }
 
 static const char *field_str(json_t *object, const char *key)
@@ -375,7 +221,7 @@ static pid_t status_pid(json_t *status)
 
 static char *logs_of(struct test_host *h, const char *id, int tail)
 {
-	json_t *reply = host_call(h, json_pack("{s:i, s:s, s:s, s:i}", "v", 1,
+	json_t *reply = fixture_call(&h->f, json_pack("{s:i, s:s, s:s, s:i}", "v", 1,
 					       "op", "logs", "task_id", id,
 					       "tail", tail));
 	char *data = strdup(field_str(reply, "data"));
@@ -408,7 +254,7 @@ static void test_info_finds_shim_next_to_plugin(void **state)
 {
 	struct test_host *h = *state;
 	assert_int_equal(host_load(h, "{}"), 0);
-	json_t *reply = host_call(h, simple_request("info"));
+	json_t *reply = fixture_call(&h->f, simple_request("info"));
 	assert_true(json_is_true(json_object_get(reply, "available")));
 	assert_null(json_object_get(reply, "error"));
 	assert_string_equal(field_str(reply, "kind"), "runtime");
@@ -429,7 +275,7 @@ static void test_missing_shim_is_reported(void **state)
 	struct test_host *h = *state;
 	assert_int_equal(host_load(h, "{\"shim\":\"/nonexistent/orchd-shim\"}"),
 			 0);
-	json_t *reply = host_call(h, simple_request("info"));
+	json_t *reply = fixture_call(&h->f, simple_request("info"));
 	assert_true(json_is_false(json_object_get(reply, "available")));
 	assert_non_null(strstr(field_str(reply, "error"),
 			       "/nonexistent/orchd-shim"));
@@ -486,11 +332,11 @@ static void test_invalid_tasks_are_refused(void **state)
 	wait_status(h, "dup", "running");
 	assert_int_equal(task_dir_count(h), 1);
 
-	reply = host_call(h, json_pack("{s:i, s:s, s:s}", "v", 1, "op",
+	reply = fixture_call(&h->f, json_pack("{s:i, s:s, s:s}", "v", 1, "op",
 				       "start", "tasks", "nope"));
 	assert_non_null(json_object_get(reply, "error"));
 	json_decref(reply);
-	reply = host_call(h, json_pack("{s:i, s:s, s:[{s:s, s:s}]}", "v", 1,
+	reply = fixture_call(&h->f, json_pack("{s:i, s:s, s:[{s:s, s:s}]}", "v", 1,
 				       "op", "stop", "tasks", "task_id", "dup",
 				       "grace_ms", "soon"));
 	assert_int_equal(json_array_size(json_object_get(reply, "errors")), 1);
@@ -512,14 +358,14 @@ static void test_run_stop_remove(void **state)
 	assert_int_equal(getpgid(pid), pid);      /* own process group */
 	assert_int_not_equal(getsid(pid), getsid(0)); /* detached */
 
-	json_t *list = host_call(h, simple_request("list"));
-	json_t *status = list_find(list, "web");
+	json_t *list = fixture_call(&h->f, simple_request("list"));
+	json_t *status = fixture_listed(list, "web");
 	assert_non_null(status);
 	assert_string_equal(field_str(status, "state"), "running");
 	assert_int_equal(status_pid(status), pid);
 	json_decref(list);
 
-	json_t *reply = host_call(h, remove_request("web"));
+	json_t *reply = fixture_call(&h->f, remove_request("web"));
 	assert_int_equal(json_array_size(json_object_get(reply, "errors")), 1);
 	json_decref(reply);
 
@@ -528,11 +374,11 @@ static void test_run_stop_remove(void **state)
 	status = wait_status(h, "web", "shutdown");
 	assert_int_equal(field_int(status, "exit_code"), 128 + SIGTERM);
 
-	reply = host_call(h, remove_request("web"));
+	reply = fixture_call(&h->f, remove_request("web"));
 	assert_int_equal(json_array_size(json_object_get(reply, "removed")), 1);
 	json_decref(reply);
 	assert_int_equal(task_dir_count(h), 0);
-	list = host_call(h, simple_request("list"));
+	list = fixture_call(&h->f, simple_request("list"));
 	assert_int_equal(json_array_size(json_object_get(list, "tasks")), 0);
 	json_decref(list);
 }
@@ -544,7 +390,7 @@ static void start_stubborn_grace(struct test_host *h, const char *id,
 				 int grace_ms)
 {
 	char fifo[PATH_MAX], script[PATH_MAX + 64];
-	snprintf(fifo, sizeof(fifo), "%s/%s.ready", h->root, id);
+	snprintf(fifo, sizeof(fifo), "%s/%s.ready", h->f.root, id);
 	assert_int_equal(mkfifo(fifo, 0600), 0);
 	int fd = open(fifo, O_RDONLY | O_NONBLOCK);
 	assert_true(fd >= 0);
@@ -601,7 +447,7 @@ static void test_exit_codes(void **state)
 					     "running", "failed" };
 	size_t next = 0, i;
 	json_t *seen;
-	json_array_foreach(h->seen, i, seen) {
+	json_array_foreach(h->f.seen, i, seen) {
 		if (strcmp(field_str(seen, "task_id"), "three") == 0 &&
 		    next < 4 &&
 		    strcmp(field_str(seen, "state"), order[next]) == 0)
@@ -609,8 +455,8 @@ static void test_exit_codes(void **state)
 	}
 	assert_int_equal(next, 4);
 
-	json_t *list = host_call(h, simple_request("list"));
-	assert_int_equal(field_int(list_find(list, "three"), "exit_code"), 3);
+	json_t *list = fixture_call(&h->f, simple_request("list"));
+	assert_int_equal(field_int(fixture_listed(list, "three"), "exit_code"), 3);
 	json_decref(list);
 }
 
@@ -619,7 +465,7 @@ static void test_unknown_programs_are_rejected(void **state)
 	struct test_host *h = *state;
 	assert_int_equal(host_load(h, "{}"), 0);
 	char not_exec[PATH_MAX];
-	snprintf(not_exec, sizeof(not_exec), "%s/not-executable", h->root);
+	snprintf(not_exec, sizeof(not_exec), "%s/not-executable", h->f.root);
 	int fd = open(not_exec, O_WRONLY | O_CREAT, 0644);
 	assert_true(fd >= 0);
 	close(fd);
@@ -632,25 +478,26 @@ static void test_unknown_programs_are_rejected(void **state)
 			  rtask("dir", "/tmp", NULL),
 			  rtask("relative", "bin/sleep", NULL)),
 		5));
-	assert_non_null(strstr(field_str(wait_status(h, "unknown", "rejected"),
-					 "error"),
-			       "executable file not found in $PATH"));
-	assert_non_null(strstr(field_str(wait_status(h, "missing", "rejected"),
-					 "error"),
-			       "No such file or directory"));
-	assert_non_null(strstr(field_str(wait_status(h, "noexec", "rejected"),
-					 "error"),
-			       "Permission denied"));
-	assert_non_null(strstr(field_str(wait_status(h, "dir", "rejected"),
-					 "error"),
-			       "Is a directory"));
-	assert_non_null(strstr(field_str(wait_status(h, "relative",
-						     "rejected"),
-					 "error"),
-			       "absolute"));
-	assert_null(find_seen(h, "unknown", "starting"));
-	json_t *list = host_call(h, simple_request("list"));
-	assert_string_equal(field_str(list_find(list, "unknown"), "state"),
+	static const struct {
+		const char *id, *error;
+	} rejected[] = {
+		{"unknown", "executable file not found in $PATH"},
+		{"missing", "No such file or directory"},
+		{"noexec", "Permission denied"},
+		{"dir", "Is a directory"},
+		{"relative", "absolute"},
+	};
+	for (size_t i = 0; i < sizeof(rejected) / sizeof(rejected[0]); i++) {
+		const char *error = field_str(
+			wait_status(h, rejected[i].id, "rejected"), "error");
+
+		if (strstr(error, rejected[i].error) == NULL)
+			fail_msg("%s: error \"%s\" lacks \"%s\"",
+				 rejected[i].id, error, rejected[i].error);
+	}
+	assert_null(fixture_seen(&h->f, "unknown", "starting"));
+	json_t *list = fixture_call(&h->f, simple_request("list"));
+	assert_string_equal(field_str(fixture_listed(list, "unknown"), "state"),
 			    "rejected");
 	json_decref(list);
 }
@@ -676,7 +523,7 @@ static void test_logs_and_environment(void **state)
 	char *tail = logs_of(h, "talk", 2);
 	assert_string_equal(tail, "b\nc\n");
 	free(tail);
-	json_t *reply = host_call(h, json_pack("{s:i, s:s, s:s}", "v", 1, "op",
+	json_t *reply = fixture_call(&h->f, json_pack("{s:i, s:s, s:s}", "v", 1, "op",
 					       "logs", "task_id", "nobody"));
 	assert_non_null(json_object_get(reply, "error"));
 	json_decref(reply);
@@ -704,10 +551,10 @@ static void test_batch_of_twenty(void **state)
 		snprintf(id, sizeof(id), "batch-%02d", i);
 		wait_status(h, id, "running");
 	}
-	json_t *list = host_call(h, simple_request("list"));
+	json_t *list = fixture_call(&h->f, simple_request("list"));
 	assert_int_equal(json_array_size(json_object_get(list, "tasks")), BATCH);
 	json_decref(list);
-	json_t *reply = host_call(h, json_pack("{s:i, s:s, s:o}", "v", 1, "op",
+	json_t *reply = fixture_call(&h->f, json_pack("{s:i, s:s, s:o}", "v", 1, "op",
 					       "stop", "tasks", stops));
 	assert_int_equal(json_array_size(json_object_get(reply, "accepted")),
 			 BATCH);
@@ -716,7 +563,7 @@ static void test_batch_of_twenty(void **state)
 		snprintf(id, sizeof(id), "batch-%02d", i);
 		wait_status(h, id, "shutdown");
 	}
-	reply = host_call(h, json_pack("{s:i, s:s, s:o}", "v", 1, "op",
+	reply = fixture_call(&h->f, json_pack("{s:i, s:s, s:o}", "v", 1, "op",
 				       "remove", "tasks", removes));
 	assert_int_equal(json_array_size(json_object_get(reply, "removed")),
 			 BATCH);
@@ -744,7 +591,7 @@ static void test_restart_survival(void **state)
 {
 	struct test_host *h = *state;
 	char fifo[PATH_MAX], script[PATH_MAX + 64];
-	snprintf(fifo, sizeof(fifo), "%s/go", h->root);
+	snprintf(fifo, sizeof(fifo), "%s/go", h->f.root);
 	assert_int_equal(mkfifo(fifo, 0600), 0);
 	snprintf(script, sizeof(script), "read line < %s; exit 5", fifo);
 
@@ -756,7 +603,7 @@ static void test_restart_survival(void **state)
 		2));
 	pid_t survivor = status_pid(wait_status(h, "survivor", "running"));
 	wait_status(h, "ender", "running");
-	host_unload(h);
+	fixture_unload(&h->f);
 
 	/* No plugin loaded: the survivor runs on, the ender ends. */
 	assert_int_equal(kill(survivor, 0), 0);
@@ -768,11 +615,11 @@ static void test_restart_survival(void **state)
 	assert_int_equal(kill(survivor, 0), 0);
 
 	assert_int_equal(host_load(h, "{}"), 0);
-	json_t *list = host_call(h, simple_request("list"));
-	json_t *status = list_find(list, "survivor");
+	json_t *list = fixture_call(&h->f, simple_request("list"));
+	json_t *status = fixture_listed(list, "survivor");
 	assert_string_equal(field_str(status, "state"), "running");
 	assert_int_equal(status_pid(status), survivor);
-	status = list_find(list, "ender");
+	status = fixture_listed(list, "ender");
 	assert_string_equal(field_str(status, "state"), "failed");
 	assert_int_equal(field_int(status, "exit_code"), 5);
 	json_decref(list);
@@ -788,7 +635,7 @@ static void test_pending_sigkill_survives_restart(void **state)
 	assert_int_equal(host_load(h, "{}"), 0);
 	start_stubborn(h, "stubborn");
 	stop_one(h, "stubborn", 300);
-	host_unload(h);
+	fixture_unload(&h->f);
 	assert_int_equal(host_load(h, "{}"), 0);
 	json_t *status = wait_status(h, "stubborn", "shutdown");
 	assert_int_equal(field_int(status, "exit_code"), 128 + SIGKILL);
@@ -843,13 +690,11 @@ static void test_shim_stops_task_when_its_dir_is_removed(void **state)
 	struct watched_task plain, stubborn;
 	watch_task(h, "plain", &plain);
 	watch_task(h, "stubborn", &stubborn);
-	host_unload(h);
+	fixture_unload(&h->f);
 
 	char tasks_dir[PATH_MAX + 8];
 	snprintf(tasks_dir, sizeof(tasks_dir), "%s/tasks", h->data_dir);
-	assert_int_equal(nftw(tasks_dir, remove_entry, 16,
-			      FTW_DEPTH | FTW_PHYS),
-			 0);
+	assert_int_equal(test_tmpdir_remove(tasks_dir), 0);
 	bool plain_task = ended_in_time(plain.task_fd, &plain.task);
 	bool plain_shim = ended_in_time(plain.shim_fd, &plain.shim);
 	bool stubborn_task = ended_in_time(stubborn.task_fd, &stubborn.task);

@@ -15,22 +15,20 @@
 #include <cmocka.h>
 
 #include "fsutil.h"
+#include "test_common.h"
 
 static char root[64];
 
 static int make_root(void **state)
 {
 	(void)state;
-	snprintf(root, sizeof(root), "/tmp/orchd-fsutil-XXXXXX");
-	return mkdtemp(root) ? 0 : -1;
+	return test_tmpdir_make(root, sizeof(root), "fsutil");
 }
 
 static int remove_root(void **state)
 {
 	(void)state;
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
-	return system(cmd) == 0 ? 0 : -1;
+	return test_tmpdir_remove(root);
 }
 
 static void test_mkdir_p_makes_every_level(void **state)

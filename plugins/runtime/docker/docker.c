@@ -329,19 +329,11 @@ fail:
 	return -1;
 }
 
-static const struct orch_plugin docker_plugin = {
-	.abi_version = ORCH_PLUGIN_ABI_VERSION,
-	.kind = ORCH_PLUGIN_RUNTIME,
-	.name = DOCKER_PLUGIN_NAME,
-	.version = DOCKER_PLUGIN_VERSION,
-	.init = docker_init,
-	.fini = docker_fini,
-	.options = docker_option_keys,
-};
-
 /* The one symbol the plugin exports (the other parts' functions are
  * global but hidden: the plugin is built with -fvisibility=hidden). */
-ORCH_PLUGIN_EXPORT const struct orch_plugin *orch_plugin_entry(void)
-{
-	return &docker_plugin;
-}
+ORCH_PLUGIN_DEFINE(.kind = ORCH_PLUGIN_RUNTIME,
+		   .name = DOCKER_PLUGIN_NAME,
+		   .version = DOCKER_PLUGIN_VERSION,
+		   .init = docker_init,
+		   .fini = docker_fini,
+		   .options = docker_option_keys);

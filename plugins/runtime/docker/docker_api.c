@@ -19,17 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void api_errorf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* ------------------------------------------------------------- buffers */
 
 int buf_append(struct docker_buf *buf, const char *data, size_t len)
@@ -87,7 +76,7 @@ int docker_api_open(const char *socket_path, struct docker_api **out,
 	struct docker_api *api = calloc(1, sizeof(*api));
 
 	if (api == NULL) {
-		api_errorf(err, errlen, "out of memory");
+		orch_errorf(err, errlen, "out of memory");
 		return DOCKER_API_ERROR;
 	}
 	api->socket_path = strdup(socket_path ? socket_path
@@ -97,7 +86,7 @@ int docker_api_open(const char *socket_path, struct docker_api **out,
 	if (api->socket_path == NULL || api->curl == NULL ||
 	    api->headers == NULL) {
 		docker_api_close(api);
-		api_errorf(err, errlen, "cannot create a curl handle");
+		orch_errorf(err, errlen, "cannot create a curl handle");
 		return DOCKER_API_ERROR;
 	}
 	*out = api;
@@ -143,20 +132,20 @@ static int api_transport_error(CURL *curl, const char *socket_path,
 
 	if (rc == CURLE_COULDNT_CONNECT) {
 		curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
-		api_errorf(err, errlen, "cannot reach %s: %s", socket_path,
+		orch_errorf(err, errlen, "cannot reach %s: %s", socket_path,
 			   os_errno ? strerror((int)os_errno) : errbuf);
 		return DOCKER_API_UNREACHABLE;
 	}
 	if (rc == CURLE_ABORTED_BY_CALLBACK) {
-		api_errorf(err, errlen, "request aborted: shutting down");
+		orch_errorf(err, errlen, "request aborted: shutting down");
 		return DOCKER_API_ERROR;
 	}
 	if (rc == CURLE_WRITE_ERROR && resp != NULL && resp->too_large) {
-		api_errorf(err, errlen, "engine response larger than %u bytes",
+		orch_errorf(err, errlen, "engine response larger than %u bytes",
 			   DOCKER_API_MAX_RESPONSE);
 		return DOCKER_API_ERROR;
 	}
-	api_errorf(err, errlen, "request to %s failed: %s", socket_path,
+	orch_errorf(err, errlen, "request to %s failed: %s", socket_path,
 		   errbuf[0] ? errbuf : curl_easy_strerror(rc));
 	return DOCKER_API_ERROR;
 }
@@ -174,13 +163,13 @@ static int api_status_error(long status, const struct docker_buf *resp,
 	if (json_is_object(body))
 		message = json_string_value(json_object_get(body, "message"));
 	if (message != NULL)
-		api_errorf(err, errlen, "%s", message);
+		orch_errorf(err, errlen, "%s", message);
 	else if (resp->len > 0)
-		api_errorf(err, errlen, "HTTP %ld: %.*s", status,
+		orch_errorf(err, errlen, "HTTP %ld: %.*s", status,
 			   (int)(resp->len > 200 ? 200 : resp->len),
 			   resp->data);
 	else
-		api_errorf(err, errlen, "HTTP %ld from the engine", status);
+		orch_errorf(err, errlen, "HTTP %ld from the engine", status);
 	json_decref(body);
 	if (status == 404)
 		return DOCKER_API_NOT_FOUND;
@@ -212,7 +201,7 @@ int api_request(struct docker_api *api, const char *method,
 
 	if ((size_t)snprintf(url, sizeof(url), "%s%s", DOCKER_API_BASE,
 			     path) >= sizeof(url)) {
-		api_errorf(err, errlen, "request path too long");
+		orch_errorf(err, errlen, "request path too long");
 		return DOCKER_API_ERROR;
 	}
 	curl_easy_reset(curl);
@@ -261,7 +250,7 @@ int api_request_json(struct docker_api *api, const char *method,
 	if (body != NULL) {
 		text = json_dumps(body, JSON_COMPACT);
 		if (text == NULL) {
-			api_errorf(err, errlen, "cannot encode request body");
+			orch_errorf(err, errlen, "cannot encode request body");
 			return DOCKER_API_ERROR;
 		}
 	}
@@ -272,7 +261,7 @@ int api_request_json(struct docker_api *api, const char *method,
 		value = json_loadb(resp.data ? resp.data : "", resp.len, 0,
 				   &jerr);
 		if (value == NULL) {
-			api_errorf(err, errlen, "engine sent invalid JSON: %s",
+			orch_errorf(err, errlen, "engine sent invalid JSON: %s",
 				   jerr.text);
 			rc = DOCKER_API_ERROR;
 		}
@@ -295,13 +284,13 @@ int api_path(struct docker_api *api, char *path, size_t pathlen,
 	int n;
 
 	if (eid == NULL) {
-		api_errorf(err, errlen, "out of memory");
+		orch_errorf(err, errlen, "out of memory");
 		return DOCKER_API_ERROR;
 	}
 	n = snprintf(path, pathlen, "%s%s%s", prefix, eid, suffix);
 	curl_free(eid);
 	if (n < 0 || (size_t)n >= pathlen) {
-		api_errorf(err, errlen, "request path too long");
+		orch_errorf(err, errlen, "request path too long");
 		return DOCKER_API_ERROR;
 	}
 	return DOCKER_API_OK;

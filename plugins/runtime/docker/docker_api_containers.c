@@ -28,7 +28,7 @@ static int api_image_check(const char *image, char *err, size_t errlen)
 	}
 	if (n > 0 && i == n)
 		return DOCKER_API_OK;
-	api_errorf(err, errlen, "invalid image reference \"%.512s\"",
+	orch_errorf(err, errlen, "invalid image reference \"%.512s\"",
 		   image ? image : "");
 	return DOCKER_API_ERROR;
 }
@@ -80,7 +80,7 @@ static int api_pull_stream_error(const struct docker_buf *resp, char *err,
 			json_string_value(json_object_get(obj, "error"));
 
 		if (message != NULL) {
-			api_errorf(err, errlen, "%s", message);
+			orch_errorf(err, errlen, "%s", message);
 			rc = DOCKER_API_ERROR;
 		}
 		json_decref(obj);
@@ -128,7 +128,7 @@ static int api_post_for_id(struct docker_api *api, const char *path,
 		return rc;
 	value = json_string_value(json_object_get(reply, "Id"));
 	if (value == NULL || (*id = strdup(value)) == NULL) {
-		api_errorf(err, errlen, "engine's %s answer has no Id", what);
+		orch_errorf(err, errlen, "engine's %s answer has no Id", what);
 		rc = DOCKER_API_ERROR;
 	}
 	json_decref(reply);
@@ -229,20 +229,20 @@ int docker_api_container_list(struct docker_api *api, json_t *filters,
 		text = json_dumps(filters, JSON_COMPACT);
 		etext = text ? api_escape(api, text) : NULL;
 		if (etext == NULL) {
-			api_errorf(err, errlen, "cannot encode list filters");
+			orch_errorf(err, errlen, "cannot encode list filters");
 			goto out;
 		}
 	}
 	if (asprintf(&path, "/containers/json?all=1%s%s",
 		     etext ? "&filters=" : "", etext ? etext : "") < 0) {
 		path = NULL;
-		api_errorf(err, errlen, "out of memory");
+		orch_errorf(err, errlen, "out of memory");
 		goto out;
 	}
 	rc = api_request_json(api, "GET", path, NULL, DOCKER_API_TIMEOUT_S,
 			      out, err, errlen);
 	if (rc == DOCKER_API_OK && !json_is_array(*out)) {
-		api_errorf(err, errlen, "engine's list answer is not an array");
+		orch_errorf(err, errlen, "engine's list answer is not an array");
 		json_decref(*out);
 		*out = NULL;
 		rc = DOCKER_API_ERROR;
@@ -304,7 +304,7 @@ static int api_request_demux(struct docker_api *api, const char *method,
 	if (rc == DOCKER_API_OK &&
 	    docker_api_demux(resp.data ? resp.data : "", resp.len, out,
 			     len) != DOCKER_API_OK) {
-		api_errorf(err, errlen, "out of memory");
+		orch_errorf(err, errlen, "out of memory");
 		rc = DOCKER_API_ERROR;
 	}
 	buf_free(&resp);
@@ -345,14 +345,14 @@ int docker_api_exec_create(struct docker_api *api, const char *id,
 		json_array_append_new(cmd, json_string(argv[i]));
 	if (cmd != NULL && json_array_size(cmd) == 0) {
 		json_decref(cmd);
-		api_errorf(err, errlen, "exec needs a command");
+		orch_errorf(err, errlen, "exec needs a command");
 		return DOCKER_API_ERROR;
 	}
 	/* "o" steals cmd, also when the pack fails. */
 	body = json_pack("{s:o,s:b,s:b}", "Cmd", cmd, "AttachStdout", 1,
 			 "AttachStderr", 1);
 	if (body == NULL) {
-		api_errorf(err, errlen, "out of memory");
+		orch_errorf(err, errlen, "out of memory");
 		return DOCKER_API_ERROR;
 	}
 	rc = api_path(api, path, sizeof(path), "/containers/", id, "/exec",
@@ -419,7 +419,7 @@ int docker_api_exec(struct docker_api *api, const char *id,
 		rc = docker_api_exec_inspect(api, exec_id, exit_code, &running,
 					     err, errlen);
 	if (rc == DOCKER_API_OK && running) {
-		api_errorf(err, errlen, "exec %s still running after its "
+		orch_errorf(err, errlen, "exec %s still running after its "
 			   "output ended", exec_id);
 		rc = DOCKER_API_ERROR;
 	}

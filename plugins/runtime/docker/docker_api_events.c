@@ -181,7 +181,7 @@ int docker_events_start(const char *socket_path, json_t *filters,
 	int rc;
 
 	if (ev == NULL) {
-		api_errorf(err, errlen, "out of memory");
+		orch_errorf(err, errlen, "out of memory");
 		return DOCKER_API_ERROR;
 	}
 	ev->on_event = on_event;
@@ -203,13 +203,13 @@ int docker_events_start(const char *socket_path, json_t *filters,
 	if (ev->socket_path == NULL || ev->curl == NULL || ev->multi == NULL ||
 	    ev->headers == NULL || ev->filters_escaped == NULL) {
 		events_free(ev);
-		api_errorf(err, errlen, "cannot set up the events stream");
+		orch_errorf(err, errlen, "cannot set up the events stream");
 		return DOCKER_API_ERROR;
 	}
 	rc = pthread_create(&ev->thread, NULL, events_thread, ev);
 	if (rc != 0) {
 		events_free(ev);
-		api_errorf(err, errlen, "cannot start the events thread: %s",
+		orch_errorf(err, errlen, "cannot start the events thread: %s",
 			   strerror(rc));
 		return DOCKER_API_ERROR;
 	}

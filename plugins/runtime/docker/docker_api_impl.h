@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "docker_api.h"
+#include "orch_sdk.h" /* orch_errorf */
 
 #define DOCKER_API_BASE "http://docker/v1.41"
 #define DOCKER_API_CONNECT_TIMEOUT_MS 2000L
@@ -38,9 +39,6 @@ struct docker_buf {
 	size_t cap;
 	bool too_large;
 };
-
-void api_errorf(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
 int buf_append(struct docker_buf *buf, const char *data, size_t len);
 void buf_free(struct docker_buf *buf);

@@ -183,17 +183,9 @@ static int process_init(const struct orch_host *host, void **state,
 /* The option keys this plugin reads (orch_option). */
 static const char *const process_options[] = { "shim", NULL };
 
-static const struct orch_plugin process_plugin = {
-	.abi_version = ORCH_PLUGIN_ABI_VERSION,
-	.kind = ORCH_PLUGIN_RUNTIME,
-	.name = "process",
-	.version = "0.1.0",
-	.init = process_init,
-	.fini = process_fini,
-	.options = process_options,
-};
-
-ORCH_PLUGIN_EXPORT const struct orch_plugin *orch_plugin_entry(void)
-{
-	return &process_plugin;
-}
+ORCH_PLUGIN_DEFINE(.kind = ORCH_PLUGIN_RUNTIME,
+		   .name = "process",
+		   .version = "0.1.0",
+		   .init = process_init,
+		   .fini = process_fini,
+		   .options = process_options);

@@ -60,17 +60,8 @@ static int spread_init(const struct orch_host *host, void **state,
 				    errlen);
 }
 
-static const struct orch_plugin spread_plugin = {
-	.abi_version = ORCH_PLUGIN_ABI_VERSION,
-	.kind = ORCH_PLUGIN_SCHEDULER,
-	.name = "spread",
-	.version = "1.0.0",
-	.init = spread_init,
-	.fini = orch_scheduler_stop,
-	.options = NULL, /* spread takes no options */
-};
-
-ORCH_PLUGIN_EXPORT const struct orch_plugin *orch_plugin_entry(void)
-{
-	return &spread_plugin;
-}
+ORCH_PLUGIN_DEFINE(.kind = ORCH_PLUGIN_SCHEDULER,
+		   .name = "spread",
+		   .version = "1.0.0",
+		   .init = spread_init,
+		   .fini = orch_scheduler_stop);
