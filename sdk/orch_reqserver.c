@@ -289,13 +289,13 @@ int orch_reqserver_socket(nng_socket *socket, size_t max_message, char *err,
 	int rv = nng_rep0_open(socket);
 
 	if (rv != 0) {
-		orch_wire_errorf(err, errlen, "cannot open REP socket: %s",
+		orch_errorf(err, errlen, "cannot open REP socket: %s",
 				 nng_strerror(rv));
 		return -1;
 	}
 	rv = nng_socket_set_size(*socket, NNG_OPT_RECVMAXSZ, max_message);
 	if (rv != 0) {
-		orch_wire_errorf(err, errlen, "cannot set the REP socket's "
+		orch_errorf(err, errlen, "cannot set the REP socket's "
 				 "largest message: %s", nng_strerror(rv));
 		nng_close(*socket);
 		return -1;
@@ -321,7 +321,7 @@ int orch_reqserver_start(nng_socket socket,
 	if (!reqserver_config_ok(config)) {
 		if (config->busy != NULL)
 			nng_msg_free(config->busy);
-		orch_wire_errorf(err, errlen, "request server needs a handler, "
+		orch_errorf(err, errlen, "request server needs a handler, "
 			"threads >= 1 and 1 <= receivers <= max_held");
 		return -1;
 	}
@@ -333,7 +333,7 @@ int orch_reqserver_start(nng_socket socket,
 		free(server);
 		if (config->busy != NULL)
 			nng_msg_free(config->busy);
-		orch_wire_errorf(err, errlen, "out of memory");
+		orch_errorf(err, errlen, "out of memory");
 		return -1;
 	}
 	server->socket = socket;
@@ -349,7 +349,7 @@ int orch_reqserver_start(nng_socket socket,
 	rv = server->receiving == config->receivers ? 0 : server->open_error;
 	pthread_mutex_unlock(&server->lock);
 	if (rv != 0) {
-		orch_wire_errorf(err, errlen, "cannot open a request context: "
+		orch_errorf(err, errlen, "cannot open a request context: "
 				 "%s", nng_strerror(rv));
 		orch_reqserver_stop(server);
 		return -1;
@@ -358,7 +358,7 @@ int orch_reqserver_start(nng_socket socket,
 		rv = pthread_create(&server->threads[i], NULL,
 				    reqserver_thread_main, server);
 		if (rv != 0) {
-			orch_wire_errorf(err, errlen, "cannot start a handler "
+			orch_errorf(err, errlen, "cannot start a handler "
 					 "thread: %s", strerror(rv));
 			orch_reqserver_stop(server);
 			return -1;

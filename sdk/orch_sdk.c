@@ -112,7 +112,7 @@ static int server_open_socket(struct orch_sdk_server *server,
 		return -1;
 	rv = nng_listen(server->socket, url, NULL, 0);
 	if (rv != 0) {
-		orch_wire_errorf(err, errlen, "cannot listen on %s: %s", url,
+		orch_errorf(err, errlen, "cannot listen on %s: %s", url,
 				 nng_strerror(rv));
 		nng_close(server->socket);
 		return -1;
@@ -136,14 +136,14 @@ int orch_sdk_server_start(const char *url, unsigned workers,
 
 	*out = NULL;
 	if (url == NULL || handler == NULL || workers == 0) {
-		orch_wire_errorf(err, errlen,
+		orch_errorf(err, errlen,
 				 "server needs a url, a handler and >= 1 "
 				 "worker");
 		return -1;
 	}
 	server = calloc(1, sizeof(*server));
 	if (server == NULL) {
-		orch_wire_errorf(err, errlen, "out of memory");
+		orch_errorf(err, errlen, "out of memory");
 		return -1;
 	}
 	server->handler = handler;
@@ -190,12 +190,12 @@ int orch_sdk_events_open(const char *url, struct orch_sdk_events **out,
 	*out = NULL;
 	events = calloc(1, sizeof(*events));
 	if (events == NULL) {
-		orch_wire_errorf(err, errlen, "out of memory");
+		orch_errorf(err, errlen, "out of memory");
 		return -1;
 	}
 	rv = nng_push0_open(&events->socket);
 	if (rv != 0) {
-		orch_wire_errorf(err, errlen, "cannot open PUSH socket: %s",
+		orch_errorf(err, errlen, "cannot open PUSH socket: %s",
 				 nng_strerror(rv));
 		free(events);
 		return -1;
@@ -207,7 +207,7 @@ int orch_sdk_events_open(const char *url, struct orch_sdk_events **out,
 	if (rv == 0)
 		rv = nng_dial(events->socket, url, NULL, NNG_FLAG_NONBLOCK);
 	if (rv != 0) {
-		orch_wire_errorf(err, errlen, "cannot dial %s: %s", url,
+		orch_errorf(err, errlen, "cannot dial %s: %s", url,
 				 nng_strerror(rv));
 		nng_close(events->socket);
 		free(events);
@@ -309,12 +309,12 @@ int orch_sdk_client_open(const char *url, struct orch_sdk_client **out,
 		client->url = strdup(url);
 	if (client == NULL || client->url == NULL) {
 		free(client);
-		orch_wire_errorf(err, errlen, "out of memory");
+		orch_errorf(err, errlen, "out of memory");
 		return -1;
 	}
 	rv = nng_req0_open(&client->socket);
 	if (rv != 0) {
-		orch_wire_errorf(err, errlen, "cannot open REQ socket: %s",
+		orch_errorf(err, errlen, "cannot open REQ socket: %s",
 				 nng_strerror(rv));
 		free(client->url);
 		free(client);
@@ -327,7 +327,7 @@ int orch_sdk_client_open(const char *url, struct orch_sdk_client **out,
 	if (rv == 0)
 		rv = nng_dial(client->socket, url, NULL, 0);
 	if (rv != 0) {
-		orch_wire_errorf(err, errlen, "cannot dial %s: %s", url,
+		orch_errorf(err, errlen, "cannot dial %s: %s", url,
 				 nng_strerror(rv));
 		orch_sdk_client_close(client);
 		return -1;
@@ -347,7 +347,7 @@ int orch_sdk_client_call(struct orch_sdk_client *client, json_t *request,
 	*reply = NULL;
 	if (!json_is_object(request)) {
 		json_decref(request);
-		orch_wire_errorf(err, errlen, "request is not a JSON object");
+		orch_errorf(err, errlen, "request is not a JSON object");
 		return -1;
 	}
 	/* A caller may set "v" itself (tests of version checks do). */
@@ -358,7 +358,7 @@ int orch_sdk_client_call(struct orch_sdk_client *client, json_t *request,
 		msg = orch_wire_encode(request);
 	json_decref(request);
 	if (msg == NULL) {
-		orch_wire_errorf(err, errlen, "out of memory");
+		orch_errorf(err, errlen, "out of memory");
 		return -1;
 	}
 	if (orch_wire_exchange(client->socket, client->url, msg, nng_clock(),
@@ -368,7 +368,7 @@ int orch_sdk_client_call(struct orch_sdk_client *client, json_t *request,
 				   sizeof(why));
 	nng_msg_free(answer);
 	if (decoded == NULL) {
-		orch_wire_errorf(err, errlen, "garbage reply from %s: %s",
+		orch_errorf(err, errlen, "garbage reply from %s: %s",
 				 client->url, why);
 		return -1;
 	}

@@ -10,17 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void orch_wire_errorf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 json_t *orch_wire_verror(int version, const char *fmt, va_list ap)
 {
 	char text[1024];
@@ -64,19 +53,19 @@ json_t *orch_wire_decode(nng_msg *msg, int version, char *why, size_t whylen)
 
 	value = json_loadb(nng_msg_body(msg), nng_msg_len(msg), 0, &jerr);
 	if (value == NULL) {
-		orch_wire_errorf(why, whylen, "not JSON (%s at byte %d)",
+		orch_errorf(why, whylen, "not JSON (%s at byte %d)",
 				 jerr.text, jerr.position);
 		return NULL;
 	}
 	if (!json_is_object(value)) {
 		json_decref(value);
-		orch_wire_errorf(why, whylen, "not a JSON object");
+		orch_errorf(why, whylen, "not a JSON object");
 		return NULL;
 	}
 	v = json_object_get(value, "v");
 	if (!json_is_integer(v) || json_integer_value(v) != version) {
 		json_decref(value);
-		orch_wire_errorf(why, whylen, "\"v\" must be %d", version);
+		orch_errorf(why, whylen, "\"v\" must be %d", version);
 		return NULL;
 	}
 	return value;
@@ -126,7 +115,7 @@ int orch_wire_exchange(nng_socket socket, const char *url, nng_msg *request,
 		nng_aio_free(aio);
 	if (rv != 0) {
 		nng_msg_free(request);
-		orch_wire_errorf(err, errlen, "cannot call %s: %s", url,
+		orch_errorf(err, errlen, "cannot call %s: %s", url,
 				 nng_strerror(rv));
 		return -1;
 	}
@@ -134,14 +123,14 @@ int orch_wire_exchange(nng_socket socket, const char *url, nng_msg *request,
 	rv = wire_step(ctx, aio, true, start, timeout_ms);
 	if (rv != 0) {
 		nng_msg_free(request);
-		orch_wire_errorf(err, errlen, "cannot send to %s: %s", url,
+		orch_errorf(err, errlen, "cannot send to %s: %s", url,
 				 nng_strerror(rv));
 	} else {
 		rv = wire_step(ctx, aio, false, start, timeout_ms);
 		if (rv == 0)
 			*reply = nng_aio_get_msg(aio);
 		else
-			orch_wire_errorf(err, errlen, "no reply from %s: %s",
+			orch_errorf(err, errlen, "no reply from %s: %s",
 					 url, nng_strerror(rv));
 	}
 	nng_ctx_close(ctx);

@@ -18,11 +18,9 @@
 #include <nng/nng.h>
 #include <nng/supplemental/util/platform.h>
 
-/* Writes a formatted message into err (errlen bytes, NUL-terminated);
- * nothing when err is NULL or errlen is 0. */
-void orch_wire_errorf(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+#include "orch_sdk.h"
 
+/* Error texts are written with orch_errorf (orch_sdk.h). */
 /* {"v": version, "error": <formatted text>}, or NULL when out of memory. */
 json_t *orch_wire_verror(int version, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));

@@ -127,7 +127,7 @@ int net_auth_sign(mbedtls_pk_context *key, struct pki_rng *rng,
 	if (nonce_hex == NULL ||
 	    net_unhex(nonce_hex, nonce, sizeof(nonce), &len) != 0 ||
 	    len != NET_NONCE_LEN) {
-		orch_wire_errorf(err, errlen,
+		orch_errorf(err, errlen,
 				 "bad challenge: no 32-byte hex \"nonce\"");
 		return -1;
 	}
@@ -136,7 +136,7 @@ int net_auth_sign(mbedtls_pk_context *key, struct pki_rng *rng,
 				     sizeof(hash), sig, &sig_len,
 				     net_rng_fill, rng);
 	if (rv != 0) {
-		orch_wire_errorf(err, errlen,
+		orch_errorf(err, errlen,
 				 "cannot sign the challenge: -0x%04x",
 				 (unsigned)-rv);
 		return -1;
@@ -179,7 +179,7 @@ int net_tls_config(nng_tls_mode mode, nng_tls_auth_mode auth,
 	}
 	nng_tls_config_free(cfg);
 fail_alloc:
-	orch_wire_errorf(err, errlen, "cannot %s: %s", what, nng_strerror(rv));
+	orch_errorf(err, errlen, "cannot %s: %s", what, nng_strerror(rv));
 	return -1;
 }
 
@@ -338,7 +338,7 @@ static int auth_verify(struct net_conns *conns, json_t *body,
 
 	if (cert_pem == NULL || sig_hex == NULL ||
 	    net_unhex(sig_hex, sig, sizeof(sig), &sig_len) != 0) {
-		orch_wire_errorf(why, whylen,
+		orch_errorf(why, whylen,
 				 "\"cert\" or \"sig\" missing or bad");
 		return -1;
 	}
@@ -350,7 +350,7 @@ static int auth_verify(struct net_conns *conns, json_t *body,
 	if (rv != 0)
 		return -1;
 	if (!net_auth_signature_ok(cert_pem, nonce, sig, sig_len)) {
-		orch_wire_errorf(why, whylen, "signature does not match the "
+		orch_errorf(why, whylen, "signature does not match the "
 				 "certificate");
 		return -1;
 	}

@@ -51,7 +51,7 @@ static int net_exchange_msg(nng_socket socket, const char *url,
 				  sizeof(why));
 	nng_msg_free(answer);
 	if (*reply == NULL) {
-		orch_wire_errorf(err, errlen, "garbage reply from %s: %s", url,
+		orch_errorf(err, errlen, "garbage reply from %s: %s", url,
 				 why);
 		return -1;
 	}
@@ -66,7 +66,7 @@ static int net_exchange(nng_socket socket, const char *url, json_t *request,
 	nng_msg *msg = net_encode(request);
 
 	if (msg == NULL) {
-		orch_wire_errorf(err, errlen, "out of memory");
+		orch_errorf(err, errlen, "out of memory");
 		return -1;
 	}
 	return net_exchange_msg(socket, url, msg, start, timeout_ms, reply,
@@ -112,7 +112,7 @@ static int client_authenticate(struct cluster_net_client *cli,
 		return -1;
 	error = json_string_value(json_object_get(reply, "error"));
 	if (error != NULL)
-		orch_wire_errorf(err, errlen,
+		orch_errorf(err, errlen,
 				 "server refused our certificate: %s",
 				 error);
 	json_decref(reply);
@@ -127,13 +127,13 @@ static int client_set_identity(struct cluster_net_client *cli,
 
 	cli->cert_pem = strdup(tls->cert_pem);
 	if (cli->cert_pem == NULL) {
-		orch_wire_errorf(err, errlen, "out of memory");
+		orch_errorf(err, errlen, "out of memory");
 		return -1;
 	}
 	rv = mbedtls_pk_parse_key(&cli->key, (const unsigned char *)tls->key_pem,
 				  strlen(tls->key_pem) + 1, NULL, 0);
 	if (rv != 0) {
-		orch_wire_errorf(err, errlen,
+		orch_errorf(err, errlen,
 				 "cannot parse the node key: -0x%04x",
 				 (unsigned)-rv);
 		return -1;
@@ -152,7 +152,7 @@ static int net_dial(nng_socket *socket, bool *open, const char *url,
 
 	rv = nng_req0_open(socket);
 	if (rv != 0) {
-		orch_wire_errorf(err, errlen, "cannot open REQ socket: %s",
+		orch_errorf(err, errlen, "cannot open REQ socket: %s",
 				 nng_strerror(rv));
 		return -1;
 	}
@@ -167,7 +167,7 @@ static int net_dial(nng_socket *socket, bool *open, const char *url,
 	if (rv == 0)
 		rv = nng_dialer_create(&dialer, *socket, url);
 	if (rv != 0) {
-		orch_wire_errorf(err, errlen, "cannot dial %s: %s", url,
+		orch_errorf(err, errlen, "cannot dial %s: %s", url,
 				 nng_strerror(rv));
 		return -1;
 	}
@@ -179,7 +179,7 @@ static int net_dial(nng_socket *socket, bool *open, const char *url,
 	if (rv == 0)
 		rv = nng_dialer_start(dialer, 0);
 	if (rv != 0) {
-		orch_wire_errorf(err, errlen, "cannot dial %s: %s", url,
+		orch_errorf(err, errlen, "cannot dial %s: %s", url,
 				 nng_strerror(rv));
 		return -1;
 	}
@@ -197,7 +197,7 @@ int cluster_net_client_open(const char *url, const struct cluster_net_tls *tls,
 	if (url == NULL || tls == NULL || tls->ca_pem == NULL ||
 	    server_name == NULL ||
 	    (tls->cert_pem == NULL) != (tls->key_pem == NULL)) {
-		orch_wire_errorf(err, errlen,
+		orch_errorf(err, errlen,
 				 "client needs a url, a CA, a server "
 				 "name, and both or none of certificate "
 				 "and key");
@@ -206,7 +206,7 @@ int cluster_net_client_open(const char *url, const struct cluster_net_tls *tls,
 	cli = calloc(1, sizeof(*cli));
 	if (cli == NULL || (cli->url = strdup(url)) == NULL) {
 		free(cli);
-		orch_wire_errorf(err, errlen, "out of memory");
+		orch_errorf(err, errlen, "out of memory");
 		return -1;
 	}
 	pthread_mutex_init(&cli->lock, NULL);
@@ -242,7 +242,7 @@ int cluster_net_call(struct cluster_net_client *cli, json_t *request,
 	*reply = NULL;
 	if (!json_is_object(request)) {
 		json_decref(request);
-		orch_wire_errorf(err, errlen, "request is not a JSON object");
+		orch_errorf(err, errlen, "request is not a JSON object");
 		return -1;
 	}
 	if (cli->cert_pem == NULL ||
@@ -251,12 +251,12 @@ int cluster_net_call(struct cluster_net_client *cli, json_t *request,
 	else
 		json_decref(request);
 	if (msg == NULL) {
-		orch_wire_errorf(err, errlen, "out of memory");
+		orch_errorf(err, errlen, "out of memory");
 		return -1;
 	}
 	for (attempt = 0; attempt <= NET_AUTH_ATTEMPTS; attempt++) {
 		if (nng_msg_dup(&copy, msg) != 0) {
-			orch_wire_errorf(err, errlen, "out of memory");
+			orch_errorf(err, errlen, "out of memory");
 			break;
 		}
 		rv = net_exchange_msg(cli->socket, cli->url, copy, start,
@@ -266,7 +266,7 @@ int cluster_net_call(struct cluster_net_client *cli, json_t *request,
 		json_decref(*reply);
 		*reply = NULL;
 		rv = -1;
-		orch_wire_errorf(err, errlen,
+		orch_errorf(err, errlen,
 				 "%s keeps refusing our connection",
 				 cli->url);
 		if (attempt < NET_AUTH_ATTEMPTS &&
@@ -309,11 +309,11 @@ int cluster_net_fetch_ca(const char *url, int timeout_ms, char **ca_pem,
 			 nng_clock(), timeout_ms, &reply, err, errlen) == 0) {
 		ca = json_string_value(json_object_get(reply, "ca"));
 		if (ca == NULL)
-			orch_wire_errorf(err, errlen,
+			orch_errorf(err, errlen,
 					 "%s sent no CA certificate",
 					 url);
 		else if ((*ca_pem = strdup(ca)) == NULL)
-			orch_wire_errorf(err, errlen, "out of memory");
+			orch_errorf(err, errlen, "out of memory");
 		else
 			rv = 0;
 	}

@@ -154,12 +154,12 @@ int cluster_net_reply(struct cluster_net_request *req, json_t *reply,
 		json_decref(reply);
 		reply = cluster_net_error("internal error: reply is not an "
 					  "object");
-		orch_wire_errorf(err, errlen,
+		orch_errorf(err, errlen,
 				 "cannot reply: reply is not a JSON object");
 		rv = -1;
 	}
 	if (reply != NULL && (msg = net_encode(reply)) == NULL) {
-		orch_wire_errorf(err, errlen, "cannot reply: out of memory");
+		orch_errorf(err, errlen, "cannot reply: out of memory");
 		rv = -1;
 	}
 	orch_reqserver_reply(handle, msg);
@@ -187,7 +187,7 @@ static int server_listen(struct cluster_net_server *server, const char *url,
 	if (rv == 0)
 		rv = nng_listener_create(&server->listener, server->socket, url);
 	if (rv != 0) {
-		orch_wire_errorf(err, errlen, "cannot listen on %s: %s", url,
+		orch_errorf(err, errlen, "cannot listen on %s: %s", url,
 				 nng_strerror(rv));
 		return -1;
 	}
@@ -199,7 +199,7 @@ static int server_listen(struct cluster_net_server *server, const char *url,
 	if (rv == 0)
 		rv = nng_listener_start(server->listener, 0);
 	if (rv != 0) {
-		orch_wire_errorf(err, errlen, "cannot listen on %s: %s", url,
+		orch_errorf(err, errlen, "cannot listen on %s: %s", url,
 				 nng_strerror(rv));
 		return -1;
 	}
@@ -224,7 +224,7 @@ static int server_serve(struct cluster_net_server *server, unsigned workers,
 	};
 
 	if (config.busy == NULL) {
-		orch_wire_errorf(err, errlen, "out of memory");
+		orch_errorf(err, errlen, "out of memory");
 		return -1;
 	}
 	return orch_reqserver_start(server->socket, &config, &server->requests,
@@ -243,7 +243,7 @@ int cluster_net_server_start(const char *url, const struct cluster_net_tls *tls,
 	if (url == NULL || tls == NULL || tls->ca_pem == NULL ||
 	    tls->cert_pem == NULL || tls->key_pem == NULL || handler == NULL ||
 	    workers == 0 || max_pending == 0) {
-		orch_wire_errorf(err, errlen, "server needs a url, a CA, a "
+		orch_errorf(err, errlen, "server needs a url, a CA, a "
 				 "certificate and key, a handler, >= 1 worker "
 				 "and >= 1 pending request");
 		return -1;
@@ -251,7 +251,7 @@ int cluster_net_server_start(const char *url, const struct cluster_net_tls *tls,
 	server = calloc(1, sizeof(*server));
 	if (server == NULL || (server->ca_pem = strdup(tls->ca_pem)) == NULL) {
 		free(server);
-		orch_wire_errorf(err, errlen, "out of memory");
+		orch_errorf(err, errlen, "out of memory");
 		return -1;
 	}
 	server->handler = handler;

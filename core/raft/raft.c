@@ -37,6 +37,7 @@
  * caller (proposals, snapshots) return RAFT_ENOMEM.
  */
 #include "raft.h"
+#include "fsutil.h"
 
 #include <assert.h>
 #include <stdarg.h>
@@ -75,17 +76,6 @@ static uint64_t raft_min(uint64_t a, uint64_t b)
 static uint64_t raft_max(uint64_t a, uint64_t b)
 {
 	return a > b ? a : b;
-}
-
-static void raft_errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
 }
 
 const char *raft_strerror(int err)
@@ -2135,7 +2125,7 @@ static bool raft_config_check(const struct raft_config *cfg, char *err,
 	else if (cfg->rand == NULL)
 		why = "rand callback missing";
 	if (why != NULL)
-		raft_errf(err, errlen, "raft config: %s", why);
+		util_errorf(err, errlen, "raft config: %s", why);
 	return why == NULL;
 }
 
@@ -2145,13 +2135,13 @@ static int raft_restore_snapshot(struct raft *r,
 {
 	if (s->meta.index == 0 || s->meta.term == 0 ||
 	    !raft_conf_valid(&s->meta.conf) || (s->len > 0 && !s->data)) {
-		raft_errf(err, errlen, "raft restore: invalid snapshot meta");
+		util_errorf(err, errlen, "raft restore: invalid snapshot meta");
 		return RAFT_EINVAL;
 	}
 	if (s->len > 0) {
 		r->snap.data = malloc(s->len);
 		if (r->snap.data == NULL) {
-			raft_errf(err, errlen, "raft restore: out of memory");
+			util_errorf(err, errlen, "raft restore: out of memory");
 			return RAFT_ENOMEM;
 		}
 		memcpy(r->snap.data, s->data, s->len);
@@ -2175,7 +2165,7 @@ static int raft_restore_entries(struct raft *r, const struct raft_restore *rs,
 		if (e->index <= r->log.prev_index && r->snap.meta.index > 0)
 			continue; /* already covered by the snapshot */
 		if (e->index != want) {
-			raft_errf(err, errlen,
+			util_errorf(err, errlen,
 				  "raft restore: entry %u has index %llu, "
 				  "expected %llu (not contiguous)", i,
 				  (unsigned long long)e->index,
@@ -2187,14 +2177,14 @@ static int raft_restore_entries(struct raft *r, const struct raft_restore *rs,
 		    (e->len > 0 && e->data == NULL) ||
 		    (e->type == RAFT_ENTRY_CONF &&
 		     raft_conf_decode(e->data, e->len, &c) != RAFT_OK)) {
-			raft_errf(err, errlen,
+			util_errorf(err, errlen,
 				  "raft restore: entry %llu is malformed "
 				  "(term, type or conf data)",
 				  (unsigned long long)e->index);
 			return RAFT_EINVAL;
 		}
 		if (raft_log_append(r, e) != RAFT_OK) {
-			raft_errf(err, errlen, "raft restore: out of memory");
+			util_errorf(err, errlen, "raft restore: out of memory");
 			return RAFT_ENOMEM;
 		}
 	}
@@ -2212,19 +2202,19 @@ static int raft_bootstrap(struct raft *r, const struct raft_conf *c,
 				.type = RAFT_ENTRY_CONF };
 
 	if (!raft_conf_valid(c)) {
-		raft_errf(err, errlen, "raft restore: invalid bootstrap conf");
+		util_errorf(err, errlen, "raft restore: invalid bootstrap conf");
 		return RAFT_EINVAL;
 	}
 	r->base_conf = *c;
 	if (c->n_voters == 0 && c->n_learners == 0)
 		return RAFT_OK; /* waits to be added by a leader */
 	if (c->n_voters == 0) {
-		raft_errf(err, errlen, "raft restore: bootstrap conf has no "
+		util_errorf(err, errlen, "raft restore: bootstrap conf has no "
 				       "voter");
 		return RAFT_EINVAL;
 	}
 	if (!raft_conf_is_voter(c, r->id) && !raft_conf_is_learner(c, r->id)) {
-		raft_errf(err, errlen,
+		util_errorf(err, errlen,
 			  "raft restore: node %llu is not in its bootstrap "
 			  "conf (use an empty conf to join an existing cluster)",
 			  (unsigned long long)r->id);
@@ -2234,7 +2224,7 @@ static int raft_bootstrap(struct raft *r, const struct raft_conf *c,
 	e.len = (uint32_t)raft_conf_encode(c, buf);
 	e.data = buf;
 	if (raft_log_append(r, &e) != RAFT_OK) {
-		raft_errf(err, errlen, "raft restore: out of memory");
+		util_errorf(err, errlen, "raft restore: out of memory");
 		return RAFT_ENOMEM;
 	}
 	r->term = raft_max(r->term, 1);
@@ -2251,7 +2241,7 @@ static int raft_restore(struct raft *r, const struct raft_restore *rs,
 	int rc;
 
 	if (rs->n_entries > 0 && rs->entries == NULL) {
-		raft_errf(err, errlen, "raft restore: entries missing");
+		util_errorf(err, errlen, "raft restore: entries missing");
 		return RAFT_EINVAL;
 	}
 	if (rs->snapshot != NULL) {
@@ -2265,7 +2255,7 @@ static int raft_restore(struct raft *r, const struct raft_restore *rs,
 	r->term = hs->term;
 	r->vote = hs->vote;
 	if (hs->commit > raft_last_index(r)) {
-		raft_errf(err, errlen,
+		util_errorf(err, errlen,
 			  "raft restore: commit %llu beyond last index %llu",
 			  (unsigned long long)hs->commit,
 			  (unsigned long long)raft_last_index(r));
@@ -2300,14 +2290,14 @@ struct raft *raft_new(const struct raft_config *cfg,
 	struct raft *r;
 
 	if (cfg == NULL || restore == NULL) {
-		raft_errf(err, errlen, "raft: config and restore required");
+		util_errorf(err, errlen, "raft: config and restore required");
 		return NULL;
 	}
 	if (!raft_config_check(cfg, err, errlen))
 		return NULL;
 	r = calloc(1, sizeof(*r));
 	if (r == NULL) {
-		raft_errf(err, errlen, "raft: out of memory");
+		util_errorf(err, errlen, "raft: out of memory");
 		return NULL;
 	}
 	r->cfg = *cfg;
