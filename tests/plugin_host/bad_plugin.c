@@ -143,16 +143,5 @@ static int bad_init(const struct orch_host *host, void **state, char *err,
 	return 0;
 }
 
-static const struct orch_plugin bad_plugin = {
-	.abi_version = ORCH_PLUGIN_ABI_VERSION,
-	.kind = ORCH_PLUGIN_RUNTIME,
-	.name = BAD_NAME,
-	.version = "bad-1",
-	.init = bad_init,
-	.fini = bad_fini,
-};
-
-ORCH_PLUGIN_EXPORT const struct orch_plugin *orch_plugin_entry(void)
-{
-	return &bad_plugin;
-}
+ORCH_PLUGIN_DEFINE(.kind = ORCH_PLUGIN_RUNTIME, .name = BAD_NAME,
+		   .version = "bad-1", .init = bad_init, .fini = bad_fini);

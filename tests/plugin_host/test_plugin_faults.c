@@ -17,17 +17,16 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "plugin_host.h"
+#include "test_common.h"
 
 #if !defined(PLUGIN_FAULTS_DIR) || !defined(PLUGIN_RUNNER)
 #error "PLUGIN_FAULTS_DIR and PLUGIN_RUNNER must be set"
@@ -71,20 +70,12 @@ static bool logged(const char *needle)
 	return found;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void wait_logged(const char *needle)
 {
-	int64_t deadline = now_ms() + TEST_GUARD_MS;
+	long long deadline = test_now_ms() + TEST_GUARD_MS;
 
 	while (!logged(needle)) {
-		if (now_ms() > deadline)
+		if (test_now_ms() > deadline)
 			fail_msg("not logged within %d ms: %s", TEST_GUARD_MS,
 				 needle);
 		usleep(5000);
@@ -112,8 +103,8 @@ static void fixture_open(struct fixture *f, const char *subdir,
 	char dir[512], err[512] = "";
 	struct plugin_host_options o;
 
-	strcpy(f->root, "/tmp/orch-faults-XXXXXX");
-	assert_non_null(mkdtemp(f->root));
+	assert_int_equal(test_tmpdir_make(f->root, sizeof(f->root), "faults"),
+			 0);
 	f->refused = json_array();
 	log_lines = json_array();
 	snprintf(dir, sizeof(dir), "%s/%s", PLUGIN_FAULTS_DIR, subdir);
@@ -134,23 +125,13 @@ static void fixture_open(struct fixture *f, const char *subdir,
 		fail_msg("plugin_host_open: %s", err);
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag,
-			struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void fixture_close(struct fixture *f)
 {
 	plugin_host_close(f->host);
 	json_decref(f->refused);
 	json_decref(log_lines);
 	log_lines = NULL;
-	assert_int_equal(nftw(f->root, remove_entry, 16, FTW_DEPTH | FTW_PHYS),
-			 0);
+	assert_int_equal(test_tmpdir_remove(f->root), 0);
 }
 
 static struct plugin_host_plugin *plugin(struct fixture *f, const char *name)
@@ -192,12 +173,12 @@ static int info_pid(struct plugin_host_plugin *p)
 /* Polls until p answers "info" again; returns the pid that answered. */
 static int wait_answers(struct plugin_host_plugin *p)
 {
-	int64_t deadline = now_ms() + TEST_GUARD_MS;
+	long long deadline = test_now_ms() + TEST_GUARD_MS;
 	char err[512];
 	int pid = 0;
 
 	while (call_op(p, "info", TEST_CALL_MS, &pid, err, sizeof(err)) != 0) {
-		if (now_ms() > deadline)
+		if (test_now_ms() > deadline)
 			fail_msg("no answer within %d ms: %s", TEST_GUARD_MS,
 				 err);
 		usleep(10000);
@@ -240,7 +221,7 @@ static void test_ipc_segfault_restarts(void **state)
 	char err[512] = "", why[512] = "";
 	int old_pid, new_pid, alpha_pid;
 	struct fixture f;
-	int64_t t0;
+	long long t0;
 
 	(void)state;
 	fixture_open(&f, "calls", PLUGIN_HOST_IPC);
@@ -260,10 +241,11 @@ static void test_ipc_segfault_restarts(void **state)
 	assert_false(plugin_host_available(segv, why, sizeof(why)));
 	assert_contains(why, "plugin bad-segv is unavailable: crashed "
 			     "(signal 11), restarting in ");
-	t0 = now_ms();
+	t0 = test_now_ms();
 	assert_int_equal(call_op(segv, "info", TEST_CALL_MS, NULL, err,
 				 sizeof(err)), -1);
-	assert_true(now_ms() - t0 < 500); /* at once, not after a timeout */
+	/* At once, not after a timeout. */
+	assert_true(test_now_ms() - t0 < 500);
 	assert_contains(err, "plugin bad-segv is unavailable: crashed "
 			     "(signal 11), restarting in ");
 	assert_int_equal(info_pid(alpha), alpha_pid);

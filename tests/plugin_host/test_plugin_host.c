@@ -18,16 +18,15 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "plugin_host.h"
+#include "test_common.h"
 
 #if !defined(PLUGIN_TEST_DIR) || !defined(PLUGIN_OPTIONS_DIR) || \
 	!defined(PLUGIN_RUNNER)
@@ -138,25 +137,14 @@ static void test_log(enum orch_log_level level, const char *plugin_name,
 
 /* ------------------------------------------------------------ temp dirs */
 
-static int remove_entry(const char *path, const struct stat *st, int flag,
-			struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void make_root(char *root)
 {
-	strcpy(root, "/tmp/orch-host-test-XXXXXX");
-	assert_non_null(mkdtemp(root));
+	assert_int_equal(test_tmpdir_make(root, 64, "host-test"), 0);
 }
 
 static void remove_root(const char *root)
 {
-	assert_int_equal(nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS),
-			 0);
+	assert_int_equal(test_tmpdir_remove(root), 0);
 }
 
 /* ------------------------------------------------------------- helpers */
@@ -186,13 +174,7 @@ static struct plugin_host *open_host(const char *instance,
 				     enum plugin_host_transport transport,
 				     const char *root, struct inbox *in)
 {
-	struct plugin_host_options o = {
-		.plugin_dir = PLUGIN_TEST_DIR,
-		.data_root = root,
-		.node_id = "node-a",
-		.instance = instance,
-		.transport = transport,
-	};
+	struct plugin_host_options o;
 	struct plugin_host *host = NULL;
 	char err[512] = "";
 
@@ -213,10 +195,6 @@ static json_t *call(struct plugin_host_plugin *p, json_t *request)
 	return reply;
 }
 
-static const char *str(json_t *obj, const char *key)
-{
-	return json_string_value(json_object_get(obj, key));
-}
 
 /* The refusals expected from PLUGIN_TEST_DIR, in file-name order. */
 static const struct {
@@ -308,8 +286,8 @@ static void check_calls(struct plugin_host *host, const char *root)
 	alpha = plugin_host_find(host, ORCH_PLUGIN_SCHEDULER, "alpha");
 	beta = plugin_host_find(host, ORCH_PLUGIN_RUNTIME, "beta");
 	reply = call(alpha, json_pack("{s:s}", "op", "info"));
-	assert_string_equal(str(reply, "plugin_name"), "alpha");
-	assert_string_equal(str(reply, "node_id"), "node-a");
+	assert_string_equal(test_json_str(reply, "plugin_name"), "alpha");
+	assert_string_equal(test_json_str(reply, "node_id"), "node-a");
 	assert_int_equal(json_integer_value(
 				 json_object_get(reply, "host_version")),
 			 ORCH_PLUGIN_ABI_VERSION);
@@ -319,14 +297,16 @@ static void check_calls(struct plugin_host *host, const char *root)
 
 	reply = call(beta, json_pack("{s:s}", "op", "info"));
 	snprintf(want_dir, sizeof(want_dir), "%s/plugins/beta", root);
-	assert_string_equal(str(reply, "data_dir"), want_dir);
+	assert_string_equal(test_json_str(reply, "data_dir"), want_dir);
 	assert_true(json_is_true(json_object_get(reply, "data_dir_exists")));
-	assert_string_equal(str(json_object_get(reply, "config"), "greeting"),
-			    "hi");
+	assert_string_equal(
+		test_json_str(json_object_get(reply, "config"), "greeting"),
+		"hi");
 	json_decref(reply);
 
 	reply = call(beta, json_pack("{s:s}", "op", "nonsense"));
-	assert_string_equal(str(reply, "error"), "unknown op nonsense");
+	assert_string_equal(test_json_str(reply, "error"),
+			    "unknown op nonsense");
 	json_decref(reply);
 }
 
@@ -342,11 +322,11 @@ static void check_events(struct plugin_host *host, struct inbox *in)
 	assert_null(json_object_get(reply, "error"));
 	json_decref(reply);
 	event = inbox_wait(in, 0);
-	assert_string_equal(str(event, "op"), "task_status");
-	assert_string_equal(str(event, "plugin"), "beta");
+	assert_string_equal(test_json_str(event, "op"), "task_status");
+	assert_string_equal(test_json_str(event, "plugin"), "beta");
 	status = json_array_get(json_object_get(event, "statuses"), 0);
-	assert_string_equal(str(status, "task_id"), "task-9");
-	assert_string_equal(str(status, "state"), "running");
+	assert_string_equal(test_json_str(status, "task_id"), "task-9");
+	assert_string_equal(test_json_str(status, "state"), "running");
 }
 
 static void host_round(enum plugin_host_transport transport,
@@ -382,16 +362,22 @@ static void host_round(enum plugin_host_transport transport,
 
 /* ----------------------------------------------------------------- tests */
 
-static void test_inproc(void **state)
-{
-	(void)state;
-	host_round(PLUGIN_HOST_INPROC, "t-inproc", "inproc://orchd-%.0s%s-");
-}
+/* One host round a transport: the instance and the URL prefix it gives. */
+struct round_case {
+	enum plugin_host_transport transport;
+	const char *instance;
+	const char *url_prefix_fmt;
+};
+static const struct round_case inproc_round = {
+	PLUGIN_HOST_INPROC, "t-inproc", "inproc://orchd-%.0s%s-"};
+static const struct round_case ipc_round = {PLUGIN_HOST_IPC, "t-ipc",
+					    "ipc://%s/orchd-%s-"};
 
-static void test_ipc(void **state)
+static void test_round(void **state)
 {
-	(void)state;
-	host_round(PLUGIN_HOST_IPC, "t-ipc", "ipc://%s/orchd-%s-");
+	const struct round_case *c = *state;
+
+	host_round(c->transport, c->instance, c->url_prefix_fmt);
 }
 
 /* Two hosts live at once in one process: distinct instances, no clash;
@@ -415,7 +401,7 @@ static void test_two_hosts(void **state)
 	assert_int_equal(plugin_host_count(two), 2);
 	reply = call(plugin_host_find(two, ORCH_PLUGIN_SCHEDULER, "alpha"),
 		     json_pack("{s:s}", "op", "info"));
-	assert_string_equal(str(reply, "plugin_name"), "alpha");
+	assert_string_equal(test_json_str(reply, "plugin_name"), "alpha");
 	json_decref(reply);
 	/* Events of host two's beta go to host two only. */
 	check_events(two, &in2);
@@ -484,8 +470,8 @@ static void options_round(enum plugin_host_transport transport)
 	reply = call(plugin_host_find(host, ORCH_PLUGIN_RUNTIME, "beta"),
 		     json_pack("{s:s}", "op", "info"));
 	config = json_object_get(reply, "config");
-	assert_string_equal(str(config, "greeting"), "hi");
-	assert_string_equal(str(config, "volume"), "3");
+	assert_string_equal(test_json_str(config, "greeting"), "hi");
+	assert_string_equal(test_json_str(config, "volume"), "3");
 	json_decref(reply);
 	reply = call(plugin_host_find(host, ORCH_PLUGIN_SCHEDULER, "old"),
 		     json_pack("{s:s}", "op", "info"));
@@ -510,16 +496,11 @@ static void options_round(enum plugin_host_transport transport)
 	remove_root(root);
 }
 
-static void test_options_inproc(void **state)
+static void test_options_round(void **state)
 {
-	(void)state;
-	options_round(PLUGIN_HOST_INPROC);
-}
+	const struct round_case *c = *state;
 
-static void test_options_ipc(void **state)
-{
-	(void)state;
-	options_round(PLUGIN_HOST_IPC);
+	options_round(c->transport);
 }
 
 /* Everything in-process but beta, which runs in a child and still pushes
@@ -580,11 +561,13 @@ static void test_open_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_inproc),
-		cmocka_unit_test(test_ipc),
+		{"test_inproc", test_round, NULL, NULL, (void *)&inproc_round},
+		{"test_ipc", test_round, NULL, NULL, (void *)&ipc_round},
 		cmocka_unit_test(test_two_hosts),
-		cmocka_unit_test(test_options_inproc),
-		cmocka_unit_test(test_options_ipc),
+		{"test_options_inproc", test_options_round, NULL, NULL,
+		 (void *)&inproc_round},
+		{"test_options_ipc", test_options_round, NULL, NULL,
+		 (void *)&ipc_round},
 		cmocka_unit_test(test_transport_by_name),
 		cmocka_unit_test(test_open_errors),
 	};
