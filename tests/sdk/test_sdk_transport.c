@@ -8,7 +8,7 @@
  * busy answer beyond max_held, and a stop that drops held requests.
  *
  * State: each test owns its server, client and sockets; ipc:// sockets live
- * in a fresh mkdtemp directory removed at the end of the test.
+ * in a fresh temporary directory removed at the end of the test.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,6 +29,7 @@
 #include "orch_reqserver.h"
 #include "orch_sdk.h"
 #include "orch_wire.h"
+#include "test_common.h"
 
 /* Generous guard against a hang; tests never wait for it on success. */
 #define TEST_GUARD_MS 10000
@@ -82,23 +83,17 @@ static json_t *test_handler(void *ctx, const char *op, json_t *request)
 
 /* ---------------------------------------------------------------- helpers */
 
-struct test_dir {
-	char path[64];
-};
-
-static void dir_make(struct test_dir *dir)
+/* Runs round(url, arg) on ipc://<a fresh temporary directory>/<sock>,
+ * then removes the directory and its socket. */
+static void in_ipc_dir(const char *sock, void (*round)(const char *, bool),
+		       bool arg)
 {
-	strcpy(dir->path, "/tmp/orch-sdk-test-XXXXXX");
-	assert_non_null(mkdtemp(dir->path));
-}
+	char dir[64], url[128];
 
-static void dir_remove(struct test_dir *dir, const char *file)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), "%s/%s", dir->path, file);
-	unlink(path);
-	assert_int_equal(rmdir(dir->path), 0);
+	assert_int_equal(test_tmpdir_make(dir, sizeof(dir), "sdk-test"), 0);
+	snprintf(url, sizeof(url), "ipc://%s/%s", dir, sock);
+	round(url, arg);
+	assert_int_equal(test_tmpdir_remove(dir), 0);
 }
 
 static json_t *call_ok(struct orch_sdk_client *client, json_t *request)
@@ -120,7 +115,7 @@ static const char *error_of(json_t *reply)
 
 /* ------------------------------------------------------------ round trip */
 
-static void round_trip(const char *url)
+static void round_trip(const char *url, bool unused)
 {
 	struct orch_sdk_server *server;
 	struct orch_sdk_client *client;
@@ -128,6 +123,7 @@ static void round_trip(const char *url)
 	json_t *reply;
 	int calls = 0;
 
+	(void)unused;
 	assert_int_equal(orch_sdk_server_start(url, 2, test_handler, &calls,
 					       &server, err, sizeof(err)),
 			 0);
@@ -162,19 +158,13 @@ static void round_trip(const char *url)
 static void test_round_trip_inproc(void **state)
 {
 	(void)state;
-	round_trip("inproc://sdk-test-round-trip");
+	round_trip("inproc://sdk-test-round-trip", false);
 }
 
 static void test_round_trip_ipc(void **state)
 {
-	struct test_dir dir;
-	char url[128];
-
 	(void)state;
-	dir_make(&dir);
-	snprintf(url, sizeof(url), "ipc://%s/req.sock", dir.path);
-	round_trip(url);
-	dir_remove(&dir, "req.sock");
+	in_ipc_dir("req.sock", round_trip, false);
 }
 
 /* ----------------------------------------------------------- concurrency */
@@ -481,14 +471,8 @@ static void test_events_dial_before_listen(void **state)
 
 static void test_events_ipc(void **state)
 {
-	struct test_dir dir;
-	char url[128];
-
 	(void)state;
-	dir_make(&dir);
-	snprintf(url, sizeof(url), "ipc://%s/ev.sock", dir.path);
-	events_round_trip(url, false);
-	dir_remove(&dir, "ev.sock");
+	in_ipc_dir("ev.sock", events_round_trip, false);
 }
 
 /* ------------------------------------------- the request server, deferred */

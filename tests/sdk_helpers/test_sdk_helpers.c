@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "orch_sdk.h"
+#include "test_common.h"
 
 static char logged[512];
 static enum orch_log_level logged_level;
@@ -49,32 +50,36 @@ static struct orch_host host_with(const char *config)
 
 static void test_option(void **state)
 {
+	/* Each option read into an 8-byte buffer: what comes back and, when
+	 * found or absent, what the buffer then holds (NULL: not checked). */
+	static const struct {
+		const char *key;
+		enum orch_option_result want;
+		const char *want_buf;
+	} cases[] = {
+		{"shim", ORCH_OPTION_ERROR, NULL}, /* "/usr/bin/x" too long */
+		{"n", ORCH_OPTION_FOUND, "30"},
+		{"on", ORCH_OPTION_FOUND, "true"},
+		{"r", ORCH_OPTION_FOUND, "1.5"},
+		{"gone", ORCH_OPTION_ABSENT, ""},
+		{"missing", ORCH_OPTION_ABSENT, NULL},
+		{"list", ORCH_OPTION_ERROR, NULL},
+		{"long", ORCH_OPTION_ERROR, NULL},
+	};
 	struct orch_host h = host_with("{\"shim\":\"/usr/bin/x\",\"n\":30,"
 				       "\"on\":true,\"r\":1.5,\"gone\":null,"
 				       "\"list\":[1],\"long\":\"abcdefgh\"}");
 	char buf[8];
+	size_t i;
 
 	(void)state;
-	assert_int_equal(orch_option(&h, "shim", buf, sizeof(buf)),
-			 ORCH_OPTION_ERROR); /* "/usr/bin/x" is too long */
-	assert_int_equal(orch_option(&h, "n", buf, sizeof(buf)),
-			 ORCH_OPTION_FOUND);
-	assert_string_equal(buf, "30");
-	assert_int_equal(orch_option(&h, "on", buf, sizeof(buf)),
-			 ORCH_OPTION_FOUND);
-	assert_string_equal(buf, "true");
-	assert_int_equal(orch_option(&h, "r", buf, sizeof(buf)),
-			 ORCH_OPTION_FOUND);
-	assert_string_equal(buf, "1.5");
-	assert_int_equal(orch_option(&h, "gone", buf, sizeof(buf)),
-			 ORCH_OPTION_ABSENT);
-	assert_string_equal(buf, "");
-	assert_int_equal(orch_option(&h, "missing", buf, sizeof(buf)),
-			 ORCH_OPTION_ABSENT);
-	assert_int_equal(orch_option(&h, "list", buf, sizeof(buf)),
-			 ORCH_OPTION_ERROR);
-	assert_int_equal(orch_option(&h, "long", buf, sizeof(buf)),
-			 ORCH_OPTION_ERROR);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(orch_option(&h, cases[i].key, buf,
+					     sizeof(buf)),
+				 cases[i].want);
+		if (cases[i].want_buf != NULL)
+			assert_string_equal(buf, cases[i].want_buf);
+	}
 }
 
 static void test_option_texts(void **state)
@@ -123,12 +128,12 @@ static void write_file(const char *path, const char *text)
 
 static void test_file_tail(void **state)
 {
-	char dir[] = "/tmp/orchd-sdk-tail-XXXXXX", path[64], err[256] = "";
+	char dir[64], path[96], err[256] = "";
 	char *data;
 	size_t len;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(test_tmpdir_make(dir, sizeof(dir), "sdk-tail"), 0);
 	snprintf(path, sizeof(path), "%s/log", dir);
 	assert_int_equal(orch_file_tail(path, 0, 1024, &data, &len, err,
 					sizeof(err)),
