@@ -88,11 +88,10 @@ nng_duration orch_wire_remaining(nng_time start, int timeout_ms)
 			       : (nng_duration)(deadline - now);
 }
 
-/* Runs one send or receive on ctx through aio and waits for it. */
-static int wire_step(nng_ctx ctx, nng_aio *aio, bool send, nng_time start,
-		     int timeout_ms)
+int orch_wire_step(nng_ctx ctx, nng_aio *aio, bool send,
+		   nng_duration timeout)
 {
-	nng_aio_set_timeout(aio, orch_wire_remaining(start, timeout_ms));
+	nng_aio_set_timeout(aio, timeout);
 	if (send)
 		nng_ctx_send(ctx, aio);
 	else
@@ -120,13 +119,15 @@ int orch_wire_exchange(nng_socket socket, const char *url, nng_msg *request,
 		return -1;
 	}
 	nng_aio_set_msg(aio, request);
-	rv = wire_step(ctx, aio, true, start, timeout_ms);
+	rv = orch_wire_step(ctx, aio, true,
+			    orch_wire_remaining(start, timeout_ms));
 	if (rv != 0) {
 		nng_msg_free(request);
 		orch_errorf(err, errlen, "cannot send to %s: %s", url,
 				 nng_strerror(rv));
 	} else {
-		rv = wire_step(ctx, aio, false, start, timeout_ms);
+		rv = orch_wire_step(ctx, aio, false,
+				    orch_wire_remaining(start, timeout_ms));
 		if (rv == 0)
 			*reply = nng_aio_get_msg(aio);
 		else

@@ -40,6 +40,11 @@ bool orch_wire_stamp(json_t *object, int version);
 /* What is left of timeout_ms (< 0: forever) started at start (nng_clock). */
 nng_duration orch_wire_remaining(nng_time start, int timeout_ms);
 
+/* One send (send true: the message set on aio) or receive on ctx through
+ * aio within timeout, waited for: 0 or the nng error. */
+int orch_wire_step(nng_ctx ctx, nng_aio *aio, bool send,
+		   nng_duration timeout);
+
 /* Sends request (stolen) on a context of its own on socket and waits for
  * the reply, both within timeout_ms (< 0: forever) of start (nng_clock),
  * so several threads may call through one socket and a caller may spend

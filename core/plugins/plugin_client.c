@@ -11,6 +11,7 @@
 #include "plugin_host_impl.h"
 
 #include "orch_protocol.h"
+#include "orch_wire.h"
 
 #include <nng/protocol/reqrep0/req.h>
 
@@ -164,24 +165,14 @@ static int reply_decode(struct plugin_host_plugin *p, nng_msg *msg,
 	return 0;
 }
 
-/* Runs one send or receive on ctx through aio and waits for it. */
-static int exchange_step(nng_ctx ctx, nng_aio *aio, bool send,
-			 int timeout_ms)
-{
-	nng_aio_set_timeout(aio, timeout_ms < 0 ? NNG_DURATION_INFINITE
-						: (nng_duration)timeout_ms);
-	if (send)
-		nng_ctx_send(ctx, aio);
-	else
-		nng_ctx_recv(ctx, aio);
-	nng_aio_wait(aio);
-	return nng_aio_result(aio);
-}
-
-/* Sends msg on socket and waits for the answer: 0 or an nng error. */
+/* Sends msg on socket and waits for the answer, each step within
+ * timeout_ms (< 0: forever): 0 or an nng error, which the caller reads
+ * (a closed socket means the plugin went down). */
 static int exchange(nng_socket socket, nng_msg *msg, int timeout_ms,
 		    nng_msg **answer)
 {
+	nng_duration step = timeout_ms < 0 ? NNG_DURATION_INFINITE
+					   : (nng_duration)timeout_ms;
 	nng_aio *aio;
 	nng_ctx ctx;
 	int rv;
@@ -198,10 +189,10 @@ static int exchange(nng_socket socket, nng_msg *msg, int timeout_ms,
 		return rv;
 	}
 	nng_aio_set_msg(aio, msg);
-	rv = exchange_step(ctx, aio, true, timeout_ms);
+	rv = orch_wire_step(ctx, aio, true, step);
 	if (rv != 0)
 		nng_msg_free(msg);
-	else if ((rv = exchange_step(ctx, aio, false, timeout_ms)) == 0)
+	else if ((rv = orch_wire_step(ctx, aio, false, step)) == 0)
 		*answer = nng_aio_get_msg(aio);
 	nng_ctx_close(ctx);
 	nng_aio_free(aio);
