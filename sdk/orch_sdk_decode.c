@@ -82,28 +82,53 @@ int sdk_dec_resources(json_t *obj, const char *field,
 	return 0;
 }
 
+/* The common start of an optional array (is_array) or object field:
+ * *slots NULL and *n 0; nothing more when absent or empty; an error
+ * naming field (expected) when not of the kind; else one zeroed slot of
+ * size bytes an item in *slots. 0 with *value the field to walk (NULL:
+ * nothing to), or -1. */
+static int dec_slots(json_t *obj, const char *field, bool is_array,
+		     const char *expected, size_t size, void **slots,
+		     size_t *n, json_t **value, const struct sdk_where *w)
+{
+	json_t *v = json_object_get(obj, field);
+	size_t count;
+
+	*value = NULL;
+	*slots = NULL;
+	*n = 0;
+	if (v == NULL)
+		return 0;
+	if (is_array ? !json_is_array(v) : !json_is_object(v))
+		return sdk_field_error(w, field, expected);
+	count = is_array ? json_array_size(v) : json_object_size(v);
+	if (count == 0)
+		return 0;
+	*slots = calloc(count, size);
+	if (*slots == NULL)
+		return sdk_field_error(w, field, "out of memory");
+	*value = v;
+	return 0;
+}
+
 int sdk_dec_strings(json_t *obj, const char *field, const char ***out,
 		    size_t *n, const struct sdk_where *w)
 {
-	json_t *value = json_object_get(obj, field), *item;
+	static const char expected[] = "expected an array of strings";
+	json_t *value, *item;
+	void *slots;
 	size_t i;
 
-	*out = NULL;
-	*n = 0;
-	if (value == NULL)
-		return 0;
-	if (!json_is_array(value))
-		return sdk_field_error(w, field, "expected an array of strings");
-	if (json_array_size(value) == 0)
-		return 0;
-	*out = calloc(json_array_size(value), sizeof(**out));
-	if (*out == NULL)
-		return sdk_field_error(w, field, "out of memory");
+	int rv = dec_slots(obj, field, true, expected, sizeof(**out), &slots,
+			   n, &value, w);
+
+	*out = slots;
+	if (rv != 0)
+		return -1;
 	json_array_foreach(value, i, item)
 	{
 		if (!json_is_string(item))
-			return sdk_field_error(w, field,
-					       "expected an array of strings");
+			return sdk_field_error(w, field, expected);
 		(*out)[(*n)++] = json_string_value(item);
 	}
 	return 0;
@@ -113,20 +138,16 @@ int sdk_dec_labels(json_t *obj, const char *field,
 		   struct orch_sched_label **out, size_t *n,
 		   const struct sdk_where *w)
 {
-	json_t *value = json_object_get(obj, field), *item;
+	json_t *value, *item;
 	const char *key;
+	void *slots;
 
-	*out = NULL;
-	*n = 0;
-	if (value == NULL)
-		return 0;
-	if (!json_is_object(value))
-		return sdk_field_error(w, field, "expected an object");
-	if (json_object_size(value) == 0)
-		return 0;
-	*out = calloc(json_object_size(value), sizeof(**out));
-	if (*out == NULL)
-		return sdk_field_error(w, field, "out of memory");
+	int rv = dec_slots(obj, field, false, "expected an object",
+			   sizeof(**out), &slots, n, &value, w);
+
+	*out = slots;
+	if (rv != 0)
+		return -1;
 	json_object_foreach(value, key, item)
 	{
 		if (!json_is_string(item))
