@@ -87,17 +87,23 @@ void config_free(struct orchd_config *cfg)
 }
 
 /* Sets option key of plugin name to value. */
+/* The options object of plugin name in cfg, made when new. */
+static json_t *plugin_options_of(struct orchd_config *cfg, const char *name)
+{
+	json_t *options = json_object_get(cfg->plugin_options, name);
+	if (!options) {
+		options = json_object();
+		json_object_set_new(cfg->plugin_options, name, options);
+	}
+	return options;
+}
+
 static void set_plugin_option(struct orchd_config *cfg, const char *name,
 			      size_t name_len, const char *key, const char *value)
 {
 	char plugin[64];
 	snprintf(plugin, sizeof(plugin), "%.*s", (int)name_len, name);
-	json_t *options = json_object_get(cfg->plugin_options, plugin);
-	if (!options) {
-		options = json_object();
-		json_object_set_new(cfg->plugin_options, plugin, options);
-	}
-	json_object_set_new(options, key, json_string(value));
+	json_object_set_new(plugin_options_of(cfg, plugin), key, json_string(value));
 }
 
 /* --plugin-opt NAME.KEY=VALUE */
@@ -216,10 +222,30 @@ static const char *scalar(const yaml_node_t *node)
 						      : NULL;
 }
 
+/* Sets into[KEY] = VALUE for each KEY: VALUE of map; 0, or -1 with *bad
+ * the key of the first pair that is not two scalars. */
+static int scalar_pairs_into(json_t *into, yaml_document_t *doc, yaml_node_t *map,
+			     yaml_node_t **bad)
+{
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
+	     p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *key = yaml_document_get_node(doc, p->key);
+		const char *value = scalar(yaml_document_get_node(doc, p->value));
+		if (!scalar(key) || !value) {
+			*bad = key;
+			return -1;
+		}
+		json_object_set_new(into, scalar(key), json_string(value));
+	}
+	return 0;
+}
+
 /* `plugins:` as a mapping: NAME: {KEY: VALUE, ...}. */
 static int read_plugin_options(struct orchd_config *cfg, yaml_document_t *doc,
 			       yaml_node_t *map, const char *path, char *err, size_t errlen)
 {
+	yaml_node_t *bad = NULL;
+
 	for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
 	     p < map->data.mapping.pairs.top; p++) {
 		yaml_node_t *name = yaml_document_get_node(doc, p->key);
@@ -228,17 +254,13 @@ static int read_plugin_options(struct orchd_config *cfg, yaml_document_t *doc,
 			return node_fail(err, errlen, path, name,
 					 "plugins: want a directory, or plugin names each "
 					 "with a mapping of options%s", "");
-		for (yaml_node_pair_t *o = options->data.mapping.pairs.start;
-		     o < options->data.mapping.pairs.top; o++) {
-			yaml_node_t *key = yaml_document_get_node(doc, o->key);
-			const char *value = scalar(yaml_document_get_node(doc, o->value));
-			if (!scalar(key) || !value)
-				return node_fail(err, errlen, path, key,
-						 "plugins: %s: options must be KEY: VALUE scalars",
-						 scalar(name));
-			set_plugin_option(cfg, scalar(name), strlen(scalar(name)),
-					  scalar(key), value);
-		}
+		if (options->data.mapping.pairs.start == options->data.mapping.pairs.top)
+			continue; /* no options: as if not named */
+		if (scalar_pairs_into(plugin_options_of(cfg, scalar(name)), doc,
+				      options, &bad) != 0)
+			return node_fail(err, errlen, path, bad,
+					 "plugins: %s: options must be KEY: VALUE scalars",
+					 scalar(name));
 	}
 	return 0;
 }
@@ -248,19 +270,15 @@ static int read_plugin_transports(struct orchd_config *cfg, yaml_document_t *doc
 				  yaml_node_t *map, const char *path, char *err,
 				  size_t errlen)
 {
+	yaml_node_t *bad = NULL;
+
 	if (map->type != YAML_MAPPING_NODE)
 		return node_fail(err, errlen, path, map,
 				 "plugin-transports: want a mapping of plugin names to "
 				 "inproc or ipc%s", "");
-	for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
-	     p < map->data.mapping.pairs.top; p++) {
-		yaml_node_t *name = yaml_document_get_node(doc, p->key);
-		const char *value = scalar(yaml_document_get_node(doc, p->value));
-		if (!scalar(name) || !value)
-			return node_fail(err, errlen, path, name,
-					 "plugin-transports: want NAME: inproc|ipc%s", "");
-		json_object_set_new(cfg->plugin_transports, scalar(name), json_string(value));
-	}
+	if (scalar_pairs_into(cfg->plugin_transports, doc, map, &bad) != 0)
+		return node_fail(err, errlen, path, bad,
+				 "plugin-transports: want NAME: inproc|ipc%s", "");
 	return 0;
 }
 
