@@ -83,19 +83,6 @@ static json_t *test_handler(void *ctx, const char *op, json_t *request)
 
 /* ---------------------------------------------------------------- helpers */
 
-/* Runs round(url, arg) on ipc://<a fresh temporary directory>/<sock>,
- * then removes the directory and its socket. */
-static void in_ipc_dir(const char *sock, void (*round)(const char *, bool),
-		       bool arg)
-{
-	char dir[64], url[128];
-
-	assert_int_equal(test_tmpdir_make(dir, sizeof(dir), "sdk-test"), 0);
-	snprintf(url, sizeof(url), "ipc://%s/%s", dir, sock);
-	round(url, arg);
-	assert_int_equal(test_tmpdir_remove(dir), 0);
-}
-
 static json_t *call_ok(struct orch_sdk_client *client, json_t *request)
 {
 	char err[256] = "";
@@ -115,6 +102,7 @@ static const char *error_of(json_t *reply)
 
 /* ------------------------------------------------------------ round trip */
 
+/* unused: a round_case argument round_trip has no use for. */
 static void round_trip(const char *url, bool unused)
 {
 	struct orch_sdk_server *server;
@@ -155,17 +143,7 @@ static void round_trip(const char *url, bool unused)
 	orch_sdk_server_stop(server);
 }
 
-static void test_round_trip_inproc(void **state)
-{
-	(void)state;
-	round_trip("inproc://sdk-test-round-trip", false);
-}
 
-static void test_round_trip_ipc(void **state)
-{
-	(void)state;
-	in_ipc_dir("req.sock", round_trip, false);
-}
 
 /* ----------------------------------------------------------- concurrency */
 
@@ -457,23 +435,8 @@ static void events_round_trip(const char *url, bool dial_first)
 	nng_close(sock);
 }
 
-static void test_events_inproc(void **state)
-{
-	(void)state;
-	events_round_trip("inproc://sdk-test-events", false);
-}
 
-static void test_events_dial_before_listen(void **state)
-{
-	(void)state;
-	events_round_trip("inproc://sdk-test-events-early", true);
-}
 
-static void test_events_ipc(void **state)
-{
-	(void)state;
-	in_ipc_dir("ev.sock", events_round_trip, false);
-}
 
 /* ------------------------------------------- the request server, deferred */
 
@@ -638,17 +601,54 @@ static void test_reqserver_deferred(void **state)
 	nng_close(rep);
 }
 
+/* A round over one transport: round(url, arg) on url, or (url NULL) on
+ * ipc://<a fresh temporary directory>/<sock>, removed afterwards. */
+struct round_case {
+	void (*round)(const char *url, bool arg);
+	const char *url;
+	const char *sock;
+	bool arg;
+};
+
+static void test_round(void **state)
+{
+	const struct round_case *c = *state;
+	char dir[64], url[128];
+
+	if (c->url != NULL) {
+		c->round(c->url, c->arg);
+		return;
+	}
+	assert_int_equal(test_tmpdir_make(dir, sizeof(dir), "sdk-test"), 0);
+	snprintf(url, sizeof(url), "ipc://%s/%s", dir, c->sock);
+	c->round(url, c->arg);
+	assert_int_equal(test_tmpdir_remove(dir), 0);
+}
+
+static const struct round_case round_trip_inproc = {
+	round_trip, "inproc://sdk-test-round-trip", NULL, false};
+static const struct round_case round_trip_ipc = {round_trip, NULL,
+						 "req.sock", false};
+static const struct round_case events_inproc = {
+	events_round_trip, "inproc://sdk-test-events", NULL, false};
+static const struct round_case events_dial_first = {
+	events_round_trip, "inproc://sdk-test-events-early", NULL, true};
+static const struct round_case events_ipc = {events_round_trip, NULL,
+					     "ev.sock", false};
+
+#define ROUND_TEST(name, c) {name, test_round, NULL, NULL, (void *)&(c)}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip_inproc),
-		cmocka_unit_test(test_round_trip_ipc),
+		ROUND_TEST("test_round_trip_inproc", round_trip_inproc),
+		ROUND_TEST("test_round_trip_ipc", round_trip_ipc),
 		cmocka_unit_test(test_concurrent_callers),
 		cmocka_unit_test(test_malformed_requests),
 		cmocka_unit_test(test_client_errors),
-		cmocka_unit_test(test_events_inproc),
-		cmocka_unit_test(test_events_dial_before_listen),
-		cmocka_unit_test(test_events_ipc),
+		ROUND_TEST("test_events_inproc", events_inproc),
+		ROUND_TEST("test_events_dial_before_listen", events_dial_first),
+		ROUND_TEST("test_events_ipc", events_ipc),
 		cmocka_unit_test(test_reqserver_deferred),
 	};
 
