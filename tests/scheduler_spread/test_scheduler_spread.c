@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "orch_sdk.h"
+#include "test_common.h"
 
 #define SPREAD_URL "inproc://test-scheduler-spread"
 #define CALL_MS 10000
@@ -148,32 +149,26 @@ static json_t *schedule(json_t *nodes, json_t *tasks)
  * Checks that the task appears exactly once. Returns a static buffer. */
 static const char *where(json_t *reply, const char *task_id)
 {
+	/* Each list of the reply, the field it gives and how it is shown. */
+	static const struct {
+		const char *list, *field, *prefix;
+	} lists[] = {{"placements", "node_id", ""}, {"unplaced", "error", "!"}};
 	static char buf[512];
 	json_t *entry;
-	size_t i;
+	size_t i, l;
 	int seen = 0;
 
 	buf[0] = '\0';
-	json_array_foreach(json_object_get(reply, "placements"), i, entry)
-	{
-		if (strcmp(json_string_value(json_object_get(entry, "task_id")),
-			   task_id) == 0) {
-			snprintf(buf, sizeof(buf), "%s",
-				 json_string_value(
-					 json_object_get(entry, "node_id")));
+	for (l = 0; l < sizeof(lists) / sizeof(lists[0]); l++)
+		json_array_foreach(json_object_get(reply, lists[l].list), i,
+				   entry)
+		{
+			if (strcmp(test_json_str(entry, "task_id"), task_id))
+				continue;
+			snprintf(buf, sizeof(buf), "%s%s", lists[l].prefix,
+				 test_json_str(entry, lists[l].field));
 			seen++;
 		}
-	}
-	json_array_foreach(json_object_get(reply, "unplaced"), i, entry)
-	{
-		if (strcmp(json_string_value(json_object_get(entry, "task_id")),
-			   task_id) == 0) {
-			snprintf(buf, sizeof(buf), "!%s",
-				 json_string_value(
-					 json_object_get(entry, "error")));
-			seen++;
-		}
-	}
 	if (seen != 1)
 		fail_msg("task %s appears %d times in the reply", task_id,
 			 seen);
