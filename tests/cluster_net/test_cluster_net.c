@@ -32,6 +32,7 @@
 
 #include "cluster_net.h"
 #include "pki.h"
+#include "test_common.h"
 
 #define NET_T0 1700000000LL
 #define NET_VALIDITY (40LL * 365 * 24 * 3600)
@@ -125,8 +126,7 @@ static int group_setup(void **state)
 	fx = calloc(1, sizeof(*fx));
 	if (fx == NULL)
 		return -1;
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/orchd-net-test-XXXXXX");
-	if (mkdtemp(fx->dir) == NULL ||
+	if (test_tmpdir_make(fx->dir, sizeof(fx->dir), "net-test") != 0 ||
 	    pki_rng_new_deterministic(seed, sizeof(seed) - 1, &fx->rng,
 				      fx->err, sizeof(fx->err)) != 0 ||
 	    pki_ca_generate(fx->rng, NET_T0, NET_VALIDITY + 3600, &fx->ca,
@@ -150,6 +150,8 @@ static void free_pem(struct net_pem *p)
 
 static int group_teardown(void **state)
 {
+	int rc;
+
 	(void)state;
 	free_pem(&fx->manager);
 	free_pem(&fx->worker);
@@ -159,9 +161,9 @@ static int group_teardown(void **state)
 	pki_ca_free(fx->ca);
 	pki_ca_free(fx->other_ca);
 	pki_rng_free(fx->rng);
-	rmdir(fx->dir);
+	rc = test_tmpdir_remove(fx->dir);
 	free(fx);
-	return 0;
+	return rc;
 }
 
 /* ---------------------------------------------------- handler + server */
