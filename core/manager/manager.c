@@ -348,6 +348,11 @@ const struct store *manager_store(const struct manager *m)
 	return &m->store;
 }
 
+const struct raft_node *manager_replica(const struct manager *m)
+{
+	return m->raft;
+}
+
 int manager_inject(struct manager *m, json_t *cmd)
 {
 	char err[256];

@@ -118,13 +118,7 @@ static void write_swarm_init(struct route_ctx *rc)
 		return;
 	}
 	manager_now_text(rc->m, now, sizeof(now));
-	json_t *node = manager_self_node(rc->m, now);
-	json_t *cmd = json_pack(
-		"{s:s,s:{s:s,s:s,s:s,s:{s:s,s:{s:i},s:{s:I}}},s:o}", "op",
-		"cluster.init", "cluster", "ID", cluster_id, "CreatedAt", now,
-		"UpdatedAt", now, "Spec", "Name", "default", "Orchestration",
-		"TaskHistoryRetentionLimit", (int)rc->m->cfg.history_limit,
-		"Dispatcher", "HeartbeatPeriod", (json_int_t)1000000000LL, "node", node);
+	json_t *cmd = manager_cluster_init_cmd(rc->m, cluster_id, now);
 	json_t *spec = json_object_get(json_object_get(cmd, "cluster"), "Spec");
 	json_object_set_new(spec, CLUSTER_SPEC_CA, ca);
 	json_object_set_new(spec, CLUSTER_SPEC_SECRETS, secrets);
@@ -263,7 +257,7 @@ static void write_node_update(struct route_ctx *rc)
 	}
 	/* A demotion is recorded in Spec.Role; the leader's membership step
 	 * then hands leadership over if needed, takes the node out of raft and
-	 * drops its ManagerStatus (see run_membership in manager.c). */
+	 * drops its ManagerStatus (see manager_members.c). */
 	if (role && strcmp(role, "worker") == 0 && json_object_get(node, "ManagerStatus") &&
 	    !manager_demotion_keeps_quorum(rc->m, manager_node_raft_id(node))) {
 		api_response_error(rc->resp, 400,

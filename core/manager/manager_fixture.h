@@ -22,6 +22,7 @@
 
 struct manager;
 struct manager_config;
+struct raft_node;
 
 struct manager_env {
 	void *ctx;
@@ -48,7 +49,13 @@ int manager_open(const struct manager_config *cfg,
 void manager_run_once(struct manager *m);
 /* Stops (pending calls answered 503) and frees a manager_open one. */
 void manager_close(struct manager *m);
+/* A new single-voter swarm without the network (no raft transport, no
+ * cluster server, no certificates): the replica opened as a new cluster
+ * and the cluster with this node proposed. Returns 0, or -1 with err. */
+int manager_bootstrap(struct manager *m, char *err, size_t errlen);
 const struct store *manager_store(const struct manager *m);
+/* The raft replica (NULL outside a swarm), for its status. */
+const struct raft_node *manager_replica(const struct manager *m);
 /* Proposes a command as the pipelines do (a test's shortcut for state that
  * needs a network to arrive, such as a worker's join). Returns 0 or -1. */
 int manager_inject(struct manager *m, json_t *cmd);

@@ -196,6 +196,9 @@ int manager_swarm_init(struct manager *m, const char *advertise_addr,
 		       const char *listen_addr, const char *cluster_id,
 		       json_t **ca, json_t **secrets, char *err, size_t errlen);
 void manager_swarm_wipe(struct manager *m);
+/* The cluster.init command of a new swarm (this node its first manager). */
+json_t *manager_cluster_init_cmd(struct manager *m, const char *cluster_id,
+				 const char *now);
 /* Internal op "swarm_join_manager" {advertise_addr, listen_addr,
  * leader_raft_id, leader_addr}: starts this node's replica empty. */
 json_t *manager_swarm_join(struct manager *m, const json_t *request);

@@ -108,6 +108,40 @@ int manager_swarm_init(struct manager *m, const char *advertise_addr,
 	return 0;
 }
 
+json_t *manager_cluster_init_cmd(struct manager *m, const char *cluster_id,
+				 const char *now)
+{
+	json_t *node = manager_self_node(m, now);
+	return json_pack("{s:s,s:{s:s,s:s,s:s,s:{s:s,s:{s:i},s:{s:I}}},s:o}", "op",
+			 "cluster.init", "cluster", "ID", cluster_id, "CreatedAt", now,
+			 "UpdatedAt", now, "Spec", "Name", "default", "Orchestration",
+			 "TaskHistoryRetentionLimit", (int)m->cfg.history_limit,
+			 "Dispatcher", "HeartbeatPeriod", (json_int_t)1000000000LL, "node",
+			 node);
+}
+
+int manager_bootstrap(struct manager *m, char *err, size_t errlen)
+{
+	if (m->raft) {
+		snprintf(err, errlen, "this manager is already part of a swarm");
+		return -1;
+	}
+	snprintf(m->advertise_addr, sizeof(m->advertise_addr), "127.0.0.1");
+	snprintf(m->manager_addr, sizeof(m->manager_addr), "127.0.0.1:2377");
+	m->cert_check_ns = INT64_MAX; /* no certificate to renew */
+	if (util_mkdir_p(m->data_dir, 0700, err, errlen) != 0 ||
+	    manager_open_raft(m, true, err, errlen) != 0)
+		return -1;
+	char cluster_id[32], now[40];
+	manager_new_id(m, cluster_id);
+	manager_now_text(m, now, sizeof(now));
+	if (manager_inject(m, manager_cluster_init_cmd(m, cluster_id, now)) != 0) {
+		snprintf(err, errlen, "cannot propose the cluster");
+		return -1;
+	}
+	return 0;
+}
+
 /* This node joined as a manager (orchd installed the certificates): an
  * empty raft replica that the leader adds as a learner and fills. */
 json_t *manager_swarm_join(struct manager *m, const json_t *request)
