@@ -295,9 +295,7 @@ void manager_stop(struct manager *m)
 		inbox_close(m->inbox);
 	manager_sched_stop(m);
 	dispatcher_reset(m->dispatcher);
-	manager_fail_joins(m, "the manager is stopping");
-	cluster_server_stop(m->cluster);
-	m->cluster = NULL;
+	manager_close_replica(m, "the manager is stopping");
 	for (size_t i = 0; i < m->n_writes; i++) {
 		struct api_call *ac = (void *)m->writes[i].call->request;
 		api_response_error(ac->resp, 503, "orchd is shutting down");
@@ -310,10 +308,6 @@ void manager_stop(struct manager *m)
 		inbox_call_finish(m->reads[i].call);
 	}
 	m->n_writes = m->n_reads = 0;
-	raft_node_close(m->raft);
-	m->raft = NULL;
-	raft_transport_free(m->transport);
-	m->transport = NULL;
 }
 
 void manager_free(struct manager *m)

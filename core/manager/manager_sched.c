@@ -210,9 +210,9 @@ bool manager_run_scheduler(struct manager *m, int64_t now)
 	char now_text[40];
 	manager_now_text(m, now_text, sizeof(now_text));
 	struct scheduling_round round;
-	scheduling_prepare(&m->store, now_text, &round);
+	scheduling_prepare(&m->store, now_text, !s->in_flight && now >= s->next_ns, &round);
 	proposed |= manager_propose_all(m, json_incref(round.commands));
-	if (round.request && !s->in_flight && now >= s->next_ns)
+	if (round.request)
 		proposed |= sched_send(m, &round, now);
 	scheduling_round_fini(&round);
 	return proposed;

@@ -155,7 +155,7 @@ static bool task_awaits_placement(const json_t *task)
 }
 
 void scheduling_prepare(const struct store *s, const char *now_text,
-			struct scheduling_round *round)
+			bool with_request, struct scheduling_round *round)
 {
 	json_t *tasks = json_array(), *assign = json_array(), *reasons = json_array();
 	round->task_ids = json_object();
@@ -178,7 +178,7 @@ void scheduling_prepare(const struct store *s, const char *now_text,
 	}
 	round->commands = round_commands(assign, reasons, now_text);
 	round->request = NULL;
-	if (json_array_size(tasks) == 0) {
+	if (json_array_size(tasks) == 0 || !with_request) {
 		json_decref(tasks);
 		return;
 	}

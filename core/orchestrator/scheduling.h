@@ -14,6 +14,7 @@
 #define ORCHD_SCHEDULING_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "store.h"
 
@@ -31,9 +32,10 @@ struct scheduling_round {
 			     tasks pinned to their node (array, maybe empty) */
 };
 
-/* Fills *round from the pending tasks (desired running) of the store. */
+/* Fills *round from the pending tasks (desired running) of the store;
+ * without with_request (one is still out), only task_ids and commands. */
 void scheduling_prepare(const struct store *s, const char *now_text,
-			struct scheduling_round *round);
+			bool with_request, struct scheduling_round *round);
 void scheduling_round_fini(struct scheduling_round *round);
 
 /* The commands a plugin's reply to the round of task_ids leads to, against
