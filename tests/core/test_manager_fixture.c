@@ -247,12 +247,13 @@ static const char *request_task(struct fx *f, size_t i)
 					       "tasks"), i), "id"));
 }
 
-/* Answers the oldest request: task i of it placed on nodes[i] (NULL:
- * unplaced, "no room"). */
-static void answer(struct fx *f, const char *const *nodes)
+/* Answers the oldest request, which must ask about n tasks: task i of it
+ * placed on nodes[i] (NULL: unplaced, "no room"). */
+static void answer_n(struct fx *f, const char *const *nodes, size_t n)
 {
 	json_t *r = request_pending(f);
 	assert_non_null(r);
+	assert_int_equal(request_n_tasks(f), n);
 	json_t *placements = json_array(), *unplaced = json_array();
 	for (size_t i = 0; i < request_n_tasks(f); i++) {
 		if (nodes[i])
@@ -274,6 +275,9 @@ static void answer(struct fx *f, const char *const *nodes)
 	run(f);
 	run(f);
 }
+
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+#define answer(f, nodes) answer_n(f, nodes, N_OF(nodes))
 
 static int count_ops(struct fx *f, const char *op)
 {
@@ -358,15 +362,15 @@ static void create_service(struct fx *f, const char *name, int replicas,
 	run(f);
 }
 
-/* The service's tasks placed (in request order) on nodes and running. */
-static void place_and_run(struct fx *f, const char *const *nodes)
+/* The n tasks of the oldest request placed (in its order) on nodes and
+ * running. */
+static void place_and_run_n(struct fx *f, const char *const *nodes, size_t n)
 {
-	size_t n = request_n_tasks(f);
 	char ids[8][32];
 	assert_true(n <= 8);
 	for (size_t i = 0; i < n; i++)
 		snprintf(ids[i], sizeof(ids[i]), "%s", request_task(f, i));
-	answer(f, nodes);
+	answer_n(f, nodes, n);
 	for (size_t i = 0; i < n; i++) {
 		assert_string_equal(task_state(f, ids[i]), "assigned");
 		assert_string_equal(store_task_node(store_task(store(f), ids[i])), nodes[i]);
@@ -374,6 +378,8 @@ static void place_and_run(struct fx *f, const char *const *nodes)
 		assert_string_equal(task_state(f, ids[i]), "running");
 	}
 }
+
+#define place_and_run(f, nodes) place_and_run_n(f, nodes, N_OF(nodes))
 
 /* -------------------------------------------------------------- tests */
 
@@ -420,10 +426,11 @@ static void test_placement(void **state)
 	answer(f, to_w2);
 	assert_string_equal(task_state(f, third), "pending");
 	assert_null(store_task_node(store_task(store(f), third)));
-	/* Asked again within the retry period, placed where it fits. */
+	/* Asked again within the retry period (with the replacement of w2's
+	 * task, drained), placed where it fits. */
 	advance_alive(f, 1500 * MS, both);
 	assert_int_equal(json_array_size(f->requests), 1);
-	const char *const to_w1[] = { "w1" };
+	const char *const to_w1[] = { "w1", "w1" };
 	answer(f, to_w1);
 	assert_string_equal(task_state(f, third), "assigned");
 	assert_string_equal(store_task_node(store_task(store(f), third)), "w1");
