@@ -1,10 +1,14 @@
 /*
  * manager.h: the manager side of orchd, the core thread. It owns the raft
- * replica, the cluster store, the reconciliation loops, the allocator, the
- * calls to the scheduler plugin and the dispatcher that hands tasks to
- * agents. Every other thread talks to it through its inbox: API requests
- * (INBOX_API, a call carrying struct api_call), agent status reports
- * (INBOX_TASK_STATUSES, INBOX_NODE_INFO) and internal calls (INBOX_CALL).
+ * replica, the cluster store, the pipelines that feed the pure steps of
+ * core/orchestrator (reconciliation, allocator, scheduling round, node
+ * liveness) and the dispatcher that hands tasks to agents. The scheduler
+ * plugin is called by a small thread of its own, never on the core thread
+ * (manager_sched.c). Every other thread talks to it through its inbox: API
+ * requests (INBOX_API, a call carrying struct api_call), agent status
+ * reports (INBOX_TASK_STATUSES, INBOX_NODE_INFO), internal calls
+ * (INBOX_CALL) and the scheduler's answers (INBOX_SCHEDULER_REPLY). For
+ * tests, manager_fixture.h opens it without threads.
  */
 #ifndef ORCHD_MANAGER_H
 #define ORCHD_MANAGER_H

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "placement.h"
 #include "spec.h"
 #include "timefmt.h"
 #include "updater.h"
@@ -106,26 +107,6 @@ static int task_is_live(const json_t *task)
 	       !task_state_ended(store_task_state(task));
 }
 
-static const char *node_availability(const json_t *node)
-{
-	const char *a = json_string_value(
-		json_object_get(json_object_get(node, "Spec"), "Availability"));
-	return a ? a : "active";
-}
-
-static int node_is_ready(const json_t *node)
-{
-	const char *state = json_string_value(
-		json_object_get(json_object_get(node, "Status"), "State"));
-	return node && state && strcmp(state, "ready") == 0;
-}
-
-int orchestrator_node_takes_tasks(const json_t *node)
-{
-	return node_is_ready(node) &&
-	       strcmp(node_availability(node), "active") == 0;
-}
-
 /* ------------------------------------------------------------ plan output */
 
 static void plan_desired(struct plan *p, const json_t *task, const char *desired)
@@ -189,10 +170,10 @@ static int slot_node_usable(const struct plan *p, const json_t *task, int global
 	json_t *node = store_node(p->in->store, node_id);
 	if (!node)
 		return 0;
-	if (strcmp(node_availability(node), "drain") == 0)
+	if (strcmp(placement_node_availability(node), "drain") == 0)
 		return 0;
 	/* A down node's replicated tasks move; its global task stays. */
-	return global || node_is_ready(node);
+	return global || placement_node_ready(node);
 }
 
 static const json_t *newest_task(json_t *tasks)
@@ -417,11 +398,6 @@ static void plan_update(struct plan *p, const char *service_id,
 
 /* ---------------------------------------------------------- rebalancing */
 
-struct resources {
-	int64_t nano_cpus;
-	int64_t memory_bytes;
-};
-
 static int rebalance_enabled(const struct plan *p, const json_t *service)
 {
 	json_t *own = json_object_get(json_object_get(service, "Spec"),
@@ -431,136 +407,6 @@ static int rebalance_enabled(const struct plan *p, const json_t *service)
 				"Orchestration"),
 		"OrchRebalance");
 	return json_is_true(own) || json_is_true(all);
-}
-
-/* A node's value for a constraint key (spec_constraint_check's keys). */
-static const char *node_constraint_value(const char *node_id,
-					 const json_t *node, const char *key,
-					 size_t len)
-{
-	const char *prefix = "node.labels.";
-	json_t *spec = json_object_get(node, "Spec");
-	const char *v = NULL;
-	if (len == strlen("node.id") && strncasecmp(key, "node.id", len) == 0)
-		return node_id;
-	if (len == strlen("node.hostname") &&
-	    strncasecmp(key, "node.hostname", len) == 0)
-		v = json_string_value(json_object_get(
-			json_object_get(node, "Description"), "Hostname"));
-	else if (len == strlen("node.role") && strncasecmp(key, "node.role", len) == 0)
-		return (v = json_string_value(json_object_get(spec, "Role"))) ? v
-									  : "worker";
-	else if (len > strlen(prefix) && strncasecmp(key, prefix, strlen(prefix)) == 0) {
-		char label[256];
-		snprintf(label, sizeof(label), "%.*s", (int)(len - strlen(prefix)),
-			 key + strlen(prefix));
-		v = json_string_value(json_object_get(json_object_get(spec, "Labels"),
-						      label));
-	}
-	return v ? v : ""; /* a missing label matches as "", as in Swarm */
-}
-
-static void trim_span(const char **start, const char **end)
-{
-	while (*start < *end && **start == ' ')
-		(*start)++;
-	while (*end > *start && (*end)[-1] == ' ')
-		(*end)--;
-}
-
-/* One placement constraint against a node; an invalid one never matches. */
-static int constraint_matches(const char *node_id, const json_t *node,
-			      const char *expr)
-{
-	char err[256];
-	if (!expr || spec_constraint_check(expr, err, sizeof(err)) != 0)
-		return 0;
-	const char *eq = strstr(expr, "=="), *ne = strstr(expr, "!=");
-	const char *op = !eq ? ne : (!ne || eq < ne ? eq : ne);
-	const char *key = expr, *key_end = op;
-	const char *value = op + 2, *value_end = op + strlen(op);
-	trim_span(&key, &key_end);
-	trim_span(&value, &value_end);
-	size_t value_len = (size_t)(value_end - value);
-	if (value_len == 0)
-		return 0;
-	const char *actual = node_constraint_value(node_id, node, key,
-						   (size_t)(key_end - key));
-	int same = strlen(actual) == value_len &&
-		   strncasecmp(actual, value, value_len) == 0;
-	return op == eq ? same : !same;
-}
-
-static struct resources reservations_of(const json_t *task_spec)
-{
-	json_t *r = json_object_get(json_object_get(task_spec, "Resources"),
-				    "Reservations");
-	struct resources res = {
-		json_integer_value(json_object_get(r, "NanoCPUs")),
-		json_integer_value(json_object_get(r, "MemoryBytes")),
-	};
-	return res;
-}
-
-/* Capacity minus the reservations of the tasks not ended on the node (as
- * the scheduler counts them) fits `need`. */
-static int node_has_room(const struct plan *p, const char *node_id,
-			 const json_t *node, struct resources need)
-{
-	json_t *cap = json_object_get(json_object_get(node, "Description"),
-				      "Resources");
-	struct resources left = {
-		json_integer_value(json_object_get(cap, "NanoCPUs")),
-		json_integer_value(json_object_get(cap, "MemoryBytes")),
-	};
-	const char *id;
-	json_t *task;
-	json_object_foreach(p->in->store->tasks, id, task) {
-		const char *on = store_task_node(task);
-		if (!on || strcmp(on, node_id) != 0 ||
-		    task_state_ended(store_task_state(task)))
-			continue;
-		struct resources r = reservations_of(json_object_get(task, "Spec"));
-		left.nano_cpus -= r.nano_cpus;
-		left.memory_bytes -= r.memory_bytes;
-	}
-	return (need.nano_cpus == 0 || left.nano_cpus >= need.nano_cpus) &&
-	       (need.memory_bytes == 0 || left.memory_bytes >= need.memory_bytes);
-}
-
-/* The node offers the runtime the service names (any when it names none). */
-static int node_offers_runtime(const json_t *node, const char *runtime)
-{
-	size_t i;
-	json_t *r;
-	if (!runtime || !*runtime)
-		return 1;
-	json_array_foreach(json_object_get(json_object_get(node, "Description"),
-					   "OrchRuntimes"), i, r)
-		if (json_is_string(r) && strcmp(json_string_value(r), runtime) == 0)
-			return 1;
-	return 0;
-}
-
-/* Ready, active, offering the service's runtime and matching every
- * placement constraint of the service. */
-static int node_eligible(const json_t *service, const char *node_id,
-			 const json_t *node)
-{
-	json_t *template = json_object_get(json_object_get(service, "Spec"),
-					   "TaskTemplate");
-	json_t *constraints = json_object_get(
-		json_object_get(template, "Placement"), "Constraints");
-	size_t i;
-	json_t *c;
-	if (!orchestrator_node_takes_tasks(node) ||
-	    !node_offers_runtime(node, json_string_value(json_object_get(
-					       template, "Runtime"))))
-		return 0;
-	json_array_foreach(constraints, i, c)
-		if (!constraint_matches(node_id, node, json_string_value(c)))
-			return 0;
-	return 1;
 }
 
 /* Counts the live tasks of the service per node into `load`. Returns 0
@@ -615,7 +461,7 @@ static void rebalance_service(struct plan *p, const char *service_id,
 		json_decref(load);
 		return;
 	}
-	struct resources need = reservations_of(json_object_get(
+	struct placement_resources need = placement_reservations(json_object_get(
 		json_object_get(service, "Spec"), "TaskTemplate"));
 	size_t n_nodes;
 	const char **nodes = sorted_keys(p->in->store->nodes, &n_nodes);
@@ -625,14 +471,16 @@ static void rebalance_service(struct plan *p, const char *service_id,
 	for (size_t i = 0; i < n_nodes; i++) {
 		json_t *node = store_node(p->in->store, nodes[i]);
 		json_int_t count = json_integer_value(json_object_get(load, nodes[i]));
-		if (!node_eligible(service, nodes[i], node))
+		if (!placement_node_eligible(json_object_get(json_object_get(service, "Spec"),
+							 "TaskTemplate"),
+					       nodes[i], node))
 			continue;
 		if (!most || count > most_count) {
 			most = nodes[i];
 			most_count = count;
 		}
 		if ((!have_least || count < least_count) &&
-		    node_has_room(p, nodes[i], node, need)) {
+		    placement_node_has_room(p->in->store, nodes[i], node, need, NULL)) {
 			least_count = count;
 			have_least = 1;
 		}
@@ -726,13 +574,13 @@ static void reconcile_global(struct plan *p, const char *service_id,
 	struct slot *slots = calloc(n_nodes + 1, sizeof(*slots));
 	for (size_t i = 0; i < n_nodes; i++) {
 		json_t *node = store_node(s, nodes[i]);
-		if (strcmp(node_availability(node), "drain") == 0)
+		if (strcmp(placement_node_availability(node), "drain") == 0)
 			continue;
 		slots[n++] = (struct slot){
 			.node_id = nodes[i],
 			.tasks = group_or_empty(groups, nodes[i]),
 			.wanted = 1,
-			.may_create = orchestrator_node_takes_tasks(node),
+			.may_create = placement_node_takes_tasks(node),
 		};
 	}
 	reconcile_wanted(p, service_id, service, slots, n);
@@ -740,7 +588,7 @@ static void reconcile_global(struct plan *p, const char *service_id,
 	const char **keys = sorted_keys(groups, &n_keys);
 	for (size_t i = 0; i < n_keys; i++) {
 		json_t *node = store_node(s, keys[i]);
-		if (!node || strcmp(node_availability(node), "drain") == 0)
+		if (!node || strcmp(placement_node_availability(node), "drain") == 0)
 			reconcile_unwanted(p, service_id, service, keys[i],
 					   json_object_get(groups, keys[i]));
 	}
@@ -764,7 +612,7 @@ static void reconcile_removed(struct plan *p)
 		if (!orphan && !(desired && strcmp(desired, "remove") == 0))
 			continue;
 		json_t *node = store_node(s, store_task_node(task));
-		if (task_state_ended(store_task_state(task)) || !node_is_ready(node))
+		if (task_state_ended(store_task_state(task)) || !placement_node_ready(node))
 			json_array_append_new(p->deletes, json_string(ids[i]));
 		else if (!desired || strcmp(desired, "remove") != 0)
 			plan_desired(p, task, "remove");

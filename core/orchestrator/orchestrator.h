@@ -32,7 +32,4 @@ struct orchestrator_input {
 json_t *orchestrator_reconcile(const struct orchestrator_input *in,
 			       int64_t *next_wakeup_ns);
 
-/* Whether a node can run new tasks: ready and availability active. */
-int orchestrator_node_takes_tasks(const json_t *node);
-
 #endif

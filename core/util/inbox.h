@@ -25,6 +25,8 @@ enum inbox_kind {
 				 * {"op":"session"|"join"|"raft"|"managers"};
 				 * ptr is a struct inbox_reply_to, or NULL when
 				 * nobody waits (raft batches) */
+	INBOX_SCHEDULER_REPLY,  /* the scheduler plugin answered the manager's
+				 * request: {seq, reply} or {seq, error} */
 };
 
 /* Where the answer to a message goes when the poster does not wait on an
