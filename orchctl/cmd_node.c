@@ -267,12 +267,8 @@ static int node_inspect(struct cli *cli, const struct cli_command *cmd,
 		}
 		json_array_append(found, n);
 	}
-	if (!pretty) {
-		char *text = json_dumps(found, JSON_INDENT(4));
-		if (text != NULL)
-			fprintf(cli->out, "%s\n", text);
-		free(text);
-	}
+	if (!pretty)
+		json_print_indented(cli->out, found);
 	json_decref(found);
 	json_decref(nodes);
 	free(self);

@@ -215,12 +215,8 @@ int service_inspect(struct cli *cli, const struct cli_command *cmd, int argc,
 			inspect_print_pretty(cli, s);
 		json_array_append_new(found, s);
 	}
-	if (!pretty) {
-		char *text = json_dumps(found, JSON_INDENT(4));
-		if (text != NULL)
-			fprintf(cli->out, "%s\n", text);
-		free(text);
-	}
+	if (!pretty)
+		json_print_indented(cli->out, found);
 	json_decref(found);
 	return rc;
 }

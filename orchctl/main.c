@@ -74,6 +74,14 @@ json_int_t json_path_int(json_t *value, const char *dotted, json_int_t dflt)
 	return json_is_integer(v) ? json_integer_value(v) : dflt;
 }
 
+void json_print_indented(FILE *out, json_t *value)
+{
+	char *text = json_dumps(value, JSON_INDENT(4));
+	if (text != NULL)
+		fprintf(out, "%s\n", text);
+	free(text);
+}
+
 static int main_print_version(struct cli *cli)
 {
 	fprintf(cli->out, "orchctl version %s, API %s\n", ORCHCTL_VERSION,

@@ -140,6 +140,8 @@ int64_t cli_now(void);
 json_t *json_path(json_t *value, const char *dotted);
 /* The string at a dotted path, or "" when absent or not a string. */
 const char *json_path_str(json_t *value, const char *dotted);
+/* Prints value as docker's inspect does: JSON indented by 4, a newline. */
+void json_print_indented(FILE *out, json_t *value);
 /* The integer at a dotted path, or dflt. */
 json_int_t json_path_int(json_t *value, const char *dotted, json_int_t dflt);
 
