@@ -188,27 +188,28 @@ static int cli_getopt_table(const struct cli_command *cmd,
  * "requires at least 1 argument." or its kin. */
 static int cli_check_operands(struct cli *cli, const struct cli_command *cmd, int count)
 {
-	const char *bound;
-	int n;
-	if (count >= cmd->min_args && (cmd->max_args < 0 || count <= cmd->max_args))
-		return CLI_GO_ON;
-	if (cmd->max_args == 0)
+	switch (cmd->operands) {
+	case CLI_NO_OPERANDS:
+		if (count == 0)
+			return CLI_GO_ON;
 		return cli_usage_error(cli, cmd->name,
 				       "\"orchctl %s\" accepts no arguments.",
 				       cmd->name);
-	if (cmd->min_args == cmd->max_args) {
-		bound = "exactly";
-		n = cmd->min_args;
-	} else if (count < cmd->min_args) {
-		bound = "at least";
-		n = cmd->min_args;
-	} else {
-		bound = "at most";
-		n = cmd->max_args;
+	case CLI_ONE_OPERAND:
+		if (count == 1)
+			return CLI_GO_ON;
+		return cli_usage_error(cli, cmd->name,
+				       "\"orchctl %s\" requires exactly 1 argument.",
+				       cmd->name);
+	case CLI_ONE_OR_MORE:
+		if (count >= 1)
+			return CLI_GO_ON;
+		return cli_usage_error(cli, cmd->name,
+				       "\"orchctl %s\" requires at least 1 argument.",
+				       cmd->name);
+	default:
+		return CLI_GO_ON;
 	}
-	return cli_usage_error(cli, cmd->name,
-			       "\"orchctl %s\" requires %s %d argument%s.",
-			       cmd->name, bound, n, n == 1 ? "" : "s");
 }
 
 /* The code of the flag whose shorthand getopt returned (c otherwise). */

@@ -76,6 +76,14 @@ int cli_usage_error(struct cli *cli, const char *command, const char *fmt, ...)
 int cli_flag_error(struct cli *cli, const char *command, const char *flag,
 		   const char *value, const char *reason);
 
+/* How many operands a command takes after its flags. */
+enum cli_operands {
+	CLI_NO_OPERANDS, /* the default */
+	CLI_ONE_OPERAND,
+	CLI_ONE_OR_MORE,
+	CLI_ANY_OPERANDS,
+};
+
 /* One command: what -h/--help says of it, the flags and operands it takes
  * (cli_parse) and what runs it. A family (`orchctl node`) is a table of
  * these rows, which is also what cli_run_verb dispatches on. */
@@ -89,8 +97,7 @@ struct cli_command {
 	const struct cli_flag *flags;
 	unsigned flag_set;
 	bool flags_end_at_operand; /* what follows belongs to the operand */
-	int min_args;              /* operands after the flags */
-	int max_args;              /* -1: no limit */
+	enum cli_operands operands;
 	/* Takes one flag (its code, value: its optarg); returns 0, or the
 	 * exit code after printing why. */
 	int (*apply)(struct cli *cli, int code, const char *value, void *arg);
