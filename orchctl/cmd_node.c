@@ -1,6 +1,7 @@
 /*
- * cmd_node.c: `orchctl node`: the dispatch to its verbs, the verbs that
- * read (ls, inspect, ps) and the resolution of NODE arguments. The verbs
+ * cmd_node.c: `orchctl node`: the table of its commands (node_family:
+ * names, help, flags, operands, what runs each), the commands that read
+ * (ls, inspect, ps) and the resolution of NODE arguments. The commands
  * that change nodes (update, promote, demote, rm) are cmd_node_change.c's.
  *
  *   node ls      -> GET /nodes and GET /info (Swarm.NodeID marks the
@@ -18,49 +19,9 @@
 #include "orchctl.h"
 #include "parse.h"
 
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char node_usage[] =
-	"Usage:  orchctl node COMMAND\n"
-	"\n"
-	"Manage Swarm nodes\n"
-	"\n"
-	"Commands:\n"
-	"  demote      Demote one or more nodes from manager in the swarm\n"
-	"  inspect     Display detailed information on one or more nodes\n"
-	"  ls          List nodes in the swarm\n"
-	"  promote     Promote one or more nodes to manager in the swarm\n"
-	"  ps          List tasks running on one or more nodes, defaults to current node\n"
-	"  rm          Remove one or more nodes from the swarm\n"
-	"  update      Update a node\n";
-
-static const char node_ls_usage[] =
-	"Usage:  orchctl node ls [OPTIONS]\n"
-	"\n"
-	"List nodes in the swarm\n"
-	"\n"
-	"Aliases:\n"
-	"  ls, list\n";
-
-static const char node_inspect_usage[] =
-	"Usage:  orchctl node inspect [OPTIONS] NODE [NODE...]\n"
-	"\n"
-	"Display detailed information on one or more nodes\n"
-	"\n"
-	"Options:\n"
-	"      --pretty   Print the information in a human friendly format\n";
-
-static const char node_ps_usage[] =
-	"Usage:  orchctl node ps [OPTIONS] [NODE...]\n"
-	"\n"
-	"List tasks running on one or more nodes, defaults to current node\n"
-	"\n"
-	"Options:\n"
-	"  -f, --filter filter   Filter output based on conditions provided\n"
-	"      --no-trunc        Do not truncate output\n";
 
 /* Long-only option codes. */
 enum {
@@ -86,65 +47,43 @@ static void node_manager_status(json_t *node, char *buf, size_t len)
 		format_capitalize(json_path_str(ms, "Reachability"), buf, len);
 }
 
+/* One row of the node ls table; ctx is the current node's ID. */
+static int node_add_row(struct format_table *table, json_t *n, void *ctx)
+{
+	const char *self_id = ctx;
+	char id[160], status[64], availability[64], manager[64];
+	const char *node_id = json_path_str(n, "ID");
+	snprintf(id, sizeof(id), "%s%s", node_id,
+		 self_id[0] && strcmp(node_id, self_id) == 0 ? " *" : "");
+	format_capitalize(json_path_str(n, "Status.State"), status, sizeof(status));
+	format_capitalize(json_path_str(n, "Spec.Availability"), availability,
+			  sizeof(availability));
+	node_manager_status(n, manager, sizeof(manager));
+	const char *row[] = {
+		id,      json_path_str(n, "Description.Hostname"),
+		status,  availability,
+		manager, json_path_str(n, "Description.Engine.EngineVersion")
+	};
+	return format_table_add(table, row);
+}
+
 static int node_print_table(struct cli *cli, json_t *nodes, const char *self_id)
 {
 	static const char *const titles[] = {
 		"ID",           "HOSTNAME",       "STATUS",
 		"AVAILABILITY", "MANAGER STATUS", "ENGINE VERSION"
 	};
-	struct format_table table;
-	size_t count = json_array_size(nodes);
-	json_t **sorted = calloc(count ? count : 1, sizeof(*sorted));
-	if (sorted == NULL || format_table_init(&table, 6, titles) != 0) {
-		free(sorted);
-		fprintf(cli->err, "Error: out of memory\n");
-		return 1;
-	}
-	for (size_t i = 0; i < count; i++)
-		sorted[i] = json_array_get(nodes, i);
-	qsort(sorted, count, sizeof(*sorted), node_cmp_hostname);
-	int rc = 0;
-	for (size_t i = 0; i < count && rc == 0; i++) {
-		json_t *n = sorted[i];
-		char id[160], status[64], availability[64], manager[64];
-		const char *node_id = json_path_str(n, "ID");
-		snprintf(id, sizeof(id), "%s%s", node_id,
-			 self_id[0] && strcmp(node_id, self_id) == 0 ? " *" : "");
-		format_capitalize(json_path_str(n, "Status.State"), status,
-				  sizeof(status));
-		format_capitalize(json_path_str(n, "Spec.Availability"),
-				  availability, sizeof(availability));
-		node_manager_status(n, manager, sizeof(manager));
-		const char *row[] = {
-			id,
-			json_path_str(n, "Description.Hostname"),
-			status,
-			availability,
-			manager,
-			json_path_str(n, "Description.Engine.EngineVersion")
-		};
-		rc = format_table_add(&table, row);
-	}
-	if (rc == 0)
-		format_table_print(&table, cli->out);
-	else
-		fprintf(cli->err, "Error: out of memory\n");
-	format_table_free(&table);
-	free(sorted);
-	return rc == 0 ? 0 : 1;
+	if (format_json_table(cli->out, nodes, 6, titles, node_cmp_hostname,
+			      node_add_row, (void *)self_id) == 0)
+		return 0;
+	fprintf(cli->err, "Error: out of memory\n");
+	return 1;
 }
 
-static const struct cli_command node_ls_command = {
-	.name = "node ls",
-	.usage = node_ls_usage,
-	.options = cli_help_options,
-	.min_args = 0,
-	.max_args = 0,
-};
-
-static int node_ls(struct cli *cli, int argc, char **argv)
+static int node_ls(struct cli *cli, const struct cli_command *cmd, int argc,
+		   char **argv)
 {
-	int rc = cli_parse(cli, &node_ls_command, argc, argv, NULL);
+	int rc = cli_parse(cli, cmd, argc, argv, NULL);
 	if (rc != CLI_GO_ON)
 		return rc;
 	json_t *nodes = NULL, *info = NULL;
@@ -302,25 +241,11 @@ static void node_print_pretty(struct cli *cli, json_t *n)
 		json_path_str(n, "Description.Engine.EngineVersion"));
 }
 
-static const struct option node_inspect_options[] = {
-	{ "pretty", no_argument, NULL, OPT_PRETTY },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
-
-static const struct cli_command node_inspect_command = {
-	.name = "node inspect",
-	.usage = node_inspect_usage,
-	.options = node_inspect_options,
-	.min_args = 1,
-	.max_args = -1,
-	.apply = cli_flag_true,
-};
-
-static int node_inspect(struct cli *cli, int argc, char **argv)
+static int node_inspect(struct cli *cli, const struct cli_command *cmd,
+			int argc, char **argv)
 {
 	bool pretty = false;
-	int rc = cli_parse(cli, &node_inspect_command, argc, argv, &pretty);
+	int rc = cli_parse(cli, cmd, argc, argv, &pretty);
 	if (rc != CLI_GO_ON)
 		return rc;
 	json_t *nodes = NULL;
@@ -342,12 +267,8 @@ static int node_inspect(struct cli *cli, int argc, char **argv)
 		}
 		json_array_append(found, n);
 	}
-	if (!pretty) {
-		char *text = json_dumps(found, JSON_INDENT(4));
-		if (text != NULL)
-			fprintf(cli->out, "%s\n", text);
-		free(text);
-	}
+	if (!pretty)
+		json_print_indented(cli->out, found);
 	json_decref(found);
 	json_decref(nodes);
 	free(self);
@@ -389,17 +310,8 @@ static int node_ps_print(struct cli *cli, json_t *tasks, json_t *nodes, bool no_
 	return rc;
 }
 
-static const struct cli_command node_ps_command = {
-	.name = "node ps",
-	.usage = node_ps_usage,
-	.shorts = ":f:h",
-	.options = ps_options,
-	.min_args = 0,
-	.max_args = -1,
-	.apply = ps_flag,
-};
-
-static int node_ps(struct cli *cli, int argc, char **argv)
+static int node_ps(struct cli *cli, const struct cli_command *cmd, int argc,
+		   char **argv)
 {
 	struct ps_opts o = { .command = "node ps",
 			     .chosen_key = "node",
@@ -407,7 +319,7 @@ static int node_ps(struct cli *cli, int argc, char **argv)
 			     .filters = json_object() };
 	json_t *tasks = json_array(), *nodes = NULL;
 	char *self = NULL;
-	int rc = cli_parse(cli, &node_ps_command, argc, argv, &o);
+	int rc = cli_parse(cli, cmd, argc, argv, &o);
 	if (rc == CLI_GO_ON) {
 		char self_word[] = "self";
 		char *self_arg[] = { self_word };
@@ -435,15 +347,70 @@ static int node_ps(struct cli *cli, int argc, char **argv)
 
 /* ================================================================== */
 
-int cmd_node(struct cli *cli, int argc, char **argv)
-{
-	static const struct cli_verb verbs[] = {
-		{ "ls", node_ls },           { "list", node_ls },
-		{ "inspect", node_inspect }, { "ps", node_ps },
-		{ "update", node_update },   { "promote", node_promote },
-		{ "demote", node_demote },   { "rm", node_rm },
-		{ "remove", node_rm },
-	};
-	return cli_run_verb(cli, "node", node_usage, verbs,
-			    sizeof(verbs) / sizeof(verbs[0]), argc, argv);
-}
+static const struct cli_flag node_inspect_flags[] = {
+	{ "--pretty", 0, no_argument, OPT_PRETTY, NULL,
+	  "Print the information in a human friendly format", 0 },
+	{ NULL },
+};
+
+static const struct cli_flag node_rm_flags[] = {
+	{ "--force", 'f', no_argument, 0, NULL,
+	  "Force remove a node from the swarm", 0 },
+	{ NULL },
+};
+
+static const struct cli_command node_commands[] = {
+	{ .name = "node demote",
+	  .synopsis = "NODE [NODE...]",
+	  .summary = "Demote one or more nodes from manager in the swarm",
+	  .operands = CLI_ONE_OR_MORE,
+	  .run = node_set_role,
+	  .data = "worker" },
+	{ .name = "node inspect",
+	  .synopsis = "[OPTIONS] NODE [NODE...]",
+	  .summary = "Display detailed information on one or more nodes",
+	  .flags = node_inspect_flags,
+	  .operands = CLI_ONE_OR_MORE,
+	  .apply = cli_flag_true,
+	  .run = node_inspect },
+	{ .name = "node ls",
+	  .alias = "list",
+	  .synopsis = "[OPTIONS]",
+	  .summary = "List nodes in the swarm",
+	  .run = node_ls },
+	{ .name = "node promote",
+	  .synopsis = "NODE [NODE...]",
+	  .summary = "Promote one or more nodes to manager in the swarm",
+	  .operands = CLI_ONE_OR_MORE,
+	  .run = node_set_role,
+	  .data = "manager" },
+	{ .name = "node ps",
+	  .synopsis = "[OPTIONS] [NODE...]",
+	  .summary = "List tasks running on one or more nodes, defaults to current node",
+	  .flags = ps_flags,
+	  .operands = CLI_ANY_OPERANDS,
+	  .apply = ps_flag,
+	  .run = node_ps },
+	{ .name = "node rm",
+	  .alias = "remove",
+	  .synopsis = "[OPTIONS] NODE [NODE...]",
+	  .summary = "Remove one or more nodes from the swarm",
+	  .flags = node_rm_flags,
+	  .operands = CLI_ONE_OR_MORE,
+	  .apply = cli_flag_true,
+	  .run = node_rm },
+	{ .name = "node update",
+	  .synopsis = "[OPTIONS] NODE",
+	  .summary = "Update a node",
+	  .flags = node_update_flags,
+	  .operands = CLI_ONE_OPERAND,
+	  .apply = node_update_flag,
+	  .run = node_update },
+};
+
+const struct cli_family node_family = {
+	.name = "node",
+	.summary = "Manage Swarm nodes",
+	.commands = node_commands,
+	.count = sizeof(node_commands) / sizeof(node_commands[0]),
+};

@@ -16,44 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char node_update_usage[] =
-	"Usage:  orchctl node update [OPTIONS] NODE\n"
-	"\n"
-	"Update a node\n"
-	"\n"
-	"Options:\n"
-	"      --availability string   Availability of the node (\"active\", \"pause\", \"drain\")\n"
-	"      --label-add list        Add or update a node label (\"key=value\")\n"
-	"      --label-rm list         Remove a node label if exists\n"
-	"      --role string           Role of the node (\"worker\", \"manager\")\n";
-
-static const char node_promote_usage[] =
-	"Usage:  orchctl node promote NODE [NODE...]\n"
-	"\n"
-	"Promote one or more nodes to manager in the swarm\n";
-
-static const char node_demote_usage[] =
-	"Usage:  orchctl node demote NODE [NODE...]\n"
-	"\n"
-	"Demote one or more nodes from manager in the swarm\n";
-
-static const char node_rm_usage[] =
-	"Usage:  orchctl node rm [OPTIONS] NODE [NODE...]\n"
-	"\n"
-	"Remove one or more nodes from the swarm\n"
-	"\n"
-	"Aliases:\n"
-	"  rm, remove\n"
-	"\n"
-	"Options:\n"
-	"  -f, --force   Force remove a node from the swarm\n";
-
 /* Long-only option codes. */
 enum {
 	OPT_AVAILABILITY = 256,
-	OPT_ROLE,
 	OPT_LABEL_ADD,
 	OPT_LABEL_RM,
+	OPT_ROLE,
 };
 
 /* ================================================================== */
@@ -185,7 +153,7 @@ static int node_update_change(struct cli *cli, json_t *spec, json_t *node, void 
 }
 
 /* Checks and records one option; 0 or the exit code. */
-static int node_update_flag(struct cli *cli, int opt, const char *value, void *arg)
+int node_update_flag(struct cli *cli, int opt, const char *value, void *arg)
 {
 	struct node_update_opts *o = arg;
 	char reason[PARSE_ERR_LEN];
@@ -227,31 +195,25 @@ static int node_update_flag(struct cli *cli, int opt, const char *value, void *a
 	}
 }
 
-static const struct option node_update_options[] = {
-	{ "availability", required_argument, NULL, OPT_AVAILABILITY },
-	{ "role", required_argument, NULL, OPT_ROLE },
-	{ "label-add", required_argument, NULL, OPT_LABEL_ADD },
-	{ "label-rm", required_argument, NULL, OPT_LABEL_RM },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
+const struct cli_flag node_update_flags[] = {
+	{ "--availability", 0, required_argument, OPT_AVAILABILITY, "string",
+	  "Availability of the node (\"active\", \"pause\", \"drain\")", 0 },
+	{ "--label-add", 0, required_argument, OPT_LABEL_ADD, "list",
+	  "Add or update a node label (\"key=value\")", 0 },
+	{ "--label-rm", 0, required_argument, OPT_LABEL_RM, "list",
+	  "Remove a node label if exists", 0 },
+	{ "--role", 0, required_argument, OPT_ROLE, "string",
+	  "Role of the node (\"worker\", \"manager\")", 0 },
+	{ NULL },
 };
 
-static const struct cli_command node_update_command = {
-	.name = "node update",
-	.usage = node_update_usage,
-	.options = node_update_options,
-	.min_args = 1,
-	.max_args = 1,
-	.apply = node_update_flag,
-};
-
-int node_update(struct cli *cli, int argc, char **argv)
+int node_update(struct cli *cli, const struct cli_command *cmd, int argc, char **argv)
 {
 	struct node_update_opts o = { .label_add = json_object(),
 				      .label_rm = json_array() };
 	const char **ids = NULL;
 	json_t *nodes = NULL;
-	int rc = cli_parse(cli, &node_update_command, argc, argv, &o);
+	int rc = cli_parse(cli, cmd, argc, argv, &o);
 	if (rc == CLI_GO_ON) {
 		nodes = node_resolve_all(cli, argc, argv, optind, &ids);
 		rc = nodes == NULL
@@ -270,37 +232,37 @@ int node_update(struct cli *cli, int argc, char **argv)
 /* ================================================================== */
 /* node promote / demote                                               */
 
-struct node_role_verb {
-	const char *name; /* "node promote" */
-	const char *usage;
-	const char *role;    /* the role it gives */
-	const char *already; /* "Node %s is already a manager.\n" */
-	const char *done; /* "Node %s promoted to a manager in the swarm.\n" */
-};
+/* What a promote or demote says; role is "manager" or "worker". */
+static void node_role_say(struct cli *cli, const char *role, bool done,
+			  const char *id)
+{
+	bool manager = strcmp(role, "manager") == 0;
+	if (!done)
+		fprintf(cli->out, "Node %s is already a %s.\n", id, role);
+	else if (manager)
+		fprintf(cli->out,
+			"Node %s promoted to a manager in the swarm.\n", id);
+	else
+		fprintf(cli->out, "Manager %s demoted in the swarm.\n", id);
+}
 
 static int node_role_change(struct cli *cli, json_t *spec, json_t *node, void *ctx)
 {
-	const struct node_role_verb *verb = ctx;
-	if (strcmp(json_path_str(spec, "Role"), verb->role) == 0) {
-		fprintf(cli->out, verb->already, json_path_str(node, "ID"));
+	const char *role = ctx;
+	if (strcmp(json_path_str(spec, "Role"), role) == 0) {
+		node_role_say(cli, role, false, json_path_str(node, "ID"));
 		return 1;
 	}
-	json_object_set_new(spec, "Role", json_string(verb->role));
+	json_object_set_new(spec, "Role", json_string(role));
 	return 0;
 }
 
-static int node_set_role(struct cli *cli, int argc, char **argv,
-			 const struct node_role_verb *verb)
+int node_set_role(struct cli *cli, const struct cli_command *cmd, int argc,
+		  char **argv)
 {
-	const struct cli_command command = {
-		.name = verb->name,
-		.usage = verb->usage,
-		.options = cli_help_options,
-		.min_args = 1,
-		.max_args = -1,
-	};
+	const char *role = cmd->data;
 	const char **ids = NULL;
-	int rc = cli_parse(cli, &command, argc, argv, NULL);
+	int rc = cli_parse(cli, cmd, argc, argv, NULL);
 	if (rc != CLI_GO_ON)
 		return rc;
 	json_t *nodes = node_resolve_all(cli, argc, argv, optind, &ids);
@@ -310,59 +272,24 @@ static int node_set_role(struct cli *cli, int argc, char **argv,
 	/* Like docker: the first failure stops the rest. */
 	for (int i = optind; i < argc && rc == 0; i++) {
 		int changed = node_change(cli, ids[i - optind],
-					  node_role_change, (void *)verb);
+					  node_role_change, (void *)role);
 		if (changed < 0)
 			rc = 1;
 		else if (changed == 0)
-			fprintf(cli->out, verb->done, argv[i]);
+			node_role_say(cli, role, true, argv[i]);
 	}
 	free(ids);
 	json_decref(nodes);
 	return rc;
 }
 
-int node_promote(struct cli *cli, int argc, char **argv)
-{
-	static const struct node_role_verb verb = {
-		"node promote", node_promote_usage, "manager",
-		"Node %s is already a manager.\n",
-		"Node %s promoted to a manager in the swarm.\n"
-	};
-	return node_set_role(cli, argc, argv, &verb);
-}
-
-int node_demote(struct cli *cli, int argc, char **argv)
-{
-	static const struct node_role_verb verb = {
-		"node demote", node_demote_usage, "worker",
-		"Node %s is already a worker.\n", "Manager %s demoted in the swarm.\n"
-	};
-	return node_set_role(cli, argc, argv, &verb);
-}
-
 /* ================================================================== */
 /* node rm                                                             */
 
-static const struct option node_rm_options[] = {
-	{ "force", no_argument, NULL, 'f' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
-
-static const struct cli_command node_rm_command = {
-	.name = "node rm",
-	.usage = node_rm_usage,
-	.shorts = ":fh",
-	.options = node_rm_options,
-	.min_args = 1,
-	.max_args = -1,
-	.apply = cli_flag_true,
-};
-
-int node_rm(struct cli *cli, int argc, char **argv)
+int node_rm(struct cli *cli, const struct cli_command *cmd, int argc, char **argv)
 {
 	bool force = false;
-	int rc = cli_parse(cli, &node_rm_command, argc, argv, &force);
+	int rc = cli_parse(cli, cmd, argc, argv, &force);
 	if (rc != CLI_GO_ON)
 		return rc;
 	json_t *nodes = NULL;

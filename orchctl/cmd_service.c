@@ -1,6 +1,7 @@
 /*
- * cmd_service.c: `orchctl service`: the dispatch to its verbs and the
- * verbs create, ls, scale and rm; ps, inspect, logs and update have files
+ * cmd_service.c: `orchctl service`: the table of its commands
+ * (service_family: names, help, flags, operands, what runs each) and the
+ * commands create, ls, scale and rm; ps, inspect, logs and update have files
  * of their own (cmd_service_ps.c, _inspect.c, _logs.c, _update.c).
  *
  *   create  -> POST /services/create (ServiceSpec), then progress
@@ -18,99 +19,9 @@
 #include "parse.h"
 #include "service_spec.h"
 
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char service_usage[] =
-	"Usage:  orchctl service COMMAND\n"
-	"\n"
-	"Manage Swarm services\n"
-	"\n"
-	"Commands:\n"
-	"  create      Create a new service\n"
-	"  inspect     Display detailed information on one or more services\n"
-	"  logs        Fetch the logs of a service or task\n"
-	"  ls          List services\n"
-	"  ps          List the tasks of one or more services\n"
-	"  rm          Remove one or more services\n"
-	"  scale       Scale one or multiple replicated services\n"
-	"  update      Update a service\n";
-
-static const char create_usage[] =
-	"Usage:  orchctl service create [OPTIONS] IMAGE [COMMAND] [ARG...]\n"
-	"\n"
-	"Create a new service\n"
-	"\n"
-	"Options:\n"
-	"      --constraint list                Placement constraints (KEY==VALUE, KEY!=VALUE)\n"
-	"      --container-label list           Container labels\n"
-	"  -d, --detach                         Exit immediately instead of waiting for the\n"
-	"                                       service to converge\n"
-	"  -e, --env list                       Set environment variables\n"
-	"      --label list                     Service labels\n"
-	"      --limit-cpu decimal              Limit CPUs\n"
-	"      --limit-memory bytes             Limit Memory\n"
-	"      --mode string                    Service mode (\"replicated\" or \"global\")\n"
-	"                                       (default \"replicated\")\n"
-	"      --mount mount                    Attach a filesystem mount to the service\n"
-	"      --name string                    Service name\n"
-	"      --rebalance[=true|false]         Even out this service's tasks across nodes when\n"
-	"                                       they are uneven by 2 or more (orchd)\n"
-	"      --replicas uint                  Number of tasks\n"
-	"      --reserve-cpu decimal            Reserve CPUs\n"
-	"      --reserve-memory bytes           Reserve Memory\n"
-	"      --restart-condition string       Restart when condition is met\n"
-	"                                       (\"none\", \"on-failure\", \"any\")\n"
-	"      --restart-delay duration         Delay between restart attempts (ns|us|ms|s|m|h)\n"
-	"      --restart-max-attempts uint      Maximum number of restarts before giving up\n"
-	"      --restart-window duration        Window used to evaluate the restart policy\n"
-	"      --runtime string                 Task runtime (\"docker\", \"process\"...;\n"
-	"                                       default: the node's)\n"
-	"      --stop-grace-period duration     Time to wait before force killing a container\n"
-	"      --update-delay duration          Delay between updates (ns|us|ms|s|m|h) (default 0s)\n"
-	"      --update-failure-action string   Action on update failure (\"pause\", \"continue\",\n"
-	"                                       \"rollback\") (default \"pause\")\n"
-	"      --update-max-failure-ratio float Failure rate to tolerate during an update\n"
-	"                                       (default 0)\n"
-	"      --update-monitor duration        Duration after each task update to monitor for\n"
-	"                                       failure (ns|us|ms|s|m|h) (default 5s)\n"
-	"      --update-order string            Update order (\"start-first\", \"stop-first\")\n"
-	"                                       (default \"stop-first\")\n"
-	"      --update-parallelism uint        Maximum number of tasks updated simultaneously\n"
-	"                                       (0 to update all at once) (default 1)\n";
-
-static const char ls_usage[] =
-	"Usage:  orchctl service ls\n"
-	"\n"
-	"List services\n"
-	"\n"
-	"Aliases:\n"
-	"  ls, list\n";
-
-static const char scale_usage[] =
-	"Usage:  orchctl service scale SERVICE=REPLICAS [SERVICE=REPLICAS...]\n"
-	"\n"
-	"Scale one or multiple replicated services\n"
-	"\n"
-	"Options:\n"
-	"  -d, --detach   Exit immediately instead of waiting for the service to converge\n";
-
-static const char rm_usage[] =
-	"Usage:  orchctl service rm SERVICE [SERVICE...]\n"
-	"\n"
-	"Remove one or more services\n"
-	"\n"
-	"Aliases:\n"
-	"  rm, remove\n";
-
-/* Long-only option codes of the flags that are not spec flags. */
-enum {
-	OPT_NAME = SVCSPEC_FLAG_END,
-	OPT_MODE,
-	OPT_REPLICAS,
-};
 
 json_t *service_get(struct cli *cli, const char *ref)
 {
@@ -154,32 +65,30 @@ static int create_apply(struct cli *cli, int opt, const char *value, void *arg)
 	case 'd':
 		o->detach = true;
 		return 0;
-	case OPT_NAME:
+	case SVCSPEC_CREATE_NAME:
 		if (parse_service_name(value, reason, sizeof(reason)) != 0)
 			return cli_flag_error(cli, cmd, "--name", value, reason);
 		json_object_set_new(o->spec, "Name", json_string(value));
 		return 0;
-	case OPT_MODE:
+	case SVCSPEC_CREATE_MODE:
 		if (parse_service_mode(value, &o->mode, reason, sizeof(reason)) != 0)
 			return cli_flag_error(cli, cmd, "--mode", value, reason);
 		return 0;
-	case OPT_REPLICAS:
+	case SVCSPEC_REPLICAS:
 		if (parse_uint64(value, &o->replicas, reason, sizeof(reason)) != 0)
 			return cli_flag_error(cli, cmd, "--replicas", value, reason);
 		o->replicas_set = true;
 		return 0;
 	default:
-		if (svcspec_apply(o->spec, opt == 'e' ? SVCSPEC_ENV : opt,
-				  value, reason, sizeof(reason)) != 0)
-			return cli_flag_error(
-				cli, cmd,
-				svcspec_flag_name(opt == 'e' ? SVCSPEC_ENV : opt),
-				value ? value : "", reason);
+		if (svcspec_apply(o->spec, opt, value, reason, sizeof(reason)) != 0)
+			return cli_flag_error(cli, cmd, svcspec_flag_name(opt),
+					      value ? value : "", reason);
 		return 0;
 	}
 }
 
-/* IMAGE [COMMAND] [ARG...] and the mode, once every flag is known. */
+/* IMAGE [COMMAND] [ARG...] and the mode, once every flag is known;
+ * CLI_GO_ON or the exit code. */
 static int create_finish(struct cli *cli, int argc, char **argv,
 			 struct create_opts *o)
 {
@@ -215,64 +124,7 @@ static int create_finish(struct cli *cli, int argc, char **argv,
 			mode, "Replicated",
 			json_pack("{s:I}", "Replicas",
 				  (json_int_t)(o->replicas_set ? o->replicas : 1)));
-	return 0;
-}
-
-/* Parses every flag and argument into o->spec; CLI_GO_ON or the exit
- * code. */
-static int create_parse(struct cli *cli, int argc, char **argv, struct create_opts *o)
-{
-	static const struct option opts[] = {
-		{ "name", required_argument, NULL, OPT_NAME },
-		{ "mode", required_argument, NULL, OPT_MODE },
-		{ "replicas", required_argument, NULL, OPT_REPLICAS },
-		{ "env", required_argument, NULL, 'e' },
-		{ "reserve-cpu", required_argument, NULL, SVCSPEC_RESERVE_CPU },
-		{ "reserve-memory", required_argument, NULL, SVCSPEC_RESERVE_MEMORY },
-		{ "limit-cpu", required_argument, NULL, SVCSPEC_LIMIT_CPU },
-		{ "limit-memory", required_argument, NULL, SVCSPEC_LIMIT_MEMORY },
-		{ "restart-condition", required_argument, NULL,
-		  SVCSPEC_RESTART_CONDITION },
-		{ "restart-delay", required_argument, NULL, SVCSPEC_RESTART_DELAY },
-		{ "restart-max-attempts", required_argument, NULL,
-		  SVCSPEC_RESTART_MAX_ATTEMPTS },
-		{ "restart-window", required_argument, NULL, SVCSPEC_RESTART_WINDOW },
-		{ "constraint", required_argument, NULL, SVCSPEC_CONSTRAINT },
-		{ "mount", required_argument, NULL, SVCSPEC_MOUNT },
-		{ "label", required_argument, NULL, SVCSPEC_LABEL },
-		{ "container-label", required_argument, NULL, SVCSPEC_CONTAINER_LABEL },
-		{ "runtime", required_argument, NULL, SVCSPEC_RUNTIME },
-		{ "stop-grace-period", required_argument, NULL,
-		  SVCSPEC_STOP_GRACE_PERIOD },
-		{ "update-parallelism", required_argument, NULL,
-		  SVCSPEC_UPDATE_PARALLELISM },
-		{ "update-delay", required_argument, NULL, SVCSPEC_UPDATE_DELAY },
-		{ "update-failure-action", required_argument, NULL,
-		  SVCSPEC_UPDATE_FAILURE_ACTION },
-		{ "update-monitor", required_argument, NULL, SVCSPEC_UPDATE_MONITOR },
-		{ "update-max-failure-ratio", required_argument, NULL,
-		  SVCSPEC_UPDATE_MAX_FAILURE_RATIO },
-		{ "update-order", required_argument, NULL, SVCSPEC_UPDATE_ORDER },
-		{ "rebalance", optional_argument, NULL, SVCSPEC_REBALANCE },
-		{ "detach", no_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	/* '+': flags end at IMAGE; what follows belongs to the command. */
-	static const struct cli_command command = {
-		.name = "service create",
-		.usage = create_usage,
-		.shorts = "+:e:dh",
-		.options = opts,
-		.min_args = 1,
-		.max_args = -1,
-		.apply = create_apply,
-	};
-	int rc = cli_parse(cli, &command, argc, argv, o);
-	if (rc != CLI_GO_ON)
-		return rc;
-	rc = create_finish(cli, argc, argv, o);
-	return rc == 0 ? CLI_GO_ON : rc;
+	return CLI_GO_ON;
 }
 
 void service_print_warnings(struct cli *cli, json_t *answer)
@@ -287,11 +139,14 @@ void service_print_warnings(struct cli *cli, json_t *answer)
 			json_string_value(w) ? json_string_value(w) : "");
 }
 
-static int service_create(struct cli *cli, int argc, char **argv)
+static int service_create(struct cli *cli, const struct cli_command *cmd,
+			  int argc, char **argv)
 {
 	struct create_opts o = { .mode = PARSE_MODE_REPLICATED,
 				 .spec = json_object() };
-	int rc = o.spec == NULL ? 1 : create_parse(cli, argc, argv, &o);
+	int rc = o.spec == NULL ? 1 : cli_parse(cli, cmd, argc, argv, &o);
+	if (rc == CLI_GO_ON)
+		rc = create_finish(cli, argc, argv, &o);
 	if (rc != CLI_GO_ON) {
 		json_decref(o.spec);
 		return rc;
@@ -342,68 +197,50 @@ static void service_ports(json_t *service, char *buf, size_t len)
 	}
 }
 
+/* One row of the service ls table. */
+static int service_add_row(struct format_table *table, json_t *s, void *ctx)
+{
+	char id[16], replicas[64], image[512], ports[256];
+	json_t *status = json_object_get(s, "ServiceStatus");
+	(void)ctx;
+	format_id(json_path_str(s, "ID"), false, id, sizeof(id));
+	if (json_is_object(status))
+		snprintf(replicas, sizeof(replicas),
+			 "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT,
+			 json_path_int(status, "RunningTasks", 0),
+			 json_path_int(status, "DesiredTasks", 0));
+	else if (!service_is_global(s))
+		snprintf(replicas, sizeof(replicas), "?/%" JSON_INTEGER_FORMAT,
+			 json_path_int(s, "Spec.Mode.Replicated.Replicas", 0));
+	else
+		snprintf(replicas, sizeof(replicas), "?");
+	format_image(json_path_str(s, "Spec.TaskTemplate.ContainerSpec.Image"),
+		     false, image, sizeof(image));
+	service_ports(s, ports, sizeof(ports));
+	const char *row[] = { id,
+			      json_path_str(s, "Spec.Name"),
+			      service_is_global(s) ? "global" : "replicated",
+			      replicas,
+			      image,
+			      ports };
+	return format_table_add(table, row);
+}
+
 static int service_ls_table(struct cli *cli, json_t *services)
 {
 	static const char *const titles[] = { "ID",       "NAME",  "MODE",
 					      "REPLICAS", "IMAGE", "PORTS" };
-	struct format_table table;
-	size_t count = json_array_size(services);
-	json_t **sorted = calloc(count ? count : 1, sizeof(*sorted));
-	if (sorted == NULL || format_table_init(&table, 6, titles) != 0) {
-		free(sorted);
-		fprintf(cli->err, "Error: out of memory\n");
-		return 1;
-	}
-	for (size_t i = 0; i < count; i++)
-		sorted[i] = json_array_get(services, i);
-	qsort(sorted, count, sizeof(*sorted), service_cmp_name);
-	int rc = 0;
-	for (size_t i = 0; i < count && rc == 0; i++) {
-		json_t *s = sorted[i];
-		char id[16], replicas[64], image[512], ports[256];
-		format_id(json_path_str(s, "ID"), false, id, sizeof(id));
-		json_t *status = json_object_get(s, "ServiceStatus");
-		if (json_is_object(status))
-			snprintf(replicas, sizeof(replicas),
-				 "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT,
-				 json_path_int(status, "RunningTasks", 0),
-				 json_path_int(status, "DesiredTasks", 0));
-		else if (!service_is_global(s))
-			snprintf(replicas, sizeof(replicas), "?/%" JSON_INTEGER_FORMAT,
-				 json_path_int(s, "Spec.Mode.Replicated.Replicas", 0));
-		else
-			snprintf(replicas, sizeof(replicas), "?");
-		format_image(json_path_str(s, "Spec.TaskTemplate.ContainerSpec.Image"),
-			     false, image, sizeof(image));
-		service_ports(s, ports, sizeof(ports));
-		const char *row[] = { id,
-				      json_path_str(s, "Spec.Name"),
-				      service_is_global(s) ? "global" : "replicated",
-				      replicas,
-				      image,
-				      ports };
-		rc = format_table_add(&table, row);
-	}
-	if (rc == 0)
-		format_table_print(&table, cli->out);
-	else
-		fprintf(cli->err, "Error: out of memory\n");
-	format_table_free(&table);
-	free(sorted);
-	return rc == 0 ? 0 : 1;
+	if (format_json_table(cli->out, services, 6, titles, service_cmp_name,
+			      service_add_row, NULL) == 0)
+		return 0;
+	fprintf(cli->err, "Error: out of memory\n");
+	return 1;
 }
 
-static const struct cli_command ls_command = {
-	.name = "service ls",
-	.usage = ls_usage,
-	.options = cli_help_options,
-	.min_args = 0,
-	.max_args = 0,
-};
-
-static int service_ls(struct cli *cli, int argc, char **argv)
+static int service_ls(struct cli *cli, const struct cli_command *cmd, int argc,
+		      char **argv)
 {
-	int rc = cli_parse(cli, &ls_command, argc, argv, NULL);
+	int rc = cli_parse(cli, cmd, argc, argv, NULL);
 	if (rc != CLI_GO_ON)
 		return rc;
 	json_t *services = NULL;
@@ -455,27 +292,12 @@ static int scale_one(struct cli *cli, const char *ref, uint64_t replicas, char *
 	return rc;
 }
 
-static const struct option scale_options[] = {
-	{ "detach", no_argument, NULL, 'd' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
-
-static const struct cli_command scale_command = {
-	.name = "service scale",
-	.usage = scale_usage,
-	.shorts = ":dh",
-	.options = scale_options,
-	.min_args = 1,
-	.max_args = -1,
-	.apply = cli_flag_true,
-};
-
-static int service_scale(struct cli *cli, int argc, char **argv)
+static int service_scale(struct cli *cli, const struct cli_command *cmd,
+			 int argc, char **argv)
 {
 	char reason[PARSE_ERR_LEN];
 	bool detach = false;
-	int rc = cli_parse(cli, &scale_command, argc, argv, &detach);
+	int rc = cli_parse(cli, cmd, argc, argv, &detach);
 	if (rc != CLI_GO_ON)
 		return rc;
 	/* Every SERVICE=N is checked before anything is sent. */
@@ -508,17 +330,10 @@ static int service_scale(struct cli *cli, int argc, char **argv)
 /* ================================================================== */
 /* service rm                                                          */
 
-static const struct cli_command rm_command = {
-	.name = "service rm",
-	.usage = rm_usage,
-	.options = cli_help_options,
-	.min_args = 1,
-	.max_args = -1,
-};
-
-static int service_rm(struct cli *cli, int argc, char **argv)
+static int service_rm(struct cli *cli, const struct cli_command *cmd, int argc,
+		      char **argv)
 {
-	int rc = cli_parse(cli, &rm_command, argc, argv, NULL);
+	int rc = cli_parse(cli, cmd, argc, argv, NULL);
 	if (rc != CLI_GO_ON)
 		return rc;
 	rc = 0;
@@ -542,15 +357,82 @@ static int service_rm(struct cli *cli, int argc, char **argv)
 
 /* ================================================================== */
 
-int cmd_service(struct cli *cli, int argc, char **argv)
-{
-	static const struct cli_verb verbs[] = {
-		{ "create", service_create },   { "ls", service_ls },
-		{ "list", service_ls },         { "ps", service_ps },
-		{ "inspect", service_inspect }, { "scale", service_scale },
-		{ "rm", service_rm },           { "remove", service_rm },
-		{ "logs", service_logs },       { "update", service_update },
-	};
-	return cli_run_verb(cli, "service", service_usage, verbs,
-			    sizeof(verbs) / sizeof(verbs[0]), argc, argv);
-}
+static const struct cli_flag service_inspect_flags[] = {
+	{ "--pretty", 0, no_argument, 'p', NULL,
+	  "Print the information in a human friendly format", 0 },
+	{ NULL },
+};
+
+static const struct cli_flag service_logs_flags[] = {
+	{ "--tail", 'n', required_argument, 0, "string",
+	  "Number of lines to show from the end of the logs (default \"all\")", 0 },
+	{ NULL },
+};
+
+static const struct cli_flag service_scale_flags[] = {
+	{ "--detach", 'd', no_argument, 0, NULL,
+	  "Exit immediately instead of waiting for the service to converge", 0 },
+	{ NULL },
+};
+
+static const struct cli_command service_commands[] = {
+	{ .name = "service create",
+	  .synopsis = "[OPTIONS] IMAGE [COMMAND] [ARG...]",
+	  .summary = "Create a new service",
+	  .flags = svcspec_flags,
+	  .flag_set = SVCSPEC_IN_CREATE,
+	  .flags_end_at_operand = true,
+	  .operands = CLI_ONE_OR_MORE,
+	  .apply = create_apply,
+	  .run = service_create },
+	{ .name = "service inspect",
+	  .synopsis = "[OPTIONS] SERVICE [SERVICE...]",
+	  .summary = "Display detailed information on one or more services",
+	  .flags = service_inspect_flags,
+	  .operands = CLI_ONE_OR_MORE,
+	  .apply = cli_flag_true,
+	  .run = service_inspect },
+	{ .name = "service logs",
+	  .synopsis = "[OPTIONS] SERVICE|TASK",
+	  .summary = "Fetch the logs of a service or task",
+	  .flags = service_logs_flags,
+	  .operands = CLI_ONE_OPERAND,
+	  .apply = service_logs_flag,
+	  .run = service_logs },
+	{ .name = "service ls", .alias = "list", .summary = "List services", .run = service_ls },
+	{ .name = "service ps",
+	  .synopsis = "[OPTIONS] SERVICE [SERVICE...]",
+	  .summary = "List the tasks of one or more services",
+	  .flags = ps_flags,
+	  .operands = CLI_ONE_OR_MORE,
+	  .apply = ps_flag,
+	  .run = service_ps },
+	{ .name = "service rm",
+	  .alias = "remove",
+	  .synopsis = "SERVICE [SERVICE...]",
+	  .summary = "Remove one or more services",
+	  .operands = CLI_ONE_OR_MORE,
+	  .run = service_rm },
+	{ .name = "service scale",
+	  .synopsis = "SERVICE=REPLICAS [SERVICE=REPLICAS...]",
+	  .summary = "Scale one or multiple replicated services",
+	  .flags = service_scale_flags,
+	  .operands = CLI_ONE_OR_MORE,
+	  .apply = cli_flag_true,
+	  .run = service_scale },
+	{ .name = "service update",
+	  .synopsis = "[OPTIONS] SERVICE",
+	  .summary = "Update a service",
+	  .flags = svcspec_flags,
+	  .flag_set = SVCSPEC_IN_UPDATE,
+	  .operands = CLI_ONE_OPERAND,
+	  .apply = service_update_flag,
+	  .run = service_update },
+};
+
+const struct cli_family service_family = {
+	.name = "service",
+	.summary = "Manage Swarm services",
+	.commands = service_commands,
+	.count = sizeof(service_commands) / sizeof(service_commands[0]),
+};

@@ -11,14 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char inspect_usage[] =
-	"Usage:  orchctl service inspect [OPTIONS] SERVICE [SERVICE...]\n"
-	"\n"
-	"Display detailed information on one or more services\n"
-	"\n"
-	"Options:\n"
-	"      --pretty   Print the information in a human friendly format\n";
-
 static void inspect_print_resources(FILE *o, json_t *resources)
 {
 	static const char *groups[][2] = { { "Reservations", " Reservations:" },
@@ -204,25 +196,11 @@ static void inspect_print_pretty(struct cli *cli, json_t *s)
 		fprintf(o, "Runtime:\t%s\n", json_path_str(task, "Runtime"));
 }
 
-static const struct option inspect_options[] = {
-	{ "pretty", no_argument, NULL, 'p' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
-
-static const struct cli_command inspect_command = {
-	.name = "service inspect",
-	.usage = inspect_usage,
-	.options = inspect_options,
-	.min_args = 1,
-	.max_args = -1,
-	.apply = cli_flag_true,
-};
-
-int service_inspect(struct cli *cli, int argc, char **argv)
+int service_inspect(struct cli *cli, const struct cli_command *cmd, int argc,
+		    char **argv)
 {
 	bool pretty = false;
-	int rc = cli_parse(cli, &inspect_command, argc, argv, &pretty);
+	int rc = cli_parse(cli, cmd, argc, argv, &pretty);
 	if (rc != CLI_GO_ON)
 		return rc;
 	json_t *found = json_array();
@@ -237,12 +215,8 @@ int service_inspect(struct cli *cli, int argc, char **argv)
 			inspect_print_pretty(cli, s);
 		json_array_append_new(found, s);
 	}
-	if (!pretty) {
-		char *text = json_dumps(found, JSON_INDENT(4));
-		if (text != NULL)
-			fprintf(cli->out, "%s\n", text);
-		free(text);
-	}
+	if (!pretty)
+		json_print_indented(cli->out, found);
 	json_decref(found);
 	return rc;
 }

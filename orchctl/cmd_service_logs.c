@@ -12,14 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char logs_usage[] =
-	"Usage:  orchctl service logs [OPTIONS] SERVICE|TASK\n"
-	"\n"
-	"Fetch the logs of a service or task\n"
-	"\n"
-	"Options:\n"
-	"  -n, --tail string   Number of lines to show from the end of the logs (default \"all\")\n";
-
 /* Writes a log body; lines get `prefix` unless the daemon already put one
  * ("name.slot.task@node    | ") in front of them. */
 static void logs_write(struct cli *cli, const struct client_response *resp,
@@ -136,7 +128,7 @@ static int logs_of_task(struct cli *cli, const char *ref, const char *tail,
 }
 
 /* --tail: "all" or a number of lines. */
-static int logs_flag(struct cli *cli, int opt, const char *value, void *arg)
+int service_logs_flag(struct cli *cli, int opt, const char *value, void *arg)
 {
 	char reason[PARSE_ERR_LEN];
 	uint64_t lines;
@@ -148,26 +140,10 @@ static int logs_flag(struct cli *cli, int opt, const char *value, void *arg)
 	return 0;
 }
 
-static const struct option logs_options[] = {
-	{ "tail", required_argument, NULL, 'n' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
-
-static const struct cli_command logs_command = {
-	.name = "service logs",
-	.usage = logs_usage,
-	.shorts = ":n:h",
-	.options = logs_options,
-	.min_args = 1,
-	.max_args = 1,
-	.apply = logs_flag,
-};
-
-int service_logs(struct cli *cli, int argc, char **argv)
+int service_logs(struct cli *cli, const struct cli_command *cmd, int argc, char **argv)
 {
 	const char *tail = "all";
-	int rc = cli_parse(cli, &logs_command, argc, argv, &tail);
+	int rc = cli_parse(cli, cmd, argc, argv, &tail);
 	if (rc != CLI_GO_ON)
 		return rc;
 	struct client_response resp;

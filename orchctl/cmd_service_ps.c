@@ -17,20 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char ps_usage[] =
-	"Usage:  orchctl service ps [OPTIONS] SERVICE [SERVICE...]\n"
-	"\n"
-	"List the tasks of one or more services\n"
-	"\n"
-	"Options:\n"
-	"  -f, --filter filter   Filter output based on conditions provided\n"
-	"      --no-trunc        Do not truncate output\n";
-
-const struct option ps_options[] = {
-	{ "no-trunc", no_argument, NULL, PS_OPT_NO_TRUNC },
-	{ "filter", required_argument, NULL, 'f' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
+const struct cli_flag ps_flags[] = {
+	{ "--filter", 'f', required_argument, 0, "filter",
+	  "Filter output based on conditions provided", 0 },
+	{ "--no-trunc", 0, no_argument, PS_OPT_NO_TRUNC, NULL,
+	  "Do not truncate output", 0 },
+	{ NULL },
 };
 
 int ps_flag(struct cli *cli, int opt, const char *value, void *arg)
@@ -222,21 +214,11 @@ int service_ps_print(struct cli *cli, json_t *tasks, json_t *services,
 	return rc == 0 ? 0 : 1;
 }
 
-static const struct cli_command service_ps_command = {
-	.name = "service ps",
-	.usage = ps_usage,
-	.shorts = ":f:h",
-	.options = ps_options,
-	.min_args = 1,
-	.max_args = -1,
-	.apply = ps_flag,
-};
-
-int service_ps(struct cli *cli, int argc, char **argv)
+int service_ps(struct cli *cli, const struct cli_command *cmd, int argc, char **argv)
 {
 	struct ps_opts o = { .command = "service ps", .filters = json_object() };
 	json_t *services = json_object();
-	int rc = cli_parse(cli, &service_ps_command, argc, argv, &o);
+	int rc = cli_parse(cli, cmd, argc, argv, &o);
 	if (rc != CLI_GO_ON) {
 		json_decref(services);
 		json_decref(o.filters);

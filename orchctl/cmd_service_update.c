@@ -17,52 +17,8 @@
 #include "parse.h"
 #include "service_spec.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char update_usage[] =
-	"Usage:  orchctl service update [OPTIONS] SERVICE\n"
-	"\n"
-	"Update a service\n"
-	"\n"
-	"Options:\n"
-	"      --args command                   Service command args\n"
-	"      --constraint-add list            Add or update a placement constraint\n"
-	"      --constraint-rm list             Remove a constraint\n"
-	"      --container-label-add list       Add or update a container label\n"
-	"      --container-label-rm list        Remove a container label by its key\n"
-	"  -d, --detach                         Exit immediately instead of waiting for the\n"
-	"                                       service to converge\n"
-	"      --env-add list                   Add or update an environment variable\n"
-	"      --env-rm list                    Remove an environment variable\n"
-	"      --force                          Force update even if no changes require it\n"
-	"      --image string                   Service image tag\n"
-	"      --label-add list                 Add or update a service label\n"
-	"      --label-rm list                  Remove a label by its key\n"
-	"      --limit-cpu decimal              Limit CPUs\n"
-	"      --limit-memory bytes             Limit Memory\n"
-	"  -q, --quiet                          Suppress progress output\n"
-	"      --rebalance[=true|false]         Even out this service's tasks across nodes when\n"
-	"                                       they are uneven by 2 or more (orchd)\n"
-	"      --replicas uint                  Number of tasks\n"
-	"      --reserve-cpu decimal            Reserve CPUs\n"
-	"      --reserve-memory bytes           Reserve Memory\n"
-	"      --restart-condition string       Restart when condition is met\n"
-	"                                       (\"none\", \"on-failure\", \"any\")\n"
-	"      --restart-delay duration         Delay between restart attempts (ns|us|ms|s|m|h)\n"
-	"      --restart-max-attempts uint      Maximum number of restarts before giving up\n"
-	"      --restart-window duration        Window used to evaluate the restart policy\n"
-	"      --stop-grace-period duration     Time to wait before force killing a container\n"
-	"      --update-delay duration          Delay between updates (ns|us|ms|s|m|h)\n"
-	"      --update-failure-action string   Action on update failure (\"pause\", \"continue\",\n"
-	"                                       \"rollback\": orchd pauses for now)\n"
-	"      --update-max-failure-ratio float Failure rate to tolerate during an update\n"
-	"      --update-monitor duration        Duration after each task update to monitor for\n"
-	"                                       failure (ns|us|ms|s|m|h)\n"
-	"      --update-order string            Update order (\"start-first\", \"stop-first\")\n"
-	"      --update-parallelism uint        Maximum number of tasks updated simultaneously\n"
-	"                                       (0 to update all at once)\n";
 
 #define UPDATE_CMD "service update"
 
@@ -78,44 +34,6 @@ struct update_opts {
 	size_t count;
 	bool detach;
 	bool quiet;
-};
-
-static const struct option update_options[] = {
-	{ "args", required_argument, NULL, SVCSPEC_ARGS },
-	{ "constraint-add", required_argument, NULL, SVCSPEC_CONSTRAINT_ADD },
-	{ "constraint-rm", required_argument, NULL, SVCSPEC_CONSTRAINT_RM },
-	{ "container-label-add", required_argument, NULL, SVCSPEC_CONTAINER_LABEL_ADD },
-	{ "container-label-rm", required_argument, NULL, SVCSPEC_CONTAINER_LABEL_RM },
-	{ "env-add", required_argument, NULL, SVCSPEC_ENV_ADD },
-	{ "env-rm", required_argument, NULL, SVCSPEC_ENV_RM },
-	{ "force", optional_argument, NULL, SVCSPEC_FORCE },
-	{ "image", required_argument, NULL, SVCSPEC_IMAGE },
-	{ "label-add", required_argument, NULL, SVCSPEC_LABEL_ADD },
-	{ "label-rm", required_argument, NULL, SVCSPEC_LABEL_RM },
-	{ "limit-cpu", required_argument, NULL, SVCSPEC_LIMIT_CPU },
-	{ "limit-memory", required_argument, NULL, SVCSPEC_LIMIT_MEMORY },
-	{ "rebalance", optional_argument, NULL, SVCSPEC_REBALANCE },
-	{ "replicas", required_argument, NULL, SVCSPEC_REPLICAS },
-	{ "reserve-cpu", required_argument, NULL, SVCSPEC_RESERVE_CPU },
-	{ "reserve-memory", required_argument, NULL, SVCSPEC_RESERVE_MEMORY },
-	{ "restart-condition", required_argument, NULL, SVCSPEC_RESTART_CONDITION },
-	{ "restart-delay", required_argument, NULL, SVCSPEC_RESTART_DELAY },
-	{ "restart-max-attempts", required_argument, NULL,
-	  SVCSPEC_RESTART_MAX_ATTEMPTS },
-	{ "restart-window", required_argument, NULL, SVCSPEC_RESTART_WINDOW },
-	{ "stop-grace-period", required_argument, NULL, SVCSPEC_STOP_GRACE_PERIOD },
-	{ "update-delay", required_argument, NULL, SVCSPEC_UPDATE_DELAY },
-	{ "update-failure-action", required_argument, NULL,
-	  SVCSPEC_UPDATE_FAILURE_ACTION },
-	{ "update-max-failure-ratio", required_argument, NULL,
-	  SVCSPEC_UPDATE_MAX_FAILURE_RATIO },
-	{ "update-monitor", required_argument, NULL, SVCSPEC_UPDATE_MONITOR },
-	{ "update-order", required_argument, NULL, SVCSPEC_UPDATE_ORDER },
-	{ "update-parallelism", required_argument, NULL, SVCSPEC_UPDATE_PARALLELISM },
-	{ "detach", no_argument, NULL, 'd' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
 };
 
 /* Checks a spec flag's value and records it; 0 or the exit code. */
@@ -138,7 +56,7 @@ static int update_record(struct cli *cli, struct update_opts *o, int code,
 }
 
 /* -d, -q or a spec flag (checked and recorded); 0 or the exit code. */
-static int update_flag(struct cli *cli, int opt, const char *value, void *arg)
+int service_update_flag(struct cli *cli, int opt, const char *value, void *arg)
 {
 	struct update_opts *o = arg;
 	if (opt == 'd')
@@ -149,16 +67,6 @@ static int update_flag(struct cli *cli, int opt, const char *value, void *arg)
 		return update_record(cli, o, opt, value);
 	return 0;
 }
-
-static const struct cli_command update_command = {
-	.name = UPDATE_CMD,
-	.usage = update_usage,
-	.shorts = ":dqh",
-	.options = update_options,
-	.min_args = 1,
-	.max_args = 1,
-	.apply = update_flag,
-};
 
 /* Applies the removals, then the other flags in the order given; 0 or
  * the exit code (a flag that does not fit this service: --replicas of a
@@ -227,10 +135,11 @@ static int update_run(struct cli *cli, const struct update_opts *o, const char *
 	return rc;
 }
 
-int service_update(struct cli *cli, int argc, char **argv)
+int service_update(struct cli *cli, const struct cli_command *cmd, int argc,
+		   char **argv)
 {
 	struct update_opts o = { 0 };
-	int rc = cli_parse(cli, &update_command, argc, argv, &o);
+	int rc = cli_parse(cli, cmd, argc, argv, &o);
 	if (rc == CLI_GO_ON)
 		rc = update_run(cli, &o, argv[optind]);
 	free(o.flags);

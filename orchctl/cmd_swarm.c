@@ -22,67 +22,8 @@
 #include "orchctl.h"
 #include "parse.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char swarm_usage[] =
-	"Usage:  orchctl swarm COMMAND\n"
-	"\n"
-	"Manage Swarm\n"
-	"\n"
-	"Commands:\n"
-	"  init        Initialize a swarm\n"
-	"  join        Join a swarm as a node and/or manager\n"
-	"  join-token  Manage join tokens\n"
-	"  leave       Leave the swarm\n"
-	"  update      Update the swarm\n";
-
-static const char swarm_init_usage[] =
-	"Usage:  orchctl swarm init [OPTIONS]\n"
-	"\n"
-	"Initialize a swarm\n"
-	"\n"
-	"Options:\n"
-	"      --advertise-addr string   Advertised address (format: <ip|interface>[:port])\n"
-	"      --listen-addr string      Listen address (format: <ip|interface>[:port])\n"
-	"                                (default 0.0.0.0:2377)\n";
-
-static const char swarm_join_usage[] =
-	"Usage:  orchctl swarm join [OPTIONS] HOST:PORT\n"
-	"\n"
-	"Join a swarm as a node and/or manager\n"
-	"\n"
-	"Options:\n"
-	"      --advertise-addr string   Advertised address (format: <ip|interface>[:port])\n"
-	"      --availability string     Availability of the node (\"active\", \"pause\", \"drain\")\n"
-	"      --listen-addr string      Listen address (format: <ip|interface>[:port])\n"
-	"                                (default 0.0.0.0:2377)\n"
-	"      --token string            Token for entry into the swarm\n";
-
-static const char swarm_join_token_usage[] =
-	"Usage:  orchctl swarm join-token [OPTIONS] (worker|manager)\n"
-	"\n"
-	"Manage join tokens\n"
-	"\n"
-	"Options:\n"
-	"  -q, --quiet    Only display token\n"
-	"      --rotate   Rotate join token\n";
-
-static const char swarm_update_usage[] =
-	"Usage:  orchctl swarm update [OPTIONS]\n"
-	"\n"
-	"Update the swarm\n"
-	"\n"
-	"Options:\n"
-	"      --cert-expiry duration            Validity period for node certificates\n"
-	"                                        (ns|us|ms|s|m|h) (default 2160h0m0s)\n"
-	"      --dispatcher-heartbeat duration   Dispatcher heartbeat period (ns|us|ms|s|m|h)\n"
-	"                                        (default 1s)\n"
-	"      --rebalance[=true|false]          Even out replicated services' tasks across\n"
-	"                                        nodes when they are uneven by 2 or more\n"
-	"                                        (orchd; default false)\n"
-	"      --task-history-limit int          Task history retention limit (default 5)\n";
 
 /* Long-only option codes. */
 enum {
@@ -96,24 +37,6 @@ enum {
 	OPT_TASK_HISTORY_LIMIT,
 	OPT_REBALANCE,
 };
-
-static const char swarm_leave_usage[] =
-	"Usage:  orchctl swarm leave [OPTIONS]\n"
-	"\n"
-	"Leave the swarm\n"
-	"\n"
-	"Options:\n"
-	"  -f, --force   Force this node to leave the swarm, ignoring warnings\n";
-
-static const char info_usage[] =
-	"Usage:  orchctl info\n"
-	"\n"
-	"Display system-wide information\n";
-
-static const char version_usage[] =
-	"Usage:  orchctl version\n"
-	"\n"
-	"Show the orchctl and orchd version information\n";
 
 /* An address flag: non-empty, no whitespace. */
 static int swarm_check_addr(struct cli *cli, const char *command,
@@ -254,26 +177,11 @@ static int swarm_init_flag(struct cli *cli, int opt, const char *value, void *ar
 	return 0;
 }
 
-static const struct option swarm_init_options[] = {
-	{ "advertise-addr", required_argument, NULL, OPT_ADVERTISE_ADDR },
-	{ "listen-addr", required_argument, NULL, OPT_LISTEN_ADDR },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
-
-static const struct cli_command swarm_init_command = {
-	.name = "swarm init",
-	.usage = swarm_init_usage,
-	.options = swarm_init_options,
-	.min_args = 0,
-	.max_args = 0,
-	.apply = swarm_init_flag,
-};
-
-static int swarm_init(struct cli *cli, int argc, char **argv)
+static int swarm_init(struct cli *cli, const struct cli_command *cmd, int argc,
+		      char **argv)
 {
 	struct swarm_init_opts o = { .listen = "0.0.0.0:2377" };
-	int rc = cli_parse(cli, &swarm_init_command, argc, argv, &o);
+	int rc = cli_parse(cli, cmd, argc, argv, &o);
 	if (rc != CLI_GO_ON)
 		return rc;
 	const char *advertise = o.advertise, *listen = o.listen;
@@ -301,26 +209,11 @@ static int swarm_init(struct cli *cli, int argc, char **argv)
 	return swarm_init_next_steps(cli);
 }
 
-static const struct option swarm_leave_options[] = {
-	{ "force", no_argument, NULL, 'f' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
-
-static const struct cli_command swarm_leave_command = {
-	.name = "swarm leave",
-	.usage = swarm_leave_usage,
-	.shorts = ":fh",
-	.options = swarm_leave_options,
-	.min_args = 0,
-	.max_args = 0,
-	.apply = cli_flag_true,
-};
-
-static int swarm_leave(struct cli *cli, int argc, char **argv)
+static int swarm_leave(struct cli *cli, const struct cli_command *cmd, int argc,
+		       char **argv)
 {
 	bool force = false;
-	int rc = cli_parse(cli, &swarm_leave_command, argc, argv, &force);
+	int rc = cli_parse(cli, cmd, argc, argv, &force);
 	if (rc != CLI_GO_ON)
 		return rc;
 	if (client_call_json(cli, "POST",
@@ -372,30 +265,12 @@ static int swarm_join_flag(struct cli *cli, int opt, const char *value, void *ar
 	}
 }
 
-static const struct option swarm_join_options[] = {
-	{ "token", required_argument, NULL, OPT_TOKEN },
-	{ "advertise-addr", required_argument, NULL, OPT_ADVERTISE_ADDR },
-	{ "listen-addr", required_argument, NULL, OPT_LISTEN_ADDR },
-	{ "availability", required_argument, NULL, OPT_AVAILABILITY },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
-
-static const struct cli_command swarm_join_command = {
-	.name = "swarm join",
-	.usage = swarm_join_usage,
-	.options = swarm_join_options,
-	.min_args = 1,
-	.max_args = 1,
-	.apply = swarm_join_flag,
-};
-
 /* Parses flags and HOST:PORT; CLI_GO_ON or the exit code. */
-static int swarm_join_parse(struct cli *cli, int argc, char **argv,
-			    struct swarm_join_opts *o)
+static int swarm_join_parse(struct cli *cli, const struct cli_command *cmd,
+			    int argc, char **argv, struct swarm_join_opts *o)
 {
 	char reason[PARSE_ERR_LEN];
-	int rc = cli_parse(cli, &swarm_join_command, argc, argv, o);
+	int rc = cli_parse(cli, cmd, argc, argv, o);
 	if (rc != CLI_GO_ON)
 		return rc;
 	if (parse_host_port(argv[optind], reason, sizeof(reason)) != 0)
@@ -407,10 +282,11 @@ static int swarm_join_parse(struct cli *cli, int argc, char **argv,
 	return CLI_GO_ON;
 }
 
-static int swarm_join(struct cli *cli, int argc, char **argv)
+static int swarm_join(struct cli *cli, const struct cli_command *cmd, int argc,
+		      char **argv)
 {
 	struct swarm_join_opts o = { .listen = "0.0.0.0:2377" };
-	int rc = swarm_join_parse(cli, argc, argv, &o);
+	int rc = swarm_join_parse(cli, cmd, argc, argv, &o);
 	if (rc != CLI_GO_ON)
 		return rc;
 	json_t *body = json_pack("{s:s, s:s, s:[s], s:s}", "ListenAddr", o.listen,
@@ -470,28 +346,12 @@ static int swarm_join_token_flag(struct cli *cli, int opt, const char *value,
 	return 0;
 }
 
-static const struct option swarm_join_token_options[] = {
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "rotate", no_argument, NULL, OPT_ROTATE },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
-
-static const struct cli_command swarm_join_token_command = {
-	.name = "swarm join-token",
-	.usage = swarm_join_token_usage,
-	.shorts = ":qh",
-	.options = swarm_join_token_options,
-	.min_args = 1,
-	.max_args = 1,
-	.apply = swarm_join_token_flag,
-};
-
-static int swarm_join_token(struct cli *cli, int argc, char **argv)
+static int swarm_join_token(struct cli *cli, const struct cli_command *cmd,
+			    int argc, char **argv)
 {
 	struct swarm_join_token_opts o = { 0 };
 	char reason[PARSE_ERR_LEN];
-	int rc = cli_parse(cli, &swarm_join_token_command, argc, argv, &o);
+	int rc = cli_parse(cli, cmd, argc, argv, &o);
 	if (rc != CLI_GO_ON)
 		return rc;
 	bool quiet = o.quiet, rotate = o.rotate;
@@ -599,28 +459,11 @@ static void swarm_update_merge(json_t *spec, json_t *changes)
 	}
 }
 
-static const struct option swarm_update_options[] = {
-	{ "cert-expiry", required_argument, NULL, OPT_CERT_EXPIRY },
-	{ "dispatcher-heartbeat", required_argument, NULL, OPT_DISPATCHER_HEARTBEAT },
-	{ "task-history-limit", required_argument, NULL, OPT_TASK_HISTORY_LIMIT },
-	{ "rebalance", optional_argument, NULL, OPT_REBALANCE },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
-
-static const struct cli_command swarm_update_command = {
-	.name = "swarm update",
-	.usage = swarm_update_usage,
-	.options = swarm_update_options,
-	.min_args = 0,
-	.max_args = 0,
-	.apply = swarm_update_flag,
-};
-
-static int swarm_update(struct cli *cli, int argc, char **argv)
+static int swarm_update(struct cli *cli, const struct cli_command *cmd,
+			int argc, char **argv)
 {
 	json_t *changes = json_object();
-	int rc = cli_parse(cli, &swarm_update_command, argc, argv, changes);
+	int rc = cli_parse(cli, cmd, argc, argv, changes);
 	if (rc != CLI_GO_ON) {
 		json_decref(changes);
 		return rc;
@@ -641,35 +484,6 @@ static int swarm_update(struct cli *cli, int argc, char **argv)
 }
 
 /* ================================================================== */
-
-int cmd_swarm(struct cli *cli, int argc, char **argv)
-{
-	static const struct cli_verb verbs[] = {
-		{ "init", swarm_init },
-		{ "join", swarm_join },
-		{ "join-token", swarm_join_token },
-		{ "leave", swarm_leave },
-		{ "update", swarm_update },
-	};
-	return cli_run_verb(cli, "swarm", swarm_usage, verbs,
-			    sizeof(verbs) / sizeof(verbs[0]), argc, argv);
-}
-
-static const struct cli_command info_command = {
-	.name = "info",
-	.usage = info_usage,
-	.options = cli_help_options,
-	.min_args = 0,
-	.max_args = 0,
-};
-
-static const struct cli_command version_command = {
-	.name = "version",
-	.usage = version_usage,
-	.options = cli_help_options,
-	.min_args = 0,
-	.max_args = 0,
-};
 
 static void info_print_optional(struct cli *cli, json_t *info,
 				const char *label, const char *key)
@@ -715,9 +529,10 @@ static void info_print_swarm(struct cli *cli, json_t *swarm)
 	}
 }
 
-int cmd_info(struct cli *cli, int argc, char **argv)
+static int info_run(struct cli *cli, const struct cli_command *cmd, int argc,
+		    char **argv)
 {
-	int rc = cli_parse(cli, &info_command, argc, argv, NULL);
+	int rc = cli_parse(cli, cmd, argc, argv, NULL);
 	if (rc != CLI_GO_ON)
 		return rc;
 	json_t *info = NULL;
@@ -737,9 +552,10 @@ int cmd_info(struct cli *cli, int argc, char **argv)
 	return 0;
 }
 
-int cmd_version(struct cli *cli, int argc, char **argv)
+static int version_run(struct cli *cli, const struct cli_command *cmd, int argc,
+		       char **argv)
 {
-	int rc = cli_parse(cli, &version_command, argc, argv, NULL);
+	int rc = cli_parse(cli, cmd, argc, argv, NULL);
 	if (rc != CLI_GO_ON)
 		return rc;
 	fprintf(cli->out, "Client:\n");
@@ -764,3 +580,108 @@ int cmd_version(struct cli *cli, int argc, char **argv)
 	json_decref(v);
 	return 0;
 }
+
+/* ================================================================== */
+/* The commands                                                        */
+
+/* The flags of swarm init and join (flag_set: which of the two). */
+enum { SWARM_IN_INIT = 1, SWARM_IN_JOIN = 2 };
+static const struct cli_flag swarm_init_join_flags[] = {
+	{ "--advertise-addr", 0, required_argument, OPT_ADVERTISE_ADDR,
+	  "string", "Advertised address (format: <ip|interface>[:port])", 0 },
+	{ "--availability", 0, required_argument, OPT_AVAILABILITY, "string",
+	  "Availability of the node (\"active\", \"pause\", \"drain\")",
+	  SWARM_IN_JOIN },
+	{ "--listen-addr", 0, required_argument, OPT_LISTEN_ADDR, "string",
+	  "Listen address (format: <ip|interface>[:port])\n"
+	  "(default 0.0.0.0:2377)",
+	  0 },
+	{ "--token", 0, required_argument, OPT_TOKEN, "string",
+	  "Token for entry into the swarm", SWARM_IN_JOIN },
+	{ NULL },
+};
+
+static const struct cli_flag swarm_join_token_flags[] = {
+	{ "--quiet", 'q', no_argument, 0, NULL, "Only display token", 0 },
+	{ "--rotate", 0, no_argument, OPT_ROTATE, NULL, "Rotate join token", 0 },
+	{ NULL },
+};
+
+static const struct cli_flag swarm_leave_flags[] = {
+	{ "--force", 'f', no_argument, 0, NULL,
+	  "Force this node to leave the swarm, ignoring warnings", 0 },
+	{ NULL },
+};
+
+static const struct cli_flag swarm_update_flags[] = {
+	{ "--cert-expiry", 0, required_argument, OPT_CERT_EXPIRY, "duration",
+	  "Validity period for node certificates\n"
+	  "(ns|us|ms|s|m|h) (default 2160h0m0s)",
+	  0 },
+	{ "--dispatcher-heartbeat", 0, required_argument,
+	  OPT_DISPATCHER_HEARTBEAT, "duration",
+	  "Dispatcher heartbeat period (ns|us|ms|s|m|h)\n(default 1s)", 0 },
+	{ "--rebalance", 0, optional_argument, OPT_REBALANCE, "[=true|false]",
+	  "Even out replicated services' tasks across\n"
+	  "nodes when they are uneven by 2 or more\n(orchd; default false)",
+	  0 },
+	{ "--task-history-limit", 0, required_argument, OPT_TASK_HISTORY_LIMIT,
+	  "int", "Task history retention limit (default 5)", 0 },
+	{ NULL },
+};
+
+static const struct cli_command swarm_commands[] = {
+	{ .name = "swarm init",
+	  .synopsis = "[OPTIONS]",
+	  .summary = "Initialize a swarm",
+	  .flags = swarm_init_join_flags,
+	  .flag_set = SWARM_IN_INIT,
+	  .apply = swarm_init_flag,
+	  .run = swarm_init },
+	{ .name = "swarm join",
+	  .synopsis = "[OPTIONS] HOST:PORT",
+	  .summary = "Join a swarm as a node and/or manager",
+	  .flags = swarm_init_join_flags,
+	  .flag_set = SWARM_IN_JOIN,
+	  .operands = CLI_ONE_OPERAND,
+	  .apply = swarm_join_flag,
+	  .run = swarm_join },
+	{ .name = "swarm join-token",
+	  .synopsis = "[OPTIONS] (worker|manager)",
+	  .summary = "Manage join tokens",
+	  .flags = swarm_join_token_flags,
+	  .operands = CLI_ONE_OPERAND,
+	  .apply = swarm_join_token_flag,
+	  .run = swarm_join_token },
+	{ .name = "swarm leave",
+	  .synopsis = "[OPTIONS]",
+	  .summary = "Leave the swarm",
+	  .flags = swarm_leave_flags,
+	  .apply = cli_flag_true,
+	  .run = swarm_leave },
+	{ .name = "swarm update",
+	  .synopsis = "[OPTIONS]",
+	  .summary = "Update the swarm",
+	  .flags = swarm_update_flags,
+	  .apply = swarm_update_flag,
+	  .run = swarm_update },
+};
+
+const struct cli_family swarm_family = {
+	.name = "swarm",
+	.summary = "Manage Swarm",
+	.commands = swarm_commands,
+	.count = sizeof(swarm_commands) / sizeof(swarm_commands[0]),
+};
+
+const struct cli_command info_command = {
+	.name = "info",
+	.summary = "Display system-wide information",
+	.run = info_run,
+};
+
+const struct cli_command version_command = {
+	.name = "version",
+	.summary = "Show the orchctl and orchd version information",
+	.run = version_run,
+};

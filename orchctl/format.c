@@ -46,6 +46,32 @@ int format_table_add(struct format_table *t, const char *const *cells)
 	return format_table_append(t, cells);
 }
 
+int format_json_table(FILE *out, json_t *items, size_t columns,
+		      const char *const *titles,
+		      int (*cmp)(const void *, const void *),
+		      int (*add_row)(struct format_table *t, json_t *item, void *ctx),
+		      void *ctx)
+{
+	struct format_table table;
+	size_t count = json_array_size(items);
+	json_t **sorted = calloc(count ? count : 1, sizeof(*sorted));
+	if (sorted == NULL || format_table_init(&table, columns, titles) != 0) {
+		free(sorted);
+		return -1;
+	}
+	for (size_t i = 0; i < count; i++)
+		sorted[i] = json_array_get(items, i);
+	qsort(sorted, count, sizeof(*sorted), cmp);
+	int rc = 0;
+	for (size_t i = 0; i < count && rc == 0; i++)
+		rc = add_row(&table, sorted[i], ctx);
+	if (rc == 0)
+		format_table_print(&table, out);
+	format_table_free(&table);
+	free(sorted);
+	return rc == 0 ? 0 : -1;
+}
+
 size_t format_text_width(const char *text)
 {
 	size_t width = 0;

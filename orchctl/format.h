@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 struct format_table {
 	size_t columns;
 	size_t rows;  /* including the header row */
@@ -28,6 +30,16 @@ int format_table_init(struct format_table *t, size_t columns,
 int format_table_add(struct format_table *t, const char *const *cells);
 void format_table_print(const struct format_table *t, FILE *out);
 void format_table_free(struct format_table *t);
+
+/* Prints the JSON array items as a table under titles: sorted by cmp (a
+ * qsort comparator of json_t * pointers), one row per item made by
+ * add_row (which calls format_table_add; ctx is its). Returns 0, or -1
+ * out of memory (nothing printed). */
+int format_json_table(FILE *out, json_t *items, size_t columns,
+		      const char *const *titles,
+		      int (*cmp)(const void *, const void *),
+		      int (*add_row)(struct format_table *t, json_t *item, void *ctx),
+		      void *ctx);
 
 /* Display width of UTF-8 text (code points). */
 size_t format_text_width(const char *text);

@@ -1,8 +1,7 @@
 /*
  * main.c: orchctl's entry point: global flags (-H/--host, ORCH_HOST,
- * --help, --version), command dispatch, and the helpers every command
- * uses (usage errors the docker way, getopt error reporting, dotted JSON
- * lookups, the clock).
+ * --help, --version), the dispatch to the command families, and the
+ * helpers every command uses (dotted JSON lookups, the clock).
  *
  * State: the struct cli of this invocation (daemon address, output
  * streams, the lazily created HTTP client), freed before exit.
@@ -11,8 +10,6 @@
 #include "parse.h"
 
 #include <curl/curl.h>
-#include <getopt.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -37,123 +34,6 @@ static const char main_usage[] =
 	"  version     Show the orchctl and orchd version information\n"
 	"\n"
 	"Run 'orchctl COMMAND --help' for more information on a command.\n";
-
-int cli_usage_error(struct cli *cli, const char *command, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vfprintf(cli->err, fmt, ap);
-	va_end(ap);
-	fprintf(cli->err, "\nSee 'orchctl%s%s --help'.\n",
-		command[0] ? " " : "", command);
-	return 1;
-}
-
-int cli_flag_error(struct cli *cli, const char *command, const char *flag,
-		   const char *value, const char *reason)
-{
-	return cli_usage_error(cli, command,
-			       "invalid argument \"%s\" for \"%s\" flag: %s",
-			       value, flag, reason);
-}
-
-int cli_getopt_error(struct cli *cli, const char *command, int opt, char **argv)
-{
-	const char *arg = argv[optind - 1];
-	if (opt == ':') {
-		if (strncmp(arg, "--", 2) == 0)
-			return cli_usage_error(cli, command,
-					       "flag needs an argument: %s", arg);
-		return cli_usage_error(cli, command,
-				       "flag needs an argument: '%c' in -%c",
-				       optopt, optopt);
-	}
-	if (optopt != 0)
-		return cli_usage_error(cli, command,
-				       "unknown shorthand flag: '%c' in %s",
-				       optopt, arg);
-	size_t name_len = strcspn(arg, "=");
-	return cli_usage_error(cli, command, "unknown flag: %.*s",
-			       (int)name_len, arg);
-}
-
-const struct option cli_help_options[] = {
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
-
-int cli_flag_true(struct cli *cli, int opt, const char *value, void *arg)
-{
-	(void)cli;
-	(void)opt;
-	(void)value;
-	*(bool *)arg = true;
-	return 0;
-}
-
-/* CLI_GO_ON when count operands fit cmd, else the exit code after
- * "requires at least 1 argument." or its kin. */
-static int cli_check_operands(struct cli *cli, const struct cli_command *cmd, int count)
-{
-	const char *bound;
-	int n;
-	if (count >= cmd->min_args && (cmd->max_args < 0 || count <= cmd->max_args))
-		return CLI_GO_ON;
-	if (cmd->max_args == 0)
-		return cli_usage_error(cli, cmd->name,
-				       "\"orchctl %s\" accepts no arguments.",
-				       cmd->name);
-	if (cmd->min_args == cmd->max_args) {
-		bound = "exactly";
-		n = cmd->min_args;
-	} else if (count < cmd->min_args) {
-		bound = "at least";
-		n = cmd->min_args;
-	} else {
-		bound = "at most";
-		n = cmd->max_args;
-	}
-	return cli_usage_error(cli, cmd->name,
-			       "\"orchctl %s\" requires %s %d argument%s.",
-			       cmd->name, bound, n, n == 1 ? "" : "s");
-}
-
-int cli_parse(struct cli *cli, const struct cli_command *cmd, int argc,
-	      char **argv, void *arg)
-{
-	int c;
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, cmd->shorts ? cmd->shorts : ":h",
-				cmd->options, NULL)) != -1) {
-		if (c == 'h') {
-			fputs(cmd->usage, cli->out);
-			return 0;
-		}
-		if (c == '?' || c == ':' || cmd->apply == NULL)
-			return cli_getopt_error(cli, cmd->name,
-						c == ':' ? ':' : '?', argv);
-		int rc = cmd->apply(cli, c, optarg, arg);
-		if (rc != 0)
-			return rc;
-	}
-	return cli_check_operands(cli, cmd, argc - optind);
-}
-
-int cli_run_verb(struct cli *cli, const char *command, const char *usage,
-		 const struct cli_verb *verbs, size_t count, int argc, char **argv)
-{
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		fputs(usage, argc < 2 ? cli->err : cli->out);
-		return argc < 2 ? 1 : 0;
-	}
-	for (size_t i = 0; i < count; i++) {
-		if (strcmp(argv[1], verbs[i].name) == 0)
-			return verbs[i].run(cli, argc - 1, argv + 1);
-	}
-	return cli_usage_error(cli, command, "orchctl %s: unknown command: %s",
-			       command, argv[1]);
-}
 
 int64_t cli_now(void)
 {
@@ -192,6 +72,14 @@ json_int_t json_path_int(json_t *value, const char *dotted, json_int_t dflt)
 {
 	json_t *v = json_path(value, dotted);
 	return json_is_integer(v) ? json_integer_value(v) : dflt;
+}
+
+void json_print_indented(FILE *out, json_t *value)
+{
+	char *text = json_dumps(value, JSON_INDENT(4));
+	if (text != NULL)
+		fprintf(out, "%s\n", text);
+	free(text);
 }
 
 static int main_print_version(struct cli *cli)
@@ -243,16 +131,20 @@ static int main_global_flags(struct cli *cli, int argc, char **argv,
 static int main_dispatch(struct cli *cli, int argc, char **argv)
 {
 	static const struct {
-		const char *name;
-		int (*run)(struct cli *, int, char **);
+		const struct cli_family *family;
+		const struct cli_command *command;
 	} commands[] = {
-		{ "info", cmd_info },       { "node", cmd_node },
-		{ "service", cmd_service }, { "swarm", cmd_swarm },
-		{ "version", cmd_version },
+		{ NULL, &info_command },    { &node_family, NULL },
+		{ &service_family, NULL },  { &swarm_family, NULL },
+		{ NULL, &version_command },
 	};
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-		if (strcmp(argv[0], commands[i].name) == 0)
-			return commands[i].run(cli, argc, argv);
+		const struct cli_family *family = commands[i].family;
+		const struct cli_command *command = commands[i].command;
+		if (family != NULL && strcmp(argv[0], family->name) == 0)
+			return cli_run_verb(cli, family, argc, argv);
+		if (command != NULL && strcmp(argv[0], command->name) == 0)
+			return command->run(cli, command, argc, argv);
 	}
 	fprintf(cli->err,
 		"orchctl: '%s' is not an orchctl command.\n"

@@ -17,6 +17,8 @@
 
 #include <jansson.h>
 
+#include "cli_flag.h"
+
 #define ORCHCTL_API_VERSION "1.41"
 #define ORCHCTL_DEFAULT_HOST "unix:///run/orchd/orchd.sock"
 
@@ -63,7 +65,7 @@ void client_print_daemon_error(struct cli *cli, const struct client_response *re
 
 void client_close(struct cli *cli);
 
-/* ---- main.c: usage errors ---------------------------------------- */
+/* ---- command.c: commands as table rows, usage errors ------------- */
 
 /* Prints "<message>\nSee 'orchctl <command> --help'." and returns 1. */
 int cli_usage_error(struct cli *cli, const char *command, const char *fmt, ...)
@@ -74,21 +76,43 @@ int cli_usage_error(struct cli *cli, const char *command, const char *fmt, ...)
 int cli_flag_error(struct cli *cli, const char *command, const char *flag,
 		   const char *value, const char *reason);
 
-/* Handles getopt_long's '?' and ':' results (unknown flag, missing value);
- * returns 1. */
-int cli_getopt_error(struct cli *cli, const char *command, int opt, char **argv);
+/* How many operands a command takes after its flags. */
+enum cli_operands {
+	CLI_NO_OPERANDS, /* the default */
+	CLI_ONE_OPERAND,
+	CLI_ONE_OR_MORE,
+	CLI_ANY_OPERANDS,
+};
 
-/* How a command takes its flags and operands (cli_parse). */
+/* One command: what -h/--help says of it, the flags and operands it takes
+ * (cli_parse) and what runs it. A family (`orchctl node`) is a table of
+ * these rows, which is also what cli_run_verb dispatches on. */
 struct cli_command {
-	const char *name; /* "node rm": in errors, "See 'orchctl node rm --help'" */
-	const char *usage;  /* printed by -h/--help */
-	const char *shorts; /* getopt_long's short options; NULL: ":h" */
-	const struct option *options; /* with { "help", no_argument, NULL, 'h' } */
-	int min_args;                 /* operands after the flags */
-	int max_args;                 /* -1: no limit */
-	/* Takes one flag other than -h (value: its optarg); returns 0, or the
-	 * exit code after printing why. NULL: the only flag is --help. */
-	int (*apply)(struct cli *cli, int opt, const char *value, void *arg);
+	const char *name;     /* "node rm": in the help and in errors */
+	const char *alias;    /* another word for the last one ("remove") */
+	const char *synopsis; /* "[OPTIONS] NODE [NODE...]", or NULL */
+	const char *summary;  /* "Remove one or more nodes from the swarm" */
+	/* The flags besides -h/--help, ended by a row without a name; NULL:
+	 * none. Only rows whose `in` is 0 or shares a bit with flag_set. */
+	const struct cli_flag *flags;
+	unsigned flag_set;
+	bool flags_end_at_operand; /* what follows belongs to the operand */
+	enum cli_operands operands;
+	/* Takes one flag (its code, value: its optarg); returns 0, or the
+	 * exit code after printing why. */
+	int (*apply)(struct cli *cli, int code, const char *value, void *arg);
+	/* Runs the command (argv[0] is its last word); returns the exit code. */
+	int (*run)(struct cli *cli, const struct cli_command *cmd, int argc,
+		   char **argv);
+	const void *data; /* what run needs of its row, or NULL */
+};
+
+/* A command of commands: `orchctl node COMMAND`. */
+struct cli_family {
+	const char *name;                   /* "node" */
+	const char *summary;                /* "Manage Swarm nodes" */
+	const struct cli_command *commands; /* in the order the help lists */
+	size_t count;
 };
 
 /* cli_parse's "go on": the flags are taken, optind is at the operands. */
@@ -101,24 +125,18 @@ struct cli_command {
 int cli_parse(struct cli *cli, const struct cli_command *cmd, int argc,
 	      char **argv, void *arg);
 
-/* The options of a command whose only flag is -h/--help. */
-extern const struct option cli_help_options[];
+/* Prints cmd's -h/--help text, made from its row and flag table. */
+void cli_print_usage(const struct cli_command *cmd, FILE *out);
 
 /* A cli_command apply for a command with one boolean flag: sets
  * *(bool *)arg. */
-int cli_flag_true(struct cli *cli, int opt, const char *value, void *arg);
+int cli_flag_true(struct cli *cli, int code, const char *value, void *arg);
 
-/* One verb of a command ("ls" of `orchctl node`) and what runs it. */
-struct cli_verb {
-	const char *name;
-	int (*run)(struct cli *cli, int argc, char **argv);
-};
-
-/* Runs the verb argv[1] of `orchctl <command>` with argv + 1; with no
- * verb prints usage to err (exit 1), with -h/--help to out (exit 0).
- * Returns the exit code. */
-int cli_run_verb(struct cli *cli, const char *command, const char *usage,
-		 const struct cli_verb *verbs, size_t count, int argc, char **argv);
+/* Runs the command of family named by argv[1] with argv + 1; with no
+ * command prints the family's usage to err (exit 1), with -h/--help to
+ * out (exit 0). Returns the exit code. */
+int cli_run_verb(struct cli *cli, const struct cli_family *family, int argc,
+		 char **argv);
 
 /* Current time in seconds (ORCHCTL_TEST_NOW overrides it for tests). */
 int64_t cli_now(void);
@@ -129,16 +147,18 @@ int64_t cli_now(void);
 json_t *json_path(json_t *value, const char *dotted);
 /* The string at a dotted path, or "" when absent or not a string. */
 const char *json_path_str(json_t *value, const char *dotted);
+/* Prints value as docker's inspect does: JSON indented by 4, a newline. */
+void json_print_indented(FILE *out, json_t *value);
 /* The integer at a dotted path, or dflt. */
 json_int_t json_path_int(json_t *value, const char *dotted, json_int_t dflt);
 
 /* ---- commands ------------------------------------------------------ */
 
-int cmd_swarm(struct cli *cli, int argc, char **argv);
-int cmd_info(struct cli *cli, int argc, char **argv);
-int cmd_version(struct cli *cli, int argc, char **argv);
-int cmd_node(struct cli *cli, int argc, char **argv);
-int cmd_service(struct cli *cli, int argc, char **argv);
+extern const struct cli_family node_family;    /* cmd_node.c */
+extern const struct cli_family service_family; /* cmd_service.c */
+extern const struct cli_family swarm_family;   /* cmd_swarm.c */
+extern const struct cli_command info_command;  /* cmd_swarm.c */
+extern const struct cli_command version_command;
 
 /* ---- cmd_node.c, cmd_node_change.c --------------------------------- */
 
@@ -148,11 +168,15 @@ int cmd_service(struct cli *cli, int argc, char **argv);
  * "No such node" or that ref is ambiguous. */
 json_t *node_find(struct cli *cli, json_t *nodes, const char *ref, char **self);
 
-/* The verbs of cmd_node_change.c; each returns the exit code. */
-int node_update(struct cli *cli, int argc, char **argv);
-int node_promote(struct cli *cli, int argc, char **argv);
-int node_demote(struct cli *cli, int argc, char **argv);
-int node_rm(struct cli *cli, int argc, char **argv);
+/* The commands of cmd_node_change.c (rows of node_family); each returns
+ * the exit code. node_set_role gives the role cmd->data names. */
+extern const struct cli_flag node_update_flags[];
+int node_update_flag(struct cli *cli, int opt, const char *value, void *arg);
+int node_update(struct cli *cli, const struct cli_command *cmd, int argc,
+		char **argv);
+int node_set_role(struct cli *cli, const struct cli_command *cmd, int argc,
+		  char **argv);
+int node_rm(struct cli *cli, const struct cli_command *cmd, int argc, char **argv);
 
 /* ---- cmd_service*.c ------------------------------------------------ */
 
@@ -166,15 +190,21 @@ bool service_is_global(json_t *service);
 /* Prints the "Warning"/"Warnings" of a create or update answer to err. */
 void service_print_warnings(struct cli *cli, json_t *answer);
 
-/* The verbs of `orchctl service` outside cmd_service.c; each returns the
- * exit code. */
-int service_ps(struct cli *cli, int argc, char **argv);
-int service_inspect(struct cli *cli, int argc, char **argv);
-int service_logs(struct cli *cli, int argc, char **argv);
+/* The commands of `orchctl service` outside cmd_service.c (rows of
+ * service_family); each returns the exit code. */
+int service_ps(struct cli *cli, const struct cli_command *cmd, int argc, char **argv);
+int service_inspect(struct cli *cli, const struct cli_command *cmd, int argc,
+		    char **argv);
+int service_logs(struct cli *cli, const struct cli_command *cmd, int argc,
+		 char **argv);
+int service_logs_flag(struct cli *cli, int opt, const char *value, void *arg);
+int service_update(struct cli *cli, const struct cli_command *cmd, int argc,
+		   char **argv);
+int service_update_flag(struct cli *cli, int opt, const char *value, void *arg);
 
 /* ---- cmd_service_ps.c: the task tables of service ps and node ps ---- */
 
-/* The flags of `service ps` and `node ps` (ps_options, applied by
+/* The flags of `service ps` and `node ps` (ps_flags, applied by
  * ps_flag): --filter KEY=VALUE, gathered into filters as
  * {"KEY": {"VALUE": true}}, and --no-trunc. */
 enum { PS_OPT_NO_TRUNC = 256 };
@@ -185,7 +215,7 @@ struct ps_opts {
 	json_t *filters;
 	bool no_trunc;
 };
-extern const struct option ps_options[];
+extern const struct cli_flag ps_flags[];
 int ps_flag(struct cli *cli, int opt, const char *value, void *arg);
 
 /* GET /tasks?filters=<filters as JSON>; NULL after printing why. */
@@ -220,10 +250,5 @@ int progress_wait_converged(struct cli *cli, const char *service_id);
  * quiet draws nothing but still waits. */
 int progress_wait_updated(struct cli *cli, const char *service_id,
 			  const char *prior_started, bool quiet);
-
-/* ---- cmd_service_update.c ------------------------------------------ */
-
-/* `orchctl service update [OPTIONS] SERVICE`; returns the exit code. */
-int service_update(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -10,46 +10,135 @@
 
 #include "parse.h"
 
+#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const svcspec_names[SVCSPEC_FLAG_END - SVCSPEC_ENV] = {
-	[SVCSPEC_ENV - SVCSPEC_ENV] = "--env",
-	[SVCSPEC_ENV_ADD - SVCSPEC_ENV] = "--env-add",
-	[SVCSPEC_ENV_RM - SVCSPEC_ENV] = "--env-rm",
-	[SVCSPEC_LABEL - SVCSPEC_ENV] = "--label",
-	[SVCSPEC_LABEL_ADD - SVCSPEC_ENV] = "--label-add",
-	[SVCSPEC_LABEL_RM - SVCSPEC_ENV] = "--label-rm",
-	[SVCSPEC_CONTAINER_LABEL - SVCSPEC_ENV] = "--container-label",
-	[SVCSPEC_CONTAINER_LABEL_ADD - SVCSPEC_ENV] = "--container-label-add",
-	[SVCSPEC_CONTAINER_LABEL_RM - SVCSPEC_ENV] = "--container-label-rm",
-	[SVCSPEC_CONSTRAINT - SVCSPEC_ENV] = "--constraint",
-	[SVCSPEC_CONSTRAINT_ADD - SVCSPEC_ENV] = "--constraint-add",
-	[SVCSPEC_CONSTRAINT_RM - SVCSPEC_ENV] = "--constraint-rm",
-	[SVCSPEC_MOUNT - SVCSPEC_ENV] = "--mount",
-	[SVCSPEC_IMAGE - SVCSPEC_ENV] = "--image",
-	[SVCSPEC_ARGS - SVCSPEC_ENV] = "--args",
-	[SVCSPEC_REPLICAS - SVCSPEC_ENV] = "--replicas",
-	[SVCSPEC_RESERVE_CPU - SVCSPEC_ENV] = "--reserve-cpu",
-	[SVCSPEC_RESERVE_MEMORY - SVCSPEC_ENV] = "--reserve-memory",
-	[SVCSPEC_LIMIT_CPU - SVCSPEC_ENV] = "--limit-cpu",
-	[SVCSPEC_LIMIT_MEMORY - SVCSPEC_ENV] = "--limit-memory",
-	[SVCSPEC_RESTART_CONDITION - SVCSPEC_ENV] = "--restart-condition",
-	[SVCSPEC_RESTART_DELAY - SVCSPEC_ENV] = "--restart-delay",
-	[SVCSPEC_RESTART_MAX_ATTEMPTS - SVCSPEC_ENV] = "--restart-max-attempts",
-	[SVCSPEC_RESTART_WINDOW - SVCSPEC_ENV] = "--restart-window",
-	[SVCSPEC_STOP_GRACE_PERIOD - SVCSPEC_ENV] = "--stop-grace-period",
-	[SVCSPEC_RUNTIME - SVCSPEC_ENV] = "--runtime",
-	[SVCSPEC_UPDATE_PARALLELISM - SVCSPEC_ENV] = "--update-parallelism",
-	[SVCSPEC_UPDATE_DELAY - SVCSPEC_ENV] = "--update-delay",
-	[SVCSPEC_UPDATE_FAILURE_ACTION - SVCSPEC_ENV] = "--update-failure-action",
-	[SVCSPEC_UPDATE_MONITOR - SVCSPEC_ENV] = "--update-monitor",
-	[SVCSPEC_UPDATE_MAX_FAILURE_RATIO - SVCSPEC_ENV] = "--update-max-failure-ratio",
-	[SVCSPEC_UPDATE_ORDER - SVCSPEC_ENV] = "--update-order",
-	[SVCSPEC_REBALANCE - SVCSPEC_ENV] = "--rebalance",
-	[SVCSPEC_FORCE - SVCSPEC_ENV] = "--force",
+/* The flags of service create and update, in the order their help lists
+ * them; a flag whose help differs between the two has a row for each. */
+const struct cli_flag svcspec_flags[] = {
+	{ "--args", 0, required_argument, SVCSPEC_ARGS, "command",
+	  "Service command args", SVCSPEC_IN_UPDATE },
+	{ "--constraint", 0, required_argument, SVCSPEC_CONSTRAINT, "list",
+	  "Placement constraints (KEY==VALUE, KEY!=VALUE)", SVCSPEC_IN_CREATE },
+	{ "--constraint-add", 0, required_argument, SVCSPEC_CONSTRAINT_ADD,
+	  "list", "Add or update a placement constraint", SVCSPEC_IN_UPDATE },
+	{ "--constraint-rm", 0, required_argument, SVCSPEC_CONSTRAINT_RM,
+	  "list", "Remove a constraint", SVCSPEC_IN_UPDATE },
+	{ "--container-label", 0, required_argument, SVCSPEC_CONTAINER_LABEL,
+	  "list", "Container labels", SVCSPEC_IN_CREATE },
+	{ "--container-label-add", 0, required_argument, SVCSPEC_CONTAINER_LABEL_ADD,
+	  "list", "Add or update a container label", SVCSPEC_IN_UPDATE },
+	{ "--container-label-rm", 0, required_argument, SVCSPEC_CONTAINER_LABEL_RM,
+	  "list", "Remove a container label by its key", SVCSPEC_IN_UPDATE },
+	{ "--detach", 'd', no_argument, 0, NULL,
+	  "Exit immediately instead of waiting for the\n"
+	  "service to converge",
+	  0 },
+	{ "--env", 'e', required_argument, SVCSPEC_ENV, "list",
+	  "Set environment variables", SVCSPEC_IN_CREATE },
+	{ "--env-add", 0, required_argument, SVCSPEC_ENV_ADD, "list",
+	  "Add or update an environment variable", SVCSPEC_IN_UPDATE },
+	{ "--env-rm", 0, required_argument, SVCSPEC_ENV_RM, "list",
+	  "Remove an environment variable", SVCSPEC_IN_UPDATE },
+	{ "--force", 0, optional_argument, SVCSPEC_FORCE, NULL,
+	  "Force update even if no changes require it", SVCSPEC_IN_UPDATE },
+	{ "--image", 0, required_argument, SVCSPEC_IMAGE, "string",
+	  "Service image tag", SVCSPEC_IN_UPDATE },
+	{ "--label", 0, required_argument, SVCSPEC_LABEL, "list",
+	  "Service labels", SVCSPEC_IN_CREATE },
+	{ "--label-add", 0, required_argument, SVCSPEC_LABEL_ADD, "list",
+	  "Add or update a service label", SVCSPEC_IN_UPDATE },
+	{ "--label-rm", 0, required_argument, SVCSPEC_LABEL_RM, "list",
+	  "Remove a label by its key", SVCSPEC_IN_UPDATE },
+	{ "--limit-cpu", 0, required_argument, SVCSPEC_LIMIT_CPU, "decimal",
+	  "Limit CPUs", 0 },
+	{ "--limit-memory", 0, required_argument, SVCSPEC_LIMIT_MEMORY, "bytes",
+	  "Limit Memory", 0 },
+	{ "--mode", 0, required_argument, SVCSPEC_CREATE_MODE, "string",
+	  "Service mode (\"replicated\" or \"global\")\n"
+	  "(default \"replicated\")",
+	  SVCSPEC_IN_CREATE },
+	{ "--mount", 0, required_argument, SVCSPEC_MOUNT, "mount",
+	  "Attach a filesystem mount to the service", SVCSPEC_IN_CREATE },
+	{ "--name", 0, required_argument, SVCSPEC_CREATE_NAME, "string",
+	  "Service name", SVCSPEC_IN_CREATE },
+	{ "--quiet", 'q', no_argument, 0, NULL, "Suppress progress output",
+	  SVCSPEC_IN_UPDATE },
+	{ "--rebalance", 0, optional_argument, SVCSPEC_REBALANCE, "[=true|false]",
+	  "Even out this service's tasks across nodes when\n"
+	  "they are uneven by 2 or more (orchd)",
+	  0 },
+	{ "--replicas", 0, required_argument, SVCSPEC_REPLICAS, "uint",
+	  "Number of tasks", 0 },
+	{ "--reserve-cpu", 0, required_argument, SVCSPEC_RESERVE_CPU, "decimal",
+	  "Reserve CPUs", 0 },
+	{ "--reserve-memory", 0, required_argument, SVCSPEC_RESERVE_MEMORY,
+	  "bytes", "Reserve Memory", 0 },
+	{ "--restart-condition", 0, required_argument,
+	  SVCSPEC_RESTART_CONDITION, "string",
+	  "Restart when condition is met\n"
+	  "(\"none\", \"on-failure\", \"any\")",
+	  0 },
+	{ "--restart-delay", 0, required_argument, SVCSPEC_RESTART_DELAY,
+	  "duration", "Delay between restart attempts (ns|us|ms|s|m|h)", 0 },
+	{ "--restart-max-attempts", 0, required_argument, SVCSPEC_RESTART_MAX_ATTEMPTS,
+	  "uint", "Maximum number of restarts before giving up", 0 },
+	{ "--restart-window", 0, required_argument, SVCSPEC_RESTART_WINDOW,
+	  "duration", "Window used to evaluate the restart policy", 0 },
+	{ "--runtime", 0, required_argument, SVCSPEC_RUNTIME, "string",
+	  "Task runtime (\"docker\", \"process\"...;\n"
+	  "default: the node's)",
+	  SVCSPEC_IN_CREATE },
+	{ "--stop-grace-period", 0, required_argument, SVCSPEC_STOP_GRACE_PERIOD,
+	  "duration", "Time to wait before force killing a container", 0 },
+	{ "--update-delay", 0, required_argument, SVCSPEC_UPDATE_DELAY, "duration",
+	  "Delay between updates (ns|us|ms|s|m|h) (default 0s)", SVCSPEC_IN_CREATE },
+	{ "--update-delay", 0, required_argument, SVCSPEC_UPDATE_DELAY, "duration",
+	  "Delay between updates (ns|us|ms|s|m|h)", SVCSPEC_IN_UPDATE },
+	{ "--update-failure-action", 0, required_argument,
+	  SVCSPEC_UPDATE_FAILURE_ACTION, "string",
+	  "Action on update failure (\"pause\", \"continue\",\n"
+	  "\"rollback\") (default \"pause\")",
+	  SVCSPEC_IN_CREATE },
+	{ "--update-failure-action", 0, required_argument,
+	  SVCSPEC_UPDATE_FAILURE_ACTION, "string",
+	  "Action on update failure (\"pause\", \"continue\",\n"
+	  "\"rollback\": orchd pauses for now)",
+	  SVCSPEC_IN_UPDATE },
+	{ "--update-max-failure-ratio", 0, required_argument,
+	  SVCSPEC_UPDATE_MAX_FAILURE_RATIO, "float",
+	  "Failure rate to tolerate during an update\n(default 0)", SVCSPEC_IN_CREATE },
+	{ "--update-max-failure-ratio", 0, required_argument,
+	  SVCSPEC_UPDATE_MAX_FAILURE_RATIO, "float",
+	  "Failure rate to tolerate during an update", SVCSPEC_IN_UPDATE },
+	{ "--update-monitor", 0, required_argument, SVCSPEC_UPDATE_MONITOR, "duration",
+	  "Duration after each task update to monitor for\n"
+	  "failure (ns|us|ms|s|m|h) (default 5s)",
+	  SVCSPEC_IN_CREATE },
+	{ "--update-monitor", 0, required_argument, SVCSPEC_UPDATE_MONITOR, "duration",
+	  "Duration after each task update to monitor for\n"
+	  "failure (ns|us|ms|s|m|h)",
+	  SVCSPEC_IN_UPDATE },
+	{ "--update-order", 0, required_argument, SVCSPEC_UPDATE_ORDER, "string",
+	  "Update order (\"start-first\", \"stop-first\")\n"
+	  "(default \"stop-first\")",
+	  SVCSPEC_IN_CREATE },
+	{ "--update-order", 0, required_argument, SVCSPEC_UPDATE_ORDER, "string",
+	  "Update order (\"start-first\", \"stop-first\")", SVCSPEC_IN_UPDATE },
+	{ "--update-parallelism", 0, required_argument,
+	  SVCSPEC_UPDATE_PARALLELISM, "uint",
+	  "Maximum number of tasks updated simultaneously\n"
+	  "(0 to update all at once) (default 1)",
+	  SVCSPEC_IN_CREATE },
+	{ "--update-parallelism", 0, required_argument,
+	  SVCSPEC_UPDATE_PARALLELISM, "uint",
+	  "Maximum number of tasks updated simultaneously\n"
+	  "(0 to update all at once)",
+	  SVCSPEC_IN_UPDATE },
+	{ NULL },
 };
 
 bool svcspec_is_flag(int flag)
@@ -59,7 +148,11 @@ bool svcspec_is_flag(int flag)
 
 const char *svcspec_flag_name(int flag)
 {
-	return svcspec_is_flag(flag) ? svcspec_names[flag - SVCSPEC_ENV] : "";
+	for (const struct cli_flag *f = svcspec_flags; f->name != NULL; f++) {
+		if (f->code == flag && svcspec_is_flag(flag))
+			return f->name;
+	}
+	return "";
 }
 
 bool svcspec_is_removal(int flag)

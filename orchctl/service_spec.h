@@ -19,6 +19,8 @@
 
 #include <jansson.h>
 
+#include "cli_flag.h"
+
 /* getopt_long codes of the spec flags (long-only, above any character). */
 enum svcspec_flag {
 	SVCSPEC_ENV = 256, /* create -e/--env: append */
@@ -56,7 +58,18 @@ enum svcspec_flag {
 	SVCSPEC_REBALANCE, /* value optional: NULL means true */
 	SVCSPEC_FORCE,     /* update only; value optional like a bool */
 	SVCSPEC_FLAG_END,
+	/* Flags of create that are no spec change of their own: create
+	 * builds Name and Mode itself. */
+	SVCSPEC_CREATE_NAME = SVCSPEC_FLAG_END,
+	SVCSPEC_CREATE_MODE,
 };
+
+/* The flags of both commands (and -d, -q, --name, --mode), one row each
+ * (two where create's help differs from update's): the getopt options
+ * and the help of create (flag_set SVCSPEC_IN_CREATE) and update. */
+#define SVCSPEC_IN_CREATE 1u
+#define SVCSPEC_IN_UPDATE 2u
+extern const struct cli_flag svcspec_flags[];
 
 /* Spec.UpdateConfig defaults (docker's and the orchestrator's). */
 #define SVCSPEC_DEFAULT_PARALLELISM 1
