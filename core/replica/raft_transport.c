@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,10 +37,13 @@ struct transport_peer {
 
 struct raft_transport {
 	char *ca_pem, *cert_pem, *key_pem;
-	pthread_mutex_t lock; /* guards peers and dropped */
+	pthread_mutex_t lock; /* guards peers */
 	struct transport_peer *peers[2 * RAFT_MAX_NODES];
 	size_t n_peers;
-	uint64_t dropped;
+	/* Messages dropped, all peers. Atomic: a peer thread counts its
+	 * drops while holding its own lock, and the lock order is transport
+	 * then peer, never the other way. */
+	atomic_uint_fast64_t dropped;
 };
 
 /* ------------------------------------------------------------ codec */
@@ -179,9 +183,7 @@ static void *peer_main(void *arg)
 		bool ok = peer_deliver(p, addr, msgs);
 		pthread_mutex_lock(&p->lock);
 		if (!ok) {
-			pthread_mutex_lock(&p->t->lock);
-			p->t->dropped += n;
-			pthread_mutex_unlock(&p->t->lock);
+			atomic_fetch_add(&p->t->dropped, n);
 			if (!p->stopping)
 				peer_wait(p, RAFT_TRANSPORT_RETRY_MS);
 		}
@@ -295,9 +297,7 @@ int raft_transport_send(struct raft_transport *t, const struct raft_msg *msg)
 	pthread_mutex_unlock(&t->lock);
 	char *hex = p ? raft_transport_encode(msg) : NULL;
 	if (!hex) {
-		pthread_mutex_lock(&t->lock);
-		t->dropped++;
-		pthread_mutex_unlock(&t->lock);
+		atomic_fetch_add(&t->dropped, 1);
 		return -1;
 	}
 	pthread_mutex_lock(&p->lock);
@@ -310,9 +310,7 @@ int raft_transport_send(struct raft_transport *t, const struct raft_msg *msg)
 	pthread_mutex_unlock(&p->lock);
 	if (full) {
 		free(hex);
-		pthread_mutex_lock(&t->lock);
-		t->dropped++;
-		pthread_mutex_unlock(&t->lock);
+		atomic_fetch_add(&t->dropped, 1);
 		return -1;
 	}
 	return 0;
@@ -320,8 +318,5 @@ int raft_transport_send(struct raft_transport *t, const struct raft_msg *msg)
 
 uint64_t raft_transport_dropped(struct raft_transport *t)
 {
-	pthread_mutex_lock(&t->lock);
-	uint64_t n = t->dropped;
-	pthread_mutex_unlock(&t->lock);
-	return n;
+	return atomic_load(&t->dropped);
 }
