@@ -11,6 +11,7 @@
  * are used: refs, guarded by ref_lock; alive, write-locked while it stops).
  */
 #include "cluster_internal.h"
+#include "log.h"
 #include "api_http.h"
 
 #include <stdlib.h>
@@ -57,7 +58,7 @@ static void reply_fn(void *ctx, json_t *reply)
 		if (!reply)
 			reply = cluster_net_error("no answer");
 		if (cluster_net_reply(r->req, reply, err, sizeof(err)) != 0)
-			fprintf(stderr, "orchd: cluster: reply not sent: %s\n", err);
+			log_msg(LOG_WARN, "cluster", "reply not sent: %s", err);
 	} else {
 		json_decref(reply); /* the server dropped the request */
 	}
@@ -70,7 +71,7 @@ static void reply_now(struct cluster_net_request *req, json_t *reply)
 {
 	char err[256];
 	if (cluster_net_reply(req, reply, err, sizeof(err)) != 0)
-		fprintf(stderr, "orchd: cluster: reply not sent: %s\n", err);
+		log_msg(LOG_WARN, "cluster", "reply not sent: %s", err);
 }
 
 /* Hands req to the core thread, which answers through the handle. */

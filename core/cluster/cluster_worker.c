@@ -11,6 +11,7 @@
  * the heartbeat and the certificate.
  */
 #include "cluster_internal.h"
+#include "log.h"
 #include "api_http.h"
 #include "fsutil.h"
 
@@ -263,7 +264,7 @@ static void worker_fetch_managers(struct cluster_worker *w)
 	}
 	pthread_mutex_unlock(&w->lock);
 	if (changed && w->dir[0] && cluster_worker_save(w, err, sizeof(err)) != 0)
-		fprintf(stderr, "orchd: cluster: %s\n", err);
+		log_msg(LOG_WARN, "cluster", "%s", err);
 	json_decref(reply);
 }
 

@@ -5,6 +5,7 @@
  * on the new one. Owns m->cert_check_ns and m->cert_renew_permille.
  */
 #include "manager_internal.h"
+#include "log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,7 @@ static void manager_reload_tls(struct manager *m)
 	struct raft_transport *old = m->transport;
 	m->transport = NULL;
 	if (manager_open_transport(m, err, sizeof(err)) != 0) {
-		fprintf(stderr, "orchd: manager: raft transport with the new certificate: %s\n", err);
+		log_msg(LOG_WARN, "manager", "raft transport with the new certificate: %s", err);
 		m->transport = old; /* keeps the old certificate until it expires */
 		return;
 	}
@@ -53,16 +54,16 @@ void manager_renew_own_cert(struct manager *m, int64_t now)
 	json_t *self = store_node(&m->store, m->cfg.node_id);
 	if (rc != 0 || time(NULL) < at || !self || manager_node_is_worker(self)) {
 		if (rc != 0)
-			fprintf(stderr, "orchd: manager: own certificate: %s\n", err);
+			log_msg(LOG_WARN, "manager", "own certificate: %s", err);
 		return;
 	}
 	const char *cluster_id = json_string_value(json_object_get(m->store.cluster, "ID"));
 	if (cluster_renew_self(dir, json_object_get(m->store.cluster, "Spec"), m->cfg.node_id,
 			       cluster_id ? cluster_id : "", err, sizeof(err)) != 0) {
-		fprintf(stderr, "orchd: manager: cannot renew its certificate: %s\n", err);
+		log_msg(LOG_WARN, "manager", "cannot renew its certificate: %s", err);
 		return;
 	}
-	fprintf(stderr, "orchd: manager: renewed this manager's certificate\n");
+	log_msg(LOG_INFO, "manager", "renewed this manager's certificate");
 	m->cert_renew_permille = 500 + (unsigned)(manager_random(m) % 301);
 	manager_reload_tls(m);
 }

@@ -7,6 +7,7 @@
  * that sees itself demoted closes its replica. Owns m->demote_wait_*.
  */
 #include "manager_internal.h"
+#include "log.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -101,7 +102,7 @@ static void demotion_transfer_leadership(struct manager *m, const struct raft_st
 			continue;
 		int rc = raft_node_transfer_leader(m->raft, p->id);
 		if (rc != 0)
-			fprintf(stderr, "orchd: manager: handing leadership to %llu: %s\n",
+			log_msg(LOG_WARN, "manager", "handing leadership to %llu: %s",
 				(unsigned long long)p->id, raft_strerror(rc));
 		return;
 	}
@@ -114,7 +115,7 @@ static void membership_propose(struct manager *m, enum raft_conf_change change,
 {
 	int rc = raft_node_propose_conf(m->raft, change, id);
 	if (rc != 0 && rc != RAFT_ECONFPENDING)
-		fprintf(stderr, "orchd: manager: %s raft member %llu: %s\n", what,
+		log_msg(LOG_WARN, "manager", "%s raft member %llu: %s", what,
 			(unsigned long long)id, raft_strerror(rc));
 }
 
@@ -268,8 +269,9 @@ void manager_check_demoted(struct manager *m)
 	snprintf(m->demoted_leader_addr, sizeof(m->demoted_leader_addr), "%s",
 		 leader ? leader : "");
 	json_decref(others);
-	fprintf(stderr, "orchd: manager: this node was demoted to worker; "
-		"closing its raft replica (leader %s)\n", m->demoted_leader_addr);
+	log_msg(LOG_INFO, "manager",
+		"this node was demoted to worker; closing its raft replica (leader %s)",
+		m->demoted_leader_addr);
 	manager_close_replica(m, "this node was demoted to worker");
 	m->demoted = true;
 }

@@ -8,6 +8,7 @@
  * return. Owns m->dirty's consumption and the pipelines' wake-up times.
  */
 #include "manager_internal.h"
+#include "log.h"
 
 #include <stdio.h>
 
@@ -37,7 +38,7 @@ void manager_propose_internal(struct manager *m, json_t *cmd)
 	if (manager_propose(m, cmd, &index, &term, err, sizeof(err)) == 0)
 		m->internal_index = index;
 	else
-		fprintf(stderr, "orchd: manager: %s\n", err);
+		log_msg(LOG_WARN, "manager", "%s", err);
 	json_decref(cmd);
 }
 
@@ -154,7 +155,7 @@ void manager_run_pipelines(struct manager *m, int64_t now)
 		m->dirty = false;
 		char err[512];
 		if (raft_node_process(m->raft, err, sizeof(err)) != 0) {
-			fprintf(stderr, "orchd: raft: %s\n", err);
+			log_msg(LOG_ERROR, "raft", "%s", err);
 			return;
 		}
 		if (!proposed)

@@ -6,6 +6,7 @@
  * m->transport's peer list.
  */
 #include "manager_internal.h"
+#include "log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,7 +115,7 @@ void manager_process_raft(struct manager *m)
 {
 	char err[512];
 	if (raft_node_process(m->raft, err, sizeof(err)) != 0)
-		fprintf(stderr, "orchd: raft: %s\n", err);
+		log_msg(LOG_ERROR, "raft", "%s", err);
 }
 
 uint64_t manager_node_raft_id(const json_t *node)
@@ -154,7 +155,7 @@ void manager_sync_peers(struct manager *m)
 			json_object_get(json_object_get(node, "ManagerStatus"), "Addr"));
 		if (id && id != m->cfg.raft_id && addr && *addr &&
 		    raft_transport_set_peer(m->transport, id, addr) != 0)
-			fprintf(stderr, "orchd: manager: cannot reach raft peer %llu\n",
+			log_msg(LOG_WARN, "manager", "cannot reach raft peer %llu",
 				(unsigned long long)id);
 	}
 }
@@ -171,7 +172,7 @@ void manager_step_raft(struct manager *m, const json_t *request)
 		struct raft_msg msg;
 		if (!json_is_string(hex) ||
 		    raft_transport_decode(json_string_value(hex), &buf, &msg) != 0) {
-			fprintf(stderr, "orchd: manager: a malformed raft message was dropped\n");
+			log_msg(LOG_WARN, "manager", "a malformed raft message was dropped");
 			continue;
 		}
 		if (msg.to == m->cfg.raft_id)

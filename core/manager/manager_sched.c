@@ -12,6 +12,7 @@
  * (scheduling_accept). Owns m->sched and the caller thread's state.
  */
 #include "manager_internal.h"
+#include "log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,7 +201,7 @@ bool manager_run_scheduler(struct manager *m, int64_t now)
 		char why[256];
 		snprintf(why, sizeof(why), "scheduler %s did not answer in %lld s", s->plugin,
 			 MANAGER_SCHED_DEADLINE_NS / 1000000000LL);
-		fprintf(stderr, "orchd: manager: %s\n", why);
+		log_msg(LOG_WARN, "manager", "%s", why);
 		s->overdue = true;
 		proposed = sched_report(m, why);
 	}

@@ -7,6 +7,7 @@
  * life.
  */
 #include "manager_internal.h"
+#include "log.h"
 
 #include <errno.h>
 #include <ftw.h>
@@ -55,7 +56,7 @@ void manager_start_cluster(struct manager *m)
 		m->cluster = NULL;
 		snprintf(m->cluster_error, sizeof(m->cluster_error),
 			 "cannot listen for other nodes on %s: %s", m->listen_addr, err);
-		fprintf(stderr, "orchd: manager: %s\n", m->cluster_error);
+		log_msg(LOG_WARN, "manager", "%s", m->cluster_error);
 	}
 }
 
@@ -199,7 +200,7 @@ static int remove_entry(const char *path, const struct stat *st, int flag,
 	(void)flag;
 	(void)ftw;
 	if (remove(path) != 0)
-		fprintf(stderr, "orchd: cannot remove %s: %s\n", path, strerror(errno));
+		log_msg(LOG_WARN, "manager", "cannot remove %s: %s", path, strerror(errno));
 	return 0;
 }
 

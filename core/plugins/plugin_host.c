@@ -15,6 +15,7 @@
 #include "plugin_host_impl.h"
 #include "plugin_check.h"
 #include "fsutil.h"
+#include "log.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -53,35 +54,18 @@ static int vec_reserve(void **items, size_t n, size_t *cap, size_t size)
 	return 0;
 }
 
-static const char *level_name(enum orch_log_level level)
-{
-	switch (level) {
-	case ORCH_LOG_ERROR:
-		return "error";
-	case ORCH_LOG_WARN:
-		return "warn";
-	case ORCH_LOG_INFO:
-		return "info";
-	default:
-		return "debug";
-	}
-}
+/* The default log: orchd's own, under the plugin's name. */
+static void default_log(enum orch_log_level level, const char *plugin_name,
+			const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* The default log: one line on stderr. */
-static void stderr_log(enum orch_log_level level, const char *plugin_name,
-		       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void stderr_log(enum orch_log_level level, const char *plugin_name,
-		       const char *fmt, ...)
+static void default_log(enum orch_log_level level, const char *plugin_name,
+			const char *fmt, ...)
 {
-	char line[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	log_vmsg((enum log_level)level, plugin_name, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "orchd: %s: plugin %s: %s\n", level_name(level),
-		plugin_name, line);
 }
 
 const char *plugin_host_kind_name(enum orch_plugin_kind kind)
@@ -445,7 +429,7 @@ static int copy_options(struct plugin_host *host,
 	host->plugin_transport = o->plugin_transport;
 	host->on_event = o->on_event;
 	host->on_refused = o->on_refused;
-	host->log = o->log ? o->log : stderr_log;
+	host->log = o->log ? o->log : default_log;
 	host->ctx = o->ctx;
 	return 0;
 }
