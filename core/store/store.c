@@ -379,105 +379,128 @@ static void set_status(json_t *task, const char *state, json_t *now,
 	json_object_set(task, "UpdatedAt", now);
 }
 
+/*
+ * The four batch commands share one loop: each entry of cmd[list_key] names
+ * a task by "id"; a missing task is stale and skipped; change_task says
+ * whether the entry still applies and, if so, changes the task, which then
+ * gets the command's index as its Version.
+ */
+typedef bool (*task_change_fn)(json_t *task, const json_t *entry,
+			       const json_t *cmd);
+
+static int apply_task_batch(struct store *s, const json_t *cmd, uint64_t index,
+			    const char *list_key, task_change_fn change_task,
+			    char *err, size_t errlen)
+{
+	json_t *list = json_object_get(cmd, list_key);
+	size_t i;
+	json_t *entry;
+	if (!json_is_array(list))
+		FAIL("%s: %s array required",
+		     json_string_value(json_object_get(cmd, "op")), list_key);
+	json_array_foreach(list, i, entry) {
+		json_t *task = store_task(s, json_string_value(json_object_get(entry, "id")));
+		if (task && change_task(task, entry, cmd))
+			set_version(task, index);
+	}
+	return 0;
+}
+
+static bool assign_task(json_t *task, const json_t *a, const json_t *cmd)
+{
+	const char *node = json_string_value(json_object_get(a, "node"));
+	if (!node || store_task_state(task) != TASK_PENDING)
+		return false;
+	json_object_set_new(task, "NodeID", json_string(node));
+	set_status(task, "assigned", json_object_get(cmd, "now"),
+		   "scheduler assigned task to node", NULL);
+	return true;
+}
+
+static void set_container_status(json_t *task, const json_t *u)
+{
+	json_t *cs = json_object_get(json_object_get(task, "Status"),
+				     "ContainerStatus");
+	if (!json_is_object(cs)) {
+		cs = json_object();
+		json_object_set_new(json_object_get(task, "Status"),
+				    "ContainerStatus", cs);
+	}
+	const char *keys[][2] = { { "container_id", "ContainerID" },
+				  { "pid", "PID" },
+				  { "exit_code", "ExitCode" } };
+	for (size_t k = 0; k < 3; k++) {
+		json_t *v = json_object_get(u, keys[k][0]);
+		if (v)
+			json_object_set(cs, keys[k][1], v);
+	}
+}
+
+static bool move_task_state(json_t *task, const json_t *u, const json_t *cmd)
+{
+	(void)cmd;
+	int next = task_state_parse(json_string_value(json_object_get(u, "state")));
+	if (next < 0)
+		return false;
+	enum task_state cur = store_task_state(task);
+	if ((enum task_state)next <= cur || task_state_ended(cur))
+		return false;
+	set_status(task, task_state_name(next), json_object_get(u, "now"),
+		   json_string_value(json_object_get(u, "message")),
+		   json_string_value(json_object_get(u, "err")));
+	if (next == TASK_RUNNING && json_object_get(u, "now"))
+		json_object_set(task, "OrchRunningAt", json_object_get(u, "now"));
+	set_container_status(task, u);
+	return true;
+}
+
+static bool set_pending_reason(json_t *task, const json_t *u, const json_t *cmd)
+{
+	(void)cmd;
+	const char *reason = json_string_value(json_object_get(u, "err"));
+	if (!reason || store_task_state(task) != TASK_PENDING)
+		return false;
+	json_object_set_new(json_object_get(task, "Status"), "Err",
+			    json_string(reason));
+	return true;
+}
+
+static bool raise_desired(json_t *task, const json_t *u, const json_t *cmd)
+{
+	(void)cmd;
+	const char *desired = json_string_value(json_object_get(u, "desired"));
+	if (desired_rank(desired) <= desired_rank(store_task_desired(task)))
+		return false;
+	json_object_set_new(task, "DesiredState", json_string(desired));
+	return true;
+}
+
 static int apply_task_assign(struct store *s, const json_t *cmd,
 			     uint64_t index, char *err, size_t errlen)
 {
-	json_t *list = json_object_get(cmd, "assignments");
-	json_t *now = json_object_get(cmd, "now");
-	size_t i;
-	json_t *a;
-	if (!json_is_array(list))
-		FAIL("task.assign: assignments array required");
-	json_array_foreach(list, i, a) {
-		json_t *task = store_task(s, json_string_value(json_object_get(a, "id")));
-		const char *node = json_string_value(json_object_get(a, "node"));
-		if (!task || !node || store_task_state(task) != TASK_PENDING)
-			continue;
-		json_object_set_new(task, "NodeID", json_string(node));
-		set_status(task, "assigned", now, "scheduler assigned task to node", NULL);
-		set_version(task, index);
-	}
-	return 0;
+	return apply_task_batch(s, cmd, index, "assignments", assign_task, err,
+				errlen);
 }
 
 static int apply_task_status(struct store *s, const json_t *cmd,
 			     uint64_t index, char *err, size_t errlen)
 {
-	json_t *list = json_object_get(cmd, "updates");
-	size_t i;
-	json_t *u;
-	if (!json_is_array(list))
-		FAIL("task.status: updates array required");
-	json_array_foreach(list, i, u) {
-		json_t *task = store_task(s, json_string_value(json_object_get(u, "id")));
-		int next = task_state_parse(json_string_value(json_object_get(u, "state")));
-		if (!task || next < 0)
-			continue;
-		enum task_state cur = store_task_state(task);
-		if ((enum task_state)next <= cur || task_state_ended(cur))
-			continue;
-		set_status(task, task_state_name(next), json_object_get(u, "now"),
-			   json_string_value(json_object_get(u, "message")),
-			   json_string_value(json_object_get(u, "err")));
-		if (next == TASK_RUNNING && json_object_get(u, "now"))
-			json_object_set(task, "OrchRunningAt", json_object_get(u, "now"));
-		json_t *cs = json_object_get(json_object_get(task, "Status"),
-					     "ContainerStatus");
-		if (!json_is_object(cs)) {
-			cs = json_object();
-			json_object_set_new(json_object_get(task, "Status"),
-					    "ContainerStatus", cs);
-		}
-		const char *keys[][2] = { { "container_id", "ContainerID" },
-					  { "pid", "PID" },
-					  { "exit_code", "ExitCode" } };
-		for (size_t k = 0; k < 3; k++) {
-			json_t *v = json_object_get(u, keys[k][0]);
-			if (v)
-				json_object_set(cs, keys[k][1], v);
-		}
-		set_version(task, index);
-	}
-	return 0;
+	return apply_task_batch(s, cmd, index, "updates", move_task_state, err,
+				errlen);
 }
 
 static int apply_task_pending_reason(struct store *s, const json_t *cmd,
 				     uint64_t index, char *err, size_t errlen)
 {
-	json_t *list = json_object_get(cmd, "updates");
-	size_t i;
-	json_t *u;
-	if (!json_is_array(list))
-		FAIL("task.pending_reason: updates array required");
-	json_array_foreach(list, i, u) {
-		json_t *task = store_task(s, json_string_value(json_object_get(u, "id")));
-		const char *reason = json_string_value(json_object_get(u, "err"));
-		if (!task || !reason || store_task_state(task) != TASK_PENDING)
-			continue;
-		json_object_set_new(json_object_get(task, "Status"), "Err",
-				    json_string(reason));
-		set_version(task, index);
-	}
-	return 0;
+	return apply_task_batch(s, cmd, index, "updates", set_pending_reason,
+				err, errlen);
 }
 
 static int apply_task_desired(struct store *s, const json_t *cmd,
 			      uint64_t index, char *err, size_t errlen)
 {
-	json_t *list = json_object_get(cmd, "updates");
-	size_t i;
-	json_t *u;
-	if (!json_is_array(list))
-		FAIL("task.desired: updates array required");
-	json_array_foreach(list, i, u) {
-		json_t *task = store_task(s, json_string_value(json_object_get(u, "id")));
-		const char *desired = json_string_value(json_object_get(u, "desired"));
-		if (!task || desired_rank(desired) <= desired_rank(store_task_desired(task)))
-			continue;
-		json_object_set_new(task, "DesiredState", json_string(desired));
-		set_version(task, index);
-	}
-	return 0;
+	return apply_task_batch(s, cmd, index, "updates", raise_desired, err,
+				errlen);
 }
 
 static int apply_task_delete(struct store *s, const json_t *cmd,
