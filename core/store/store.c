@@ -475,34 +475,6 @@ static bool raise_desired(json_t *task, const json_t *u, const json_t *cmd)
 	return true;
 }
 
-static int apply_task_assign(struct store *s, const json_t *cmd,
-			     uint64_t index, char *err, size_t errlen)
-{
-	return apply_task_batch(s, cmd, index, "assignments", assign_task, err,
-				errlen);
-}
-
-static int apply_task_status(struct store *s, const json_t *cmd,
-			     uint64_t index, char *err, size_t errlen)
-{
-	return apply_task_batch(s, cmd, index, "updates", move_task_state, err,
-				errlen);
-}
-
-static int apply_task_pending_reason(struct store *s, const json_t *cmd,
-				     uint64_t index, char *err, size_t errlen)
-{
-	return apply_task_batch(s, cmd, index, "updates", set_pending_reason,
-				err, errlen);
-}
-
-static int apply_task_desired(struct store *s, const json_t *cmd,
-			      uint64_t index, char *err, size_t errlen)
-{
-	return apply_task_batch(s, cmd, index, "updates", raise_desired, err,
-				errlen);
-}
-
 static int apply_task_delete(struct store *s, const json_t *cmd,
 			     uint64_t index, char *err, size_t errlen)
 {
@@ -520,24 +492,28 @@ static int apply_task_delete(struct store *s, const json_t *cmd,
 typedef int (*store_apply_fn)(struct store *s, const json_t *cmd,
 			      uint64_t index, char *err, size_t errlen);
 
+/* A command is applied by fn, or, for the batches of task changes, by
+ * apply_task_batch with change over the array cmd[list]. */
 static const struct {
 	const char *op;
 	store_apply_fn fn;
+	const char *list;
+	task_change_fn change;
 } store_commands[] = {
-	{ "cluster.init", apply_cluster_init },
-	{ "cluster.update", apply_cluster_update },
-	{ "node.put", apply_node_put },
-	{ "node.remove", apply_node_remove },
-	{ "service.create", apply_service_create },
-	{ "service.update", apply_service_update },
-	{ "service.update_status", apply_service_update_status },
-	{ "service.remove", apply_service_remove },
-	{ "task.create", apply_task_create },
-	{ "task.assign", apply_task_assign },
-	{ "task.status", apply_task_status },
-	{ "task.pending_reason", apply_task_pending_reason },
-	{ "task.desired", apply_task_desired },
-	{ "task.delete", apply_task_delete },
+	{ .op = "cluster.init", .fn = apply_cluster_init },
+	{ .op = "cluster.update", .fn = apply_cluster_update },
+	{ .op = "node.put", .fn = apply_node_put },
+	{ .op = "node.remove", .fn = apply_node_remove },
+	{ .op = "service.create", .fn = apply_service_create },
+	{ .op = "service.update", .fn = apply_service_update },
+	{ .op = "service.update_status", .fn = apply_service_update_status },
+	{ .op = "service.remove", .fn = apply_service_remove },
+	{ .op = "task.create", .fn = apply_task_create },
+	{ .op = "task.assign", .list = "assignments", .change = assign_task },
+	{ .op = "task.status", .list = "updates", .change = move_task_state },
+	{ .op = "task.pending_reason", .list = "updates", .change = set_pending_reason },
+	{ .op = "task.desired", .list = "updates", .change = raise_desired },
+	{ .op = "task.delete", .fn = apply_task_delete },
 };
 
 int store_apply(struct store *s, const json_t *cmd, uint64_t index, char *err,
@@ -546,9 +522,15 @@ int store_apply(struct store *s, const json_t *cmd, uint64_t index, char *err,
 	const char *op = json_string_value(json_object_get(cmd, "op"));
 	int rc = -1;
 	snprintf(err, errlen, "unknown command %s", op ? op : "(none)");
-	for (size_t i = 0; op && i < sizeof(store_commands) / sizeof(store_commands[0]); i++)
-		if (strcmp(op, store_commands[i].op) == 0)
+	for (size_t i = 0; op && i < sizeof(store_commands) / sizeof(store_commands[0]); i++) {
+		if (strcmp(op, store_commands[i].op) != 0)
+			continue;
+		if (store_commands[i].fn != NULL)
 			rc = store_commands[i].fn(s, cmd, index, err, errlen);
+		else
+			rc = apply_task_batch(s, cmd, index, store_commands[i].list,
+					      store_commands[i].change, err, errlen);
+	}
 	if (index > s->applied_index)
 		s->applied_index = index;
 	return rc;
