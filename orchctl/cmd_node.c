@@ -241,37 +241,57 @@ static void node_print_pretty(struct cli *cli, json_t *n)
 		json_path_str(n, "Description.Engine.EngineVersion"));
 }
 
-static int node_inspect(struct cli *cli, const struct cli_command *cmd,
-			int argc, char **argv)
+int node_for_each_operand(struct cli *cli, int argc, char **argv,
+			  node_visit_fn visit, void *ctx)
 {
-	bool pretty = false;
-	int rc = cli_parse(cli, cmd, argc, argv, &pretty);
-	if (rc != CLI_GO_ON)
-		return rc;
 	json_t *nodes = NULL;
 	if (client_call_json(cli, "GET", "/nodes", NULL, &nodes, NULL) != 0)
 		return 1;
-	json_t *found = json_array();
 	char *self = NULL;
-	rc = 0;
+	int rc = 0;
 	for (int i = optind; i < argc; i++) {
 		json_t *n = node_find(cli, nodes, argv[i], &self);
-		if (n == NULL) {
+		if (n == NULL || visit(cli, argv[i], n, ctx) != 0)
 			rc = 1;
-			continue;
-		}
-		if (pretty) {
-			if (json_array_size(found) > 0)
-				fprintf(cli->out, "\n\n");
-			node_print_pretty(cli, n);
-		}
-		json_array_append(found, n);
 	}
-	if (!pretty)
-		json_print_indented(cli->out, found);
-	json_decref(found);
-	json_decref(nodes);
 	free(self);
+	json_decref(nodes);
+	return rc;
+}
+
+struct node_inspect_ctx {
+	bool pretty;
+	json_t *found;
+};
+
+static int node_inspect_one(struct cli *cli, const char *ref, json_t *n, void *arg)
+{
+	struct node_inspect_ctx *c = arg;
+	(void)ref;
+	if (c->pretty) {
+		if (json_array_size(c->found) > 0)
+			fprintf(cli->out, "\n\n");
+		node_print_pretty(cli, n);
+	}
+	if (json_array_append(c->found, n) != 0) {
+		fprintf(cli->err, "Error: out of memory\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int node_inspect(struct cli *cli, const struct cli_command *cmd,
+			int argc, char **argv)
+{
+	struct node_inspect_ctx c = { .pretty = false };
+	int rc = cli_parse(cli, cmd, argc, argv, &c.pretty);
+	if (rc != CLI_GO_ON)
+		return rc;
+	c.found = json_array();
+	rc = node_for_each_operand(cli, argc, argv, node_inspect_one, &c);
+	if (!c.pretty)
+		json_print_indented(cli->out, c.found);
+	json_decref(c.found);
 	return rc;
 }
 

@@ -286,31 +286,29 @@ int node_set_role(struct cli *cli, const struct cli_command *cmd, int argc,
 /* ================================================================== */
 /* node rm                                                             */
 
+/* Removes one node, printing the reference it was given; -1 after
+ * printing why not. */
+static int node_rm_one(struct cli *cli, const char *ref, json_t *n, void *arg)
+{
+	const bool *force = arg;
+	char *path = node_path(cli, json_path_str(n, "ID"),
+			       *force ? "?force=true" : "?force=false");
+	if (path == NULL)
+		return -1;
+	int rc = client_call_json(cli, "DELETE", path, NULL, NULL, NULL);
+	free(path);
+	if (rc != 0)
+		return -1;
+	fprintf(cli->out, "%s\n", ref);
+	return 0;
+}
+
 int node_rm(struct cli *cli, const struct cli_command *cmd, int argc, char **argv)
 {
 	bool force = false;
 	int rc = cli_parse(cli, cmd, argc, argv, &force);
 	if (rc != CLI_GO_ON)
 		return rc;
-	json_t *nodes = NULL;
-	if (client_call_json(cli, "GET", "/nodes", NULL, &nodes, NULL) != 0)
-		return 1;
-	char *self = NULL;
-	rc = 0;
 	/* Like docker: every node is tried, failures are reported as they come. */
-	for (int i = optind; i < argc; i++) {
-		json_t *n = node_find(cli, nodes, argv[i], &self);
-		char *path = n ? node_path(cli, json_path_str(n, "ID"),
-					   force ? "?force=true" : "?force=false")
-			       : NULL;
-		if (path != NULL &&
-		    client_call_json(cli, "DELETE", path, NULL, NULL, NULL) == 0)
-			fprintf(cli->out, "%s\n", argv[i]);
-		else
-			rc = 1;
-		free(path);
-	}
-	free(self);
-	json_decref(nodes);
-	return rc;
+	return node_for_each_operand(cli, argc, argv, node_rm_one, &force);
 }

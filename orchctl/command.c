@@ -11,6 +11,7 @@
 #include "orchctl.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -184,32 +185,32 @@ static int cli_getopt_table(const struct cli_command *cmd,
 	return 0;
 }
 
+/* Each kind of operands: the counts that fit it, and what orchctl says of
+ * a count that does not ("\"orchctl node rm\" requires ..."). */
+static const struct {
+	int min, max;
+	const char *requirement;
+} cli_operand_rules[] = {
+	[CLI_NO_OPERANDS] = { 0, 0, "accepts no arguments." },
+	[CLI_ONE_OPERAND] = { 1, 1, "requires exactly 1 argument." },
+	[CLI_ONE_OR_MORE] = { 1, INT_MAX, "requires at least 1 argument." },
+	[CLI_ANY_OPERANDS] = { 0, INT_MAX, NULL },
+};
+
 /* CLI_GO_ON when count operands fit cmd, else the exit code after
  * "requires at least 1 argument." or its kin. */
 static int cli_check_operands(struct cli *cli, const struct cli_command *cmd, int count)
 {
-	switch (cmd->operands) {
-	case CLI_NO_OPERANDS:
-		if (count == 0)
-			return CLI_GO_ON;
+	if (cmd->operands > CLI_ANY_OPERANDS)
 		return cli_usage_error(cli, cmd->name,
-				       "\"orchctl %s\" accepts no arguments.",
-				       cmd->name);
-	case CLI_ONE_OPERAND:
-		if (count == 1)
-			return CLI_GO_ON;
-		return cli_usage_error(cli, cmd->name,
-				       "\"orchctl %s\" requires exactly 1 argument.",
-				       cmd->name);
-	case CLI_ONE_OR_MORE:
-		if (count >= 1)
-			return CLI_GO_ON;
-		return cli_usage_error(cli, cmd->name,
-				       "\"orchctl %s\" requires at least 1 argument.",
-				       cmd->name);
-	default:
+				       "\"orchctl %s\": bad operand kind %d in its table",
+				       cmd->name, (int)cmd->operands);
+	int min = cli_operand_rules[cmd->operands].min;
+	int max = cli_operand_rules[cmd->operands].max;
+	if (count >= min && count <= max)
 		return CLI_GO_ON;
-	}
+	return cli_usage_error(cli, cmd->name, "\"orchctl %s\" %s", cmd->name,
+			       cli_operand_rules[cmd->operands].requirement);
 }
 
 /* The code of the flag whose shorthand getopt returned (c otherwise). */

@@ -167,6 +167,14 @@ extern const struct cli_command version_command;
  * free), exact ID, hostname, then unique ID prefix. NULL after printing
  * "No such node" or that ref is ambiguous. */
 json_t *node_find(struct cli *cli, json_t *nodes, const char *ref, char **self);
+/* Calls visit for each NODE operand (argv[optind..argc)) with its node of
+ * GET /nodes (node_find); every operand is tried, as docker does. Returns
+ * 0, or 1 when /nodes failed, an operand names no node or a visit failed
+ * (each printed why). */
+typedef int (*node_visit_fn)(struct cli *cli, const char *ref, json_t *node,
+			     void *ctx);
+int node_for_each_operand(struct cli *cli, int argc, char **argv,
+			  node_visit_fn visit, void *ctx);
 
 /* The commands of cmd_node_change.c (rows of node_family); each returns
  * the exit code. node_set_role gives the role cmd->data names. */

@@ -261,14 +261,21 @@ int parse_service_mode(const char *text, enum parse_service_mode *out,
 	return 0;
 }
 
+int parse_word(const char *text, const char *const *words, char *err,
+	       size_t err_len, const char *refusal)
+{
+	for (size_t i = 0; words[i] != NULL; i++)
+		if (strcmp(text, words[i]) == 0)
+			return 0;
+	return parse_fail(err, err_len, refusal, text);
+}
+
 int parse_restart_condition(const char *text, char *err, size_t err_len)
 {
-	if (strcmp(text, "none") == 0 || strcmp(text, "on-failure") == 0 ||
-	    strcmp(text, "any") == 0)
-		return 0;
-	return parse_fail(err, err_len,
-			  "invalid restart condition \"%s\": must be none, on-failure or any",
-			  text);
+	static const char *const conditions[] = { "none", "on-failure", "any", NULL };
+	return parse_word(
+		text, conditions, err, err_len,
+		"invalid restart condition \"%s\": must be none, on-failure or any");
 }
 
 int parse_bool(const char *text, bool *out, char *err, size_t err_len)
@@ -288,21 +295,18 @@ int parse_bool(const char *text, bool *out, char *err, size_t err_len)
 
 int parse_failure_action(const char *text, char *err, size_t err_len)
 {
-	if (strcmp(text, "pause") == 0 || strcmp(text, "continue") == 0 ||
-	    strcmp(text, "rollback") == 0)
-		return 0;
-	return parse_fail(err, err_len,
-			  "invalid failure action \"%s\": must be pause, continue or rollback",
-			  text);
+	static const char *const actions[] = { "pause", "continue", "rollback", NULL };
+	return parse_word(
+		text, actions, err, err_len,
+		"invalid failure action \"%s\": must be pause, continue or rollback");
 }
 
 int parse_update_order(const char *text, char *err, size_t err_len)
 {
-	if (strcmp(text, "stop-first") == 0 || strcmp(text, "start-first") == 0)
-		return 0;
-	return parse_fail(err, err_len,
-			  "invalid update order \"%s\": must be stop-first or start-first",
-			  text);
+	static const char *const orders[] = { "stop-first", "start-first", NULL };
+	return parse_word(
+		text, orders, err, err_len,
+		"invalid update order \"%s\": must be stop-first or start-first");
 }
 
 int parse_failure_ratio(const char *text, double *out, char *err, size_t err_len)

@@ -19,11 +19,15 @@
 
 #define PARSE_ERR_LEN 256
 
-/* Go's strconv.ParseUint(s, 10, 64), with its error texts. */
 /* Formats into err (when err_len > 0) and returns -1: "return
  * parse_fail(err, len, ...)" ends a failing parser. */
 int parse_fail(char *err, size_t err_len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* 0 when text is one of words (NULL-terminated), else parse_fail with
+ * refusal, a format whose one %s is text. */
+int parse_word(const char *text, const char *const *words, char *err,
+	       size_t err_len, const char *refusal);
+/* Go's strconv.ParseUint(s, 10, 64), with its error texts. */
 int parse_uint64(const char *text, uint64_t *out, char *err, size_t err_len);
 
 /* A Go duration string, non-negative, in nanoseconds. */

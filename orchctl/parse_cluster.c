@@ -16,21 +16,18 @@
 
 int parse_node_availability(const char *text, char *err, size_t err_len)
 {
-	if (strcmp(text, "active") == 0 || strcmp(text, "pause") == 0 ||
-	    strcmp(text, "drain") == 0)
-		return 0;
-	return parse_fail(err, err_len,
-			  "invalid availability \"%s\", only active, pause and drain are supported",
-			  text);
+	static const char *const availabilities[] = { "active", "pause",
+						      "drain", NULL };
+	return parse_word(
+		text, availabilities, err, err_len,
+		"invalid availability \"%s\", only active, pause and drain are supported");
 }
 
 int parse_node_role(const char *text, char *err, size_t err_len)
 {
-	if (strcmp(text, "worker") == 0 || strcmp(text, "manager") == 0)
-		return 0;
-	return parse_fail(err, err_len,
-			  "invalid role \"%s\", only worker and manager are supported",
-			  text);
+	static const char *const roles[] = { "worker", "manager", NULL };
+	return parse_word(text, roles, err, err_len,
+			  "invalid role \"%s\", only worker and manager are supported");
 }
 
 int parse_label(const char *text, char **key, char **value, char *err, size_t err_len)

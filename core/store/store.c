@@ -379,105 +379,100 @@ static void set_status(json_t *task, const char *state, json_t *now,
 	json_object_set(task, "UpdatedAt", now);
 }
 
-static int apply_task_assign(struct store *s, const json_t *cmd,
-			     uint64_t index, char *err, size_t errlen)
+/*
+ * The four batch commands share one loop: each entry of cmd[list_key] names
+ * a task by "id"; a missing task is stale and skipped; change_task says
+ * whether the entry still applies and, if so, changes the task, which then
+ * gets the command's index as its Version.
+ */
+typedef bool (*task_change_fn)(json_t *task, const json_t *entry,
+			       const json_t *cmd);
+
+static int apply_task_batch(struct store *s, const json_t *cmd, uint64_t index,
+			    const char *list_key, task_change_fn change_task,
+			    char *err, size_t errlen)
 {
-	json_t *list = json_object_get(cmd, "assignments");
-	json_t *now = json_object_get(cmd, "now");
+	json_t *list = json_object_get(cmd, list_key);
 	size_t i;
-	json_t *a;
+	json_t *entry;
 	if (!json_is_array(list))
-		FAIL("task.assign: assignments array required");
-	json_array_foreach(list, i, a) {
-		json_t *task = store_task(s, json_string_value(json_object_get(a, "id")));
-		const char *node = json_string_value(json_object_get(a, "node"));
-		if (!task || !node || store_task_state(task) != TASK_PENDING)
-			continue;
-		json_object_set_new(task, "NodeID", json_string(node));
-		set_status(task, "assigned", now, "scheduler assigned task to node", NULL);
-		set_version(task, index);
+		FAIL("%s: %s array required",
+		     json_string_value(json_object_get(cmd, "op")), list_key);
+	json_array_foreach(list, i, entry) {
+		json_t *task = store_task(s, json_string_value(json_object_get(entry, "id")));
+		if (task && change_task(task, entry, cmd))
+			set_version(task, index);
 	}
 	return 0;
 }
 
-static int apply_task_status(struct store *s, const json_t *cmd,
-			     uint64_t index, char *err, size_t errlen)
+static bool assign_task(json_t *task, const json_t *a, const json_t *cmd)
 {
-	json_t *list = json_object_get(cmd, "updates");
-	size_t i;
-	json_t *u;
-	if (!json_is_array(list))
-		FAIL("task.status: updates array required");
-	json_array_foreach(list, i, u) {
-		json_t *task = store_task(s, json_string_value(json_object_get(u, "id")));
-		int next = task_state_parse(json_string_value(json_object_get(u, "state")));
-		if (!task || next < 0)
-			continue;
-		enum task_state cur = store_task_state(task);
-		if ((enum task_state)next <= cur || task_state_ended(cur))
-			continue;
-		set_status(task, task_state_name(next), json_object_get(u, "now"),
-			   json_string_value(json_object_get(u, "message")),
-			   json_string_value(json_object_get(u, "err")));
-		if (next == TASK_RUNNING && json_object_get(u, "now"))
-			json_object_set(task, "OrchRunningAt", json_object_get(u, "now"));
-		json_t *cs = json_object_get(json_object_get(task, "Status"),
-					     "ContainerStatus");
-		if (!json_is_object(cs)) {
-			cs = json_object();
-			json_object_set_new(json_object_get(task, "Status"),
-					    "ContainerStatus", cs);
-		}
-		const char *keys[][2] = { { "container_id", "ContainerID" },
-					  { "pid", "PID" },
-					  { "exit_code", "ExitCode" } };
-		for (size_t k = 0; k < 3; k++) {
-			json_t *v = json_object_get(u, keys[k][0]);
-			if (v)
-				json_object_set(cs, keys[k][1], v);
-		}
-		set_version(task, index);
-	}
-	return 0;
+	const char *node = json_string_value(json_object_get(a, "node"));
+	if (!node || store_task_state(task) != TASK_PENDING)
+		return false;
+	json_object_set_new(task, "NodeID", json_string(node));
+	set_status(task, "assigned", json_object_get(cmd, "now"),
+		   "scheduler assigned task to node", NULL);
+	return true;
 }
 
-static int apply_task_pending_reason(struct store *s, const json_t *cmd,
-				     uint64_t index, char *err, size_t errlen)
+static void set_container_status(json_t *task, const json_t *u)
 {
-	json_t *list = json_object_get(cmd, "updates");
-	size_t i;
-	json_t *u;
-	if (!json_is_array(list))
-		FAIL("task.pending_reason: updates array required");
-	json_array_foreach(list, i, u) {
-		json_t *task = store_task(s, json_string_value(json_object_get(u, "id")));
-		const char *reason = json_string_value(json_object_get(u, "err"));
-		if (!task || !reason || store_task_state(task) != TASK_PENDING)
-			continue;
-		json_object_set_new(json_object_get(task, "Status"), "Err",
-				    json_string(reason));
-		set_version(task, index);
+	json_t *cs = json_object_get(json_object_get(task, "Status"),
+				     "ContainerStatus");
+	if (!json_is_object(cs)) {
+		cs = json_object();
+		json_object_set_new(json_object_get(task, "Status"),
+				    "ContainerStatus", cs);
 	}
-	return 0;
+	const char *keys[][2] = { { "container_id", "ContainerID" },
+				  { "pid", "PID" },
+				  { "exit_code", "ExitCode" } };
+	for (size_t k = 0; k < 3; k++) {
+		json_t *v = json_object_get(u, keys[k][0]);
+		if (v)
+			json_object_set(cs, keys[k][1], v);
+	}
 }
 
-static int apply_task_desired(struct store *s, const json_t *cmd,
-			      uint64_t index, char *err, size_t errlen)
+static bool move_task_state(json_t *task, const json_t *u, const json_t *cmd)
 {
-	json_t *list = json_object_get(cmd, "updates");
-	size_t i;
-	json_t *u;
-	if (!json_is_array(list))
-		FAIL("task.desired: updates array required");
-	json_array_foreach(list, i, u) {
-		json_t *task = store_task(s, json_string_value(json_object_get(u, "id")));
-		const char *desired = json_string_value(json_object_get(u, "desired"));
-		if (!task || desired_rank(desired) <= desired_rank(store_task_desired(task)))
-			continue;
-		json_object_set_new(task, "DesiredState", json_string(desired));
-		set_version(task, index);
-	}
-	return 0;
+	(void)cmd;
+	int next = task_state_parse(json_string_value(json_object_get(u, "state")));
+	if (next < 0)
+		return false;
+	enum task_state cur = store_task_state(task);
+	if ((enum task_state)next <= cur || task_state_ended(cur))
+		return false;
+	set_status(task, task_state_name(next), json_object_get(u, "now"),
+		   json_string_value(json_object_get(u, "message")),
+		   json_string_value(json_object_get(u, "err")));
+	if (next == TASK_RUNNING && json_object_get(u, "now"))
+		json_object_set(task, "OrchRunningAt", json_object_get(u, "now"));
+	set_container_status(task, u);
+	return true;
+}
+
+static bool set_pending_reason(json_t *task, const json_t *u, const json_t *cmd)
+{
+	(void)cmd;
+	const char *reason = json_string_value(json_object_get(u, "err"));
+	if (!reason || store_task_state(task) != TASK_PENDING)
+		return false;
+	json_object_set_new(json_object_get(task, "Status"), "Err",
+			    json_string(reason));
+	return true;
+}
+
+static bool raise_desired(json_t *task, const json_t *u, const json_t *cmd)
+{
+	(void)cmd;
+	const char *desired = json_string_value(json_object_get(u, "desired"));
+	if (desired_rank(desired) <= desired_rank(store_task_desired(task)))
+		return false;
+	json_object_set_new(task, "DesiredState", json_string(desired));
+	return true;
 }
 
 static int apply_task_delete(struct store *s, const json_t *cmd,
@@ -497,24 +492,28 @@ static int apply_task_delete(struct store *s, const json_t *cmd,
 typedef int (*store_apply_fn)(struct store *s, const json_t *cmd,
 			      uint64_t index, char *err, size_t errlen);
 
+/* A command is applied by fn, or, for the batches of task changes, by
+ * apply_task_batch with change over the array cmd[list]. */
 static const struct {
 	const char *op;
 	store_apply_fn fn;
+	const char *list;
+	task_change_fn change;
 } store_commands[] = {
-	{ "cluster.init", apply_cluster_init },
-	{ "cluster.update", apply_cluster_update },
-	{ "node.put", apply_node_put },
-	{ "node.remove", apply_node_remove },
-	{ "service.create", apply_service_create },
-	{ "service.update", apply_service_update },
-	{ "service.update_status", apply_service_update_status },
-	{ "service.remove", apply_service_remove },
-	{ "task.create", apply_task_create },
-	{ "task.assign", apply_task_assign },
-	{ "task.status", apply_task_status },
-	{ "task.pending_reason", apply_task_pending_reason },
-	{ "task.desired", apply_task_desired },
-	{ "task.delete", apply_task_delete },
+	{ .op = "cluster.init", .fn = apply_cluster_init },
+	{ .op = "cluster.update", .fn = apply_cluster_update },
+	{ .op = "node.put", .fn = apply_node_put },
+	{ .op = "node.remove", .fn = apply_node_remove },
+	{ .op = "service.create", .fn = apply_service_create },
+	{ .op = "service.update", .fn = apply_service_update },
+	{ .op = "service.update_status", .fn = apply_service_update_status },
+	{ .op = "service.remove", .fn = apply_service_remove },
+	{ .op = "task.create", .fn = apply_task_create },
+	{ .op = "task.assign", .list = "assignments", .change = assign_task },
+	{ .op = "task.status", .list = "updates", .change = move_task_state },
+	{ .op = "task.pending_reason", .list = "updates", .change = set_pending_reason },
+	{ .op = "task.desired", .list = "updates", .change = raise_desired },
+	{ .op = "task.delete", .fn = apply_task_delete },
 };
 
 int store_apply(struct store *s, const json_t *cmd, uint64_t index, char *err,
@@ -523,9 +522,15 @@ int store_apply(struct store *s, const json_t *cmd, uint64_t index, char *err,
 	const char *op = json_string_value(json_object_get(cmd, "op"));
 	int rc = -1;
 	snprintf(err, errlen, "unknown command %s", op ? op : "(none)");
-	for (size_t i = 0; op && i < sizeof(store_commands) / sizeof(store_commands[0]); i++)
-		if (strcmp(op, store_commands[i].op) == 0)
+	for (size_t i = 0; op && i < sizeof(store_commands) / sizeof(store_commands[0]); i++) {
+		if (strcmp(op, store_commands[i].op) != 0)
+			continue;
+		if (store_commands[i].fn != NULL)
 			rc = store_commands[i].fn(s, cmd, index, err, errlen);
+		else
+			rc = apply_task_batch(s, cmd, index, store_commands[i].list,
+					      store_commands[i].change, err, errlen);
+	}
 	if (index > s->applied_index)
 		s->applied_index = index;
 	return rc;

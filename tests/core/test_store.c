@@ -11,15 +11,22 @@
 
 #include "store.h"
 
-static int apply(struct store *s, const char *json_text, uint64_t index)
+/* Applies the command in json_text at index; its error text, if any, in err. */
+static int apply_or_say(struct store *s, const char *json_text, uint64_t index,
+			char *err, size_t errlen)
 {
 	json_error_t jerr;
 	json_t *cmd = json_loads(json_text, 0, &jerr);
 	assert_non_null(cmd);
-	char err[256];
-	int rc = store_apply(s, cmd, index, err, sizeof(err));
+	int rc = store_apply(s, cmd, index, err, errlen);
 	json_decref(cmd);
 	return rc;
+}
+
+static int apply(struct store *s, const char *json_text, uint64_t index)
+{
+	char err[256];
+	return apply_or_say(s, json_text, index, err, sizeof(err));
 }
 
 static void make_service(struct store *s)
@@ -28,103 +35,104 @@ static void make_service(struct store *s)
 	assert_int_equal(apply(s, "{\"op\":\"task.create\",\"tasks\":[{\"ID\":\"t1\",\"ServiceID\":\"svc1\",\"Slot\":1,\"DesiredState\":\"running\",\"Status\":{\"State\":\"new\"}}]}", 2), 0);
 }
 
+static int setup_empty(void **state)
+{
+	struct store *s = malloc(sizeof(*s));
+	if (!s)
+		return -1;
+	store_init(s);
+	*state = s;
+	return 0;
+}
+
+/* A store with service svc1 (index 1) and its task t1, new (index 2). */
+static int setup_with_service(void **state)
+{
+	if (setup_empty(state) != 0)
+		return -1;
+	make_service(*state);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	store_fini(*state);
+	free(*state);
+	return 0;
+}
+
 static void test_cluster_init_only_once(void **state)
 {
-	(void)state;
-	struct store s;
-	store_init(&s);
+	struct store *s = *state;
 	const char *init = "{\"op\":\"cluster.init\",\"cluster\":{\"ID\":\"c\"},\"node\":{\"ID\":\"n1\"}}";
-	assert_int_equal(apply(&s, init, 1), 0);
-	assert_non_null(store_node(&s, "n1"));
-	assert_int_equal(apply(&s, init, 2), -1);
-	store_fini(&s);
+	assert_int_equal(apply(s, init, 1), 0);
+	assert_non_null(store_node(s, "n1"));
+	assert_int_equal(apply(s, init, 2), -1);
 }
 
 static void test_service_names_are_unique(void **state)
 {
-	(void)state;
-	struct store s;
-	store_init(&s);
-	make_service(&s);
-	assert_int_equal(apply(&s, "{\"op\":\"service.create\",\"service\":{\"ID\":\"svc2\",\"Spec\":{\"Name\":\"web\"}}}", 3), -1);
-	assert_null(store_service(&s, "svc2"));
-	assert_ptr_equal(store_service_find(&s, "web"), store_service(&s, "svc1"));
-	assert_ptr_equal(store_service_find(&s, "svc"), store_service(&s, "svc1"));
-	store_fini(&s);
+	struct store *s = *state;
+	assert_int_equal(apply(s, "{\"op\":\"service.create\",\"service\":{\"ID\":\"svc2\",\"Spec\":{\"Name\":\"web\"}}}", 3), -1);
+	assert_null(store_service(s, "svc2"));
+	assert_ptr_equal(store_service_find(s, "web"), store_service(s, "svc1"));
+	assert_ptr_equal(store_service_find(s, "svc"), store_service(s, "svc1"));
 }
 
 static void test_service_update_checks_version(void **state)
 {
-	(void)state;
-	struct store s;
-	store_init(&s);
-	make_service(&s);
-	assert_int_equal(apply(&s, "{\"op\":\"service.update\",\"id\":\"svc1\",\"version\":7,\"spec\":{\"Name\":\"web\"}}", 3), -1);
-	assert_int_equal(apply(&s, "{\"op\":\"service.update\",\"id\":\"svc1\",\"version\":1,\"spec\":{\"Name\":\"web\",\"Labels\":{\"a\":\"b\"}}}", 3), 0);
-	json_t *svc = store_service(&s, "svc1");
+	struct store *s = *state;
+	assert_int_equal(apply(s, "{\"op\":\"service.update\",\"id\":\"svc1\",\"version\":7,\"spec\":{\"Name\":\"web\"}}", 3), -1);
+	assert_int_equal(apply(s, "{\"op\":\"service.update\",\"id\":\"svc1\",\"version\":1,\"spec\":{\"Name\":\"web\",\"Labels\":{\"a\":\"b\"}}}", 3), 0);
+	json_t *svc = store_service(s, "svc1");
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(svc, "Version"), "Index")), 3);
 	assert_non_null(json_object_get(svc, "PreviousSpec"));
-	store_fini(&s);
 }
 
 static void test_task_states_only_move_forward(void **state)
 {
-	(void)state;
-	struct store s;
-	store_init(&s);
-	make_service(&s);
-	assert_int_equal(apply(&s, "{\"op\":\"task.status\",\"updates\":[{\"id\":\"t1\",\"state\":\"running\",\"now\":\"x\"}]}", 3), 0);
-	assert_int_equal(store_task_state(store_task(&s, "t1")), TASK_RUNNING);
-	apply(&s, "{\"op\":\"task.status\",\"updates\":[{\"id\":\"t1\",\"state\":\"preparing\",\"now\":\"x\"}]}", 4);
-	assert_int_equal(store_task_state(store_task(&s, "t1")), TASK_RUNNING);
-	apply(&s, "{\"op\":\"task.status\",\"updates\":[{\"id\":\"t1\",\"state\":\"failed\",\"now\":\"x\",\"err\":\"boom\",\"exit_code\":3}]}", 5);
-	apply(&s, "{\"op\":\"task.status\",\"updates\":[{\"id\":\"t1\",\"state\":\"orphaned\",\"now\":\"x\"}]}", 6);
-	json_t *t = store_task(&s, "t1");
+	struct store *s = *state;
+	assert_int_equal(apply(s, "{\"op\":\"task.status\",\"updates\":[{\"id\":\"t1\",\"state\":\"running\",\"now\":\"x\"}]}", 3), 0);
+	assert_int_equal(store_task_state(store_task(s, "t1")), TASK_RUNNING);
+	apply(s, "{\"op\":\"task.status\",\"updates\":[{\"id\":\"t1\",\"state\":\"preparing\",\"now\":\"x\"}]}", 4);
+	assert_int_equal(store_task_state(store_task(s, "t1")), TASK_RUNNING);
+	apply(s, "{\"op\":\"task.status\",\"updates\":[{\"id\":\"t1\",\"state\":\"failed\",\"now\":\"x\",\"err\":\"boom\",\"exit_code\":3}]}", 5);
+	apply(s, "{\"op\":\"task.status\",\"updates\":[{\"id\":\"t1\",\"state\":\"orphaned\",\"now\":\"x\"}]}", 6);
+	json_t *t = store_task(s, "t1");
 	assert_int_equal(store_task_state(t), TASK_FAILED);
 	assert_string_equal(json_string_value(json_object_get(json_object_get(t, "Status"), "Err")), "boom");
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(json_object_get(t, "Status"), "ContainerStatus"), "ExitCode")), 3);
-	store_fini(&s);
 }
 
 static void test_assign_only_pending_tasks(void **state)
 {
-	(void)state;
-	struct store s;
-	store_init(&s);
-	make_service(&s);
-	apply(&s, "{\"op\":\"task.assign\",\"now\":\"x\",\"assignments\":[{\"id\":\"t1\",\"node\":\"n1\"}]}", 3);
-	assert_null(store_task_node(store_task(&s, "t1")));
-	apply(&s, "{\"op\":\"task.status\",\"updates\":[{\"id\":\"t1\",\"state\":\"pending\",\"now\":\"x\"}]}", 4);
-	apply(&s, "{\"op\":\"task.assign\",\"now\":\"x\",\"assignments\":[{\"id\":\"t1\",\"node\":\"n1\"}]}", 5);
-	assert_string_equal(store_task_node(store_task(&s, "t1")), "n1");
-	assert_int_equal(store_task_state(store_task(&s, "t1")), TASK_ASSIGNED);
-	store_fini(&s);
+	struct store *s = *state;
+	apply(s, "{\"op\":\"task.assign\",\"now\":\"x\",\"assignments\":[{\"id\":\"t1\",\"node\":\"n1\"}]}", 3);
+	assert_null(store_task_node(store_task(s, "t1")));
+	apply(s, "{\"op\":\"task.status\",\"updates\":[{\"id\":\"t1\",\"state\":\"pending\",\"now\":\"x\"}]}", 4);
+	apply(s, "{\"op\":\"task.assign\",\"now\":\"x\",\"assignments\":[{\"id\":\"t1\",\"node\":\"n1\"}]}", 5);
+	assert_string_equal(store_task_node(store_task(s, "t1")), "n1");
+	assert_int_equal(store_task_state(store_task(s, "t1")), TASK_ASSIGNED);
 }
 
 static void test_service_remove_marks_tasks_for_removal(void **state)
 {
-	(void)state;
-	struct store s;
-	store_init(&s);
-	make_service(&s);
-	assert_int_equal(apply(&s, "{\"op\":\"service.remove\",\"id\":\"svc1\"}", 3), 0);
-	assert_null(store_service(&s, "svc1"));
-	assert_string_equal(store_task_desired(store_task(&s, "t1")), "remove");
-	assert_int_equal(apply(&s, "{\"op\":\"service.remove\",\"id\":\"svc1\"}", 4), -1);
+	struct store *s = *state;
+	assert_int_equal(apply(s, "{\"op\":\"service.remove\",\"id\":\"svc1\"}", 3), 0);
+	assert_null(store_service(s, "svc1"));
+	assert_string_equal(store_task_desired(store_task(s, "t1")), "remove");
+	assert_int_equal(apply(s, "{\"op\":\"service.remove\",\"id\":\"svc1\"}", 4), -1);
 	/* desired state never goes back */
-	apply(&s, "{\"op\":\"task.desired\",\"updates\":[{\"id\":\"t1\",\"desired\":\"running\"}]}", 5);
-	assert_string_equal(store_task_desired(store_task(&s, "t1")), "remove");
-	store_fini(&s);
+	apply(s, "{\"op\":\"task.desired\",\"updates\":[{\"id\":\"t1\",\"desired\":\"running\"}]}", 5);
+	assert_string_equal(store_task_desired(store_task(s, "t1")), "remove");
 }
 
 static void test_dump_and_load_round_trip(void **state)
 {
-	(void)state;
-	struct store s, t;
-	store_init(&s);
+	struct store *s = *state;
+	struct store t;
 	store_init(&t);
-	make_service(&s);
-	char *text = store_dump(&s);
+	char *text = store_dump(s);
 	char err[256];
 	assert_int_equal(store_load(&t, text, strlen(text), err, sizeof(err)), 0);
 	char *again = store_dump(&t);
@@ -134,104 +142,80 @@ static void test_dump_and_load_round_trip(void **state)
 	assert_non_null(strstr(err, "not JSON"));
 	free(text);
 	free(again);
-	store_fini(&s);
 	store_fini(&t);
 }
 
 static void test_cluster_update_checks_version_and_node_remove(void **state)
 {
-	(void)state;
-	struct store s;
-	store_init(&s);
-	assert_int_equal(apply(&s, "{\"op\":\"cluster.update\",\"version\":1,\"spec\":{}}", 1), -1);
-	assert_int_equal(apply(&s, "{\"op\":\"cluster.init\",\"cluster\":{\"ID\":\"c\"},\"node\":{\"ID\":\"n1\"}}", 1), 0);
-	assert_int_equal(apply(&s, "{\"op\":\"cluster.update\",\"version\":9,\"spec\":{}}", 2), -1);
-	assert_int_equal(apply(&s, "{\"op\":\"cluster.update\",\"version\":1,\"spec\":{\"Orchestration\":{\"TaskHistoryRetentionLimit\":2}}}", 2), 0);
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(s.cluster, "Version"), "Index")), 2);
-	assert_int_equal(apply(&s, "{\"op\":\"node.remove\",\"id\":\"n1\"}", 3), 0);
-	assert_null(store_node(&s, "n1"));
-	assert_int_equal(apply(&s, "{\"op\":\"node.remove\",\"id\":\"n1\"}", 4), -1);
-	store_fini(&s);
+	struct store *s = *state;
+	assert_int_equal(apply(s, "{\"op\":\"cluster.update\",\"version\":1,\"spec\":{}}", 1), -1);
+	assert_int_equal(apply(s, "{\"op\":\"cluster.init\",\"cluster\":{\"ID\":\"c\"},\"node\":{\"ID\":\"n1\"}}", 1), 0);
+	assert_int_equal(apply(s, "{\"op\":\"cluster.update\",\"version\":9,\"spec\":{}}", 2), -1);
+	assert_int_equal(apply(s, "{\"op\":\"cluster.update\",\"version\":1,\"spec\":{\"Orchestration\":{\"TaskHistoryRetentionLimit\":2}}}", 2), 0);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(s->cluster, "Version"), "Index")), 2);
+	assert_int_equal(apply(s, "{\"op\":\"node.remove\",\"id\":\"n1\"}", 3), 0);
+	assert_null(store_node(s, "n1"));
+	assert_int_equal(apply(s, "{\"op\":\"node.remove\",\"id\":\"n1\"}", 4), -1);
 }
 
 static void test_unknown_command_is_refused(void **state)
 {
-	(void)state;
-	struct store s;
-	store_init(&s);
-	assert_int_equal(apply(&s, "{\"op\":\"nope\"}", 1), -1);
-	store_fini(&s);
+	struct store *s = *state;
+	assert_int_equal(apply(s, "{\"op\":\"nope\"}", 1), -1);
 }
 
 static void test_service_update_status_keeps_version_and_update_clears_it(void **state)
 {
-	(void)state;
-	struct store s;
-	store_init(&s);
-	make_service(&s);
-	assert_int_equal(apply(&s, "{\"op\":\"service.update_status\",\"id\":\"svc1\",\"status\":{\"State\":\"updating\",\"StartedAt\":\"2026-11-27T08:00:00Z\",\"Message\":\"update in progress\"}}", 3), 0);
-	json_t *svc = store_service(&s, "svc1");
+	struct store *s = *state;
+	assert_int_equal(apply(s, "{\"op\":\"service.update_status\",\"id\":\"svc1\",\"status\":{\"State\":\"updating\",\"StartedAt\":\"2026-11-27T08:00:00Z\",\"Message\":\"update in progress\"}}", 3), 0);
+	json_t *svc = store_service(s, "svc1");
 	json_t *status = json_object_get(svc, "UpdateStatus");
 	assert_string_equal(json_string_value(json_object_get(status, "State")), "updating");
 	assert_string_equal(json_string_value(json_object_get(status, "StartedAt")), "2026-11-27T08:00:00Z");
 	/* the version a client just read still works */
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(svc, "Version"), "Index")), 1);
-	assert_int_equal(apply(&s, "{\"op\":\"service.update\",\"id\":\"svc1\",\"version\":1,\"spec\":{\"Name\":\"web\",\"Labels\":{\"a\":\"b\"}}}", 4), 0);
-	assert_null(json_object_get(store_service(&s, "svc1"), "UpdateStatus"));
-	store_fini(&s);
+	assert_int_equal(apply(s, "{\"op\":\"service.update\",\"id\":\"svc1\",\"version\":1,\"spec\":{\"Name\":\"web\",\"Labels\":{\"a\":\"b\"}}}", 4), 0);
+	assert_null(json_object_get(store_service(s, "svc1"), "UpdateStatus"));
 }
 
 static void test_service_update_status_refuses_bad_commands(void **state)
 {
-	(void)state;
-	struct store s;
-	store_init(&s);
-	make_service(&s);
-	json_error_t jerr;
+	struct store *s = *state;
 	char err[256];
-	json_t *cmd = json_loads("{\"op\":\"service.update_status\",\"id\":\"nope\",\"status\":{\"State\":\"paused\"}}", 0, &jerr);
-	assert_int_equal(store_apply(&s, cmd, 3, err, sizeof(err)), -1);
+	assert_int_equal(apply_or_say(s, "{\"op\":\"service.update_status\",\"id\":\"nope\",\"status\":{\"State\":\"paused\"}}", 3, err, sizeof(err)), -1);
 	assert_string_equal(err, "service nope not found");
-	json_decref(cmd);
-	cmd = json_loads("{\"op\":\"service.update_status\",\"id\":\"svc1\",\"status\":{\"Message\":\"x\"}}", 0, &jerr);
-	assert_int_equal(store_apply(&s, cmd, 4, err, sizeof(err)), -1);
+	assert_int_equal(apply_or_say(s, "{\"op\":\"service.update_status\",\"id\":\"svc1\",\"status\":{\"Message\":\"x\"}}", 4, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "State required"));
-	json_decref(cmd);
-	assert_null(json_object_get(store_service(&s, "svc1"), "UpdateStatus"));
-	store_fini(&s);
+	assert_null(json_object_get(store_service(s, "svc1"), "UpdateStatus"));
 }
 
 static void test_running_time_is_kept(void **state)
 {
-	(void)state;
-	struct store s;
-	store_init(&s);
-	make_service(&s);
-	apply(&s, "{\"op\":\"task.status\",\"updates\":[{\"id\":\"t1\",\"state\":\"starting\",\"now\":\"T1\"}]}", 3);
-	assert_null(json_object_get(store_task(&s, "t1"), "OrchRunningAt"));
-	apply(&s, "{\"op\":\"task.status\",\"updates\":[{\"id\":\"t1\",\"state\":\"running\",\"now\":\"T2\"}]}", 4);
-	apply(&s, "{\"op\":\"task.status\",\"updates\":[{\"id\":\"t1\",\"state\":\"failed\",\"now\":\"T3\"}]}", 5);
-	json_t *t = store_task(&s, "t1");
+	struct store *s = *state;
+	apply(s, "{\"op\":\"task.status\",\"updates\":[{\"id\":\"t1\",\"state\":\"starting\",\"now\":\"T1\"}]}", 3);
+	assert_null(json_object_get(store_task(s, "t1"), "OrchRunningAt"));
+	apply(s, "{\"op\":\"task.status\",\"updates\":[{\"id\":\"t1\",\"state\":\"running\",\"now\":\"T2\"}]}", 4);
+	apply(s, "{\"op\":\"task.status\",\"updates\":[{\"id\":\"t1\",\"state\":\"failed\",\"now\":\"T3\"}]}", 5);
+	json_t *t = store_task(s, "t1");
 	assert_string_equal(json_string_value(json_object_get(t, "OrchRunningAt")), "T2");
 	assert_string_equal(json_string_value(json_object_get(json_object_get(t, "Status"), "Timestamp")), "T3");
-	store_fini(&s);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cluster_init_only_once),
-		cmocka_unit_test(test_service_names_are_unique),
-		cmocka_unit_test(test_service_update_checks_version),
-		cmocka_unit_test(test_task_states_only_move_forward),
-		cmocka_unit_test(test_assign_only_pending_tasks),
-		cmocka_unit_test(test_service_remove_marks_tasks_for_removal),
-		cmocka_unit_test(test_dump_and_load_round_trip),
-		cmocka_unit_test(test_cluster_update_checks_version_and_node_remove),
-		cmocka_unit_test(test_unknown_command_is_refused),
-		cmocka_unit_test(test_service_update_status_keeps_version_and_update_clears_it),
-		cmocka_unit_test(test_service_update_status_refuses_bad_commands),
-		cmocka_unit_test(test_running_time_is_kept),
+		cmocka_unit_test_setup_teardown(test_cluster_init_only_once, setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(test_service_names_are_unique, setup_with_service, teardown),
+		cmocka_unit_test_setup_teardown(test_service_update_checks_version, setup_with_service, teardown),
+		cmocka_unit_test_setup_teardown(test_task_states_only_move_forward, setup_with_service, teardown),
+		cmocka_unit_test_setup_teardown(test_assign_only_pending_tasks, setup_with_service, teardown),
+		cmocka_unit_test_setup_teardown(test_service_remove_marks_tasks_for_removal, setup_with_service, teardown),
+		cmocka_unit_test_setup_teardown(test_dump_and_load_round_trip, setup_with_service, teardown),
+		cmocka_unit_test_setup_teardown(test_cluster_update_checks_version_and_node_remove, setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_command_is_refused, setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(test_service_update_status_keeps_version_and_update_clears_it, setup_with_service, teardown),
+		cmocka_unit_test_setup_teardown(test_service_update_status_refuses_bad_commands, setup_with_service, teardown),
+		cmocka_unit_test_setup_teardown(test_running_time_is_kept, setup_with_service, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
