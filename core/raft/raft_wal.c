@@ -328,15 +328,20 @@ static void snapshot_name(char *out, size_t len, uint64_t index)
 
 /* ---- low-level file helpers ---- */
 
-/* Writes all of buf with write() (fd at its end), retrying short writes
- * and EINTR; marks the WAL failed on any error. */
+#define WAL_AT_END ((off_t)-1)
+
+/* Writes all of buf at offset off, or with write() at the file's end when
+ * off is WAL_AT_END, retrying short writes and EINTR; marks the WAL failed
+ * on any error. */
 static int wal_write_all(struct wal *w, int fd, const void *buf, size_t len,
-			 const char *path)
+			 off_t off, const char *path)
 {
 	const uint8_t *p = buf;
 
 	while (len > 0) {
-		ssize_t n = w->io->write(w->io->ctx, fd, p, len);
+		ssize_t n = off == WAL_AT_END
+				    ? w->io->write(w->io->ctx, fd, p, len)
+				    : w->io->pwrite(w->io->ctx, fd, p, len, off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -344,48 +349,36 @@ static int wal_write_all(struct wal *w, int fd, const void *buf, size_t len,
 		if (n == 0)
 			return wal_fail(w, "write", path, ENOSPC);
 		p += n;
+		if (off != WAL_AT_END)
+			off += n;
 		len -= (size_t)n;
 	}
 	return 0;
 }
 
-static int wal_pwrite_all(struct wal *w, int fd, const void *buf, size_t len,
-			  off_t off, const char *path)
+/* fsync (data_only: fdatasync) of fd; a failure fails the WAL. */
+static int wal_sync_fd(struct wal *w, int fd, const char *path, bool data_only)
 {
-	const uint8_t *p = buf;
+	int rc = data_only ? w->io->fdatasync(w->io->ctx, fd)
+			   : w->io->fsync(w->io->ctx, fd);
 
-	while (len > 0) {
-		ssize_t n = w->io->pwrite(w->io->ctx, fd, p, len, off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return wal_fail(w, "write", path, errno);
-		if (n == 0)
-			return wal_fail(w, "write", path, ENOSPC);
-		p += n;
-		off += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int wal_fdatasync(struct wal *w, int fd, const char *path)
-{
-	if (w->io->fdatasync(w->io->ctx, fd) != 0)
-		return wal_fail(w, "fsync", path, errno);
-	return 0;
-}
-
-static int wal_fsync(struct wal *w, int fd, const char *path)
-{
-	if (w->io->fsync(w->io->ctx, fd) != 0)
+	if (rc != 0)
 		return wal_fail(w, "fsync", path, errno);
 	return 0;
 }
 
 static int wal_sync_dir(struct wal *w)
 {
-	return wal_fsync(w, w->dir_fd, w->dir);
+	return wal_sync_fd(w, w->dir_fd, w->dir, false);
+}
+
+/* Puts the written and synced tmp in place of path, durably (the rename
+ * itself is made to last by syncing the directory). */
+static int wal_rename_durable(struct wal *w, const char *tmp, const char *path)
+{
+	if (w->io->rename(w->io->ctx, tmp, path) != 0)
+		return wal_fail(w, "rename", tmp, errno);
+	return wal_sync_dir(w);
 }
 
 /* Reads the whole file at path into a malloc'd buffer. */
@@ -518,16 +511,14 @@ static int hs_create(struct wal *w, const char *path)
 	hs_slot_encode(1, &zero, slots + WAL_HS_SLOT_BYTES);
 	if (wal_open_file(w, tmp, O_WRONLY | O_CREAT | O_TRUNC, &fd) != 0)
 		return -1;
-	if (wal_write_all(w, fd, slots, sizeof(slots), tmp) != 0 ||
-	    wal_fsync(w, fd, tmp) != 0) {
+	if (wal_write_all(w, fd, slots, sizeof(slots), WAL_AT_END, tmp) != 0 ||
+	    wal_sync_fd(w, fd, tmp, false) != 0) {
 		wal_close_quiet(w, fd);
 		return -1;
 	}
 	if (wal_close_written(w, fd, tmp) != 0)
 		return -1;
-	if (w->io->rename(w->io->ctx, tmp, path) != 0)
-		return wal_fail(w, "rename", tmp, errno);
-	return wal_sync_dir(w);
+	return wal_rename_durable(w, tmp, path);
 }
 
 /* Opens the hard state file, creating it on first use. */
@@ -597,10 +588,10 @@ static int hs_write(struct wal *w)
 		return -1;
 	hs_slot_encode(seq, &w->hs, slot);
 	off_t off = (off_t)(seq % 2) * WAL_HS_SLOT_BYTES;
-	if (wal_pwrite_all(w, w->hs_fd, slot, sizeof(slot), off, path) != 0)
+	if (wal_write_all(w, w->hs_fd, slot, sizeof(slot), off, path) != 0)
 		return -1;
 	if (must_sync) {
-		if (wal_fdatasync(w, w->hs_fd, path) != 0)
+		if (wal_sync_fd(w, w->hs_fd, path, true) != 0)
 			return -1;
 		w->hs_seq = seq;
 		w->hs_durable = w->hs;
@@ -719,10 +710,10 @@ static int snap_write_tmp(struct wal *w, const struct raft_snapshot *s,
 	snap_header_encode(s, w->buf);
 	uint32_t crc = crc32c(crc32c(0, w->buf, hlen), s->data, s->len);
 	raft_le_put32(trailer, crc);
-	if (wal_write_all(w, fd, w->buf, hlen, tmp) != 0 ||
-	    wal_write_all(w, fd, s->data, s->len, tmp) != 0 ||
-	    wal_write_all(w, fd, trailer, 4, tmp) != 0 ||
-	    wal_fsync(w, fd, tmp) != 0) {
+	if (wal_write_all(w, fd, w->buf, hlen, WAL_AT_END, tmp) != 0 ||
+	    wal_write_all(w, fd, s->data, s->len, WAL_AT_END, tmp) != 0 ||
+	    wal_write_all(w, fd, trailer, 4, WAL_AT_END, tmp) != 0 ||
+	    wal_sync_fd(w, fd, tmp, false) != 0) {
 		wal_close_quiet(w, fd);
 		return -1;
 	}
@@ -918,7 +909,7 @@ static int segment_repair(struct wal *w, const char *path, size_t good_len,
 {
 	if (w->io->ftruncate(w->io->ctx, w->seg_fd, (off_t)good_len) != 0)
 		return wal_fail(w, "truncate", path, errno);
-	if (wal_fdatasync(w, w->seg_fd, path) != 0)
+	if (wal_sync_fd(w, w->seg_fd, path, true) != 0)
 		return -1;
 	format_notice(rec->notice, sizeof(rec->notice),
 		      "wal: dropped a torn write of %zu bytes at the end of %s "
@@ -1141,7 +1132,7 @@ static int segment_roll(struct wal *w, uint64_t next_index)
 	char path[WAL_PATH_MAX];
 
 	current_segment_path(w, path);
-	if (w->seg_dirty && wal_fdatasync(w, w->seg_fd, path) != 0)
+	if (w->seg_dirty && wal_sync_fd(w, w->seg_fd, path, true) != 0)
 		return -1;
 	int fd = w->seg_fd;
 	w->seg_fd = -1;
@@ -1159,7 +1150,7 @@ static int segment_write(struct wal *w, const uint8_t *buf, size_t len)
 		return 0;
 	current_segment_path(w, path);
 	w->seg_dirty = true;
-	if (wal_write_all(w, w->seg_fd, buf, len, path) != 0)
+	if (wal_write_all(w, w->seg_fd, buf, len, WAL_AT_END, path) != 0)
 		return -1;
 	w->seg_bytes += len;
 	return 0;
@@ -1206,7 +1197,7 @@ static int wal_sync_parent(struct wal *w)
 		*slash = '\0';
 	if (wal_open_file(w, parent, O_RDONLY | O_DIRECTORY, &fd) != 0)
 		return -1;
-	int rc = wal_fsync(w, fd, parent);
+	int rc = wal_sync_fd(w, fd, parent, false);
 	wal_close_quiet(w, fd);
 	return rc;
 }
@@ -1422,7 +1413,7 @@ int wal_sync(struct wal *w)
 		return -1;
 	if (w->seg_dirty) {
 		current_segment_path(w, path);
-		if (wal_fdatasync(w, w->seg_fd, path) != 0)
+		if (wal_sync_fd(w, w->seg_fd, path, true) != 0)
 			return -1;
 		w->seg_dirty = false;
 	}
@@ -1461,9 +1452,7 @@ static int snap_install_file(struct wal *w, const struct raft_snapshot *s)
 	}
 	if (snap_write_tmp(w, s, tmp) != 0)
 		return -1;
-	if (w->io->rename(w->io->ctx, tmp, path) != 0)
-		return wal_fail(w, "rename", tmp, errno);
-	return wal_sync_dir(w);
+	return wal_rename_durable(w, tmp, path);
 }
 
 int wal_save_snapshot(struct wal *w, const struct raft_snapshot *snap)
