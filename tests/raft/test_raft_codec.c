@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "raft.h"
+#include "raft_test_conf.h"
 
 /* Offsets of the fixed header, as documented in raft_codec.c. */
 #define OFF_VERSION 0
@@ -112,12 +113,7 @@ static struct raft_msg snapshot_msg(uint64_t offset, bool done)
 
 	m.snap_meta.index = 500;
 	m.snap_meta.term = 12;
-	m.snap_meta.conf.n_voters = 3;
-	m.snap_meta.conf.voters[0] = 1;
-	m.snap_meta.conf.voters[1] = 2;
-	m.snap_meta.conf.voters[2] = 3;
-	m.snap_meta.conf.n_learners = 1;
-	m.snap_meta.conf.learners[0] = 9;
+	raft_test_conf(&m.snap_meta.conf);
 	m.snap_offset = offset;
 	m.snap_chunk_len = sizeof(chunk_bytes);
 	m.snap_chunk = chunk_bytes;

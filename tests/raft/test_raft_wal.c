@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "crc32c.h"
+#include "raft_test_conf.h"
 #include "raft_wal.h"
 #include "test_common.h"
 
@@ -349,12 +350,7 @@ static struct raft_snapshot make_snapshot(uint64_t index, uint64_t term,
 	memset(&s, 0, sizeof(s));
 	s.meta.index = index;
 	s.meta.term = term;
-	s.meta.conf.n_voters = 3;
-	s.meta.conf.voters[0] = 1;
-	s.meta.conf.voters[1] = 2;
-	s.meta.conf.voters[2] = 3;
-	s.meta.conf.n_learners = 1;
-	s.meta.conf.learners[0] = 9;
+	raft_test_conf(&s.meta.conf);
 	for (size_t i = 0; i < len; i++)
 		data[i] = (uint8_t)(i * 13 + index);
 	s.data = data;
