@@ -286,18 +286,24 @@ static int proc_status(long pid, long *rss_kib, long *threads, char *err, size_t
 	return 0;
 }
 
-static int proc_sample(long pid, struct proc_sample *s, char *err, size_t errlen)
-{
-	s->at_ns = now_ns();
-	if (proc_cpu(pid, &s->cpu_s, err, errlen) != 0)
-		return -1;
-	return proc_status(pid, &s->rss_kib, &s->threads, err, errlen);
-}
-
 static void proc_print(const char *label, const struct proc_sample *s)
 {
 	printf("manager %-16s cpu %8.2f s  rss %7.1f MiB  threads %ld\n", label, s->cpu_s,
 	       s->rss_kib / 1024.0, s->threads);
+}
+
+/* Samples the manager's cpu, rss and threads into s, and prints the
+ * sample under label (NULL: not printed). */
+static int proc_sample(long pid, struct proc_sample *s, const char *label, char *err,
+		       size_t errlen)
+{
+	s->at_ns = now_ns();
+	if (proc_cpu(pid, &s->cpu_s, err, errlen) != 0 ||
+	    proc_status(pid, &s->rss_kib, &s->threads, err, errlen) != 0)
+		return -1;
+	if (label != NULL)
+		proc_print(label, s);
+	return 0;
 }
 
 /* ------------------------------------------------------ the manager API */
@@ -374,52 +380,85 @@ static const char *node_state(const json_t *node)
 	return s ? s : "";
 }
 
+/* GETs path, which must answer a JSON array, and calls each(item, ctx)
+ * for every item in it. 0, or -1 with the reason in err. */
+static int api_each(const char *sock, const char *path,
+		    void (*each)(json_t *item, void *ctx), void *ctx, char *err,
+		    size_t errlen)
+{
+	json_t *list = api_get(sock, path, err, errlen);
+	size_t i;
+	json_t *item;
+
+	if (list == NULL)
+		return -1;
+	if (!json_is_array(list)) {
+		snprintf(err, errlen, "GET %s: not a JSON array", path);
+		json_decref(list);
+		return -1;
+	}
+	json_array_foreach(list, i, item)
+		each(item, ctx);
+	json_decref(list);
+	return 0;
+}
+
+struct node_counts {
+	long ready, down;
+};
+
+static void count_node(json_t *n, void *ctx)
+{
+	struct node_counts *c = ctx;
+	const char *id = json_string_value(json_object_get(n, "ID"));
+
+	if (!id || strncmp(id, SWARM_NODE_PREFIX, strlen(SWARM_NODE_PREFIX)) != 0)
+		return;
+	if (strcmp(node_state(n), "ready") == 0 && node_offers_process(n))
+		c->ready++;
+	else if (strcmp(node_state(n), "down") == 0)
+		c->down++;
+}
+
 /* Counts the simulated nodes the manager lists: ready and offering the
  * process runtime, and down. */
 static int api_count_nodes(const char *sock, long *ready, long *down, char *err,
 			   size_t errlen)
 {
-	json_t *nodes = api_get(sock, "/nodes", err, errlen);
-	if (!json_is_array(nodes)) {
-		json_decref(nodes);
+	struct node_counts c = { 0, 0 };
+
+	if (api_each(sock, "/nodes", count_node, &c, err, errlen) != 0)
 		return -1;
-	}
-	*ready = *down = 0;
-	size_t i;
-	json_t *n;
-	json_array_foreach(nodes, i, n) {
-		const char *id = json_string_value(json_object_get(n, "ID"));
-		if (!id || strncmp(id, SWARM_NODE_PREFIX, strlen(SWARM_NODE_PREFIX)) != 0)
-			continue;
-		if (strcmp(node_state(n), "ready") == 0 && node_offers_process(n))
-			(*ready)++;
-		else if (strcmp(node_state(n), "down") == 0)
-			(*down)++;
-	}
-	json_decref(nodes);
+	*ready = c.ready;
+	*down = c.down;
 	return 0;
+}
+
+struct running_count {
+	const char *service;
+	long running;
+};
+
+static void count_running(json_t *t, void *ctx)
+{
+	struct running_count *c = ctx;
+	const char *name = json_string_value(json_object_get(t, "ServiceName"));
+	const char *desired = json_string_value(json_object_get(t, "DesiredState"));
+
+	if (name && strcmp(name, c->service) == 0 && desired &&
+	    strcmp(desired, "running") == 0 && strcmp(node_state(t), "running") == 0)
+		c->running++;
 }
 
 /* Tasks of service that the manager sees running (desired running). */
 static int api_count_running(const char *sock, const char *service, long *running,
 			     char *err, size_t errlen)
 {
-	json_t *tasks = api_get(sock, "/tasks", err, errlen);
-	if (!json_is_array(tasks)) {
-		json_decref(tasks);
+	struct running_count c = { service, 0 };
+
+	if (api_each(sock, "/tasks", count_running, &c, err, errlen) != 0)
 		return -1;
-	}
-	*running = 0;
-	size_t i;
-	json_t *t;
-	json_array_foreach(tasks, i, t) {
-		const char *name = json_string_value(json_object_get(t, "ServiceName"));
-		const char *desired = json_string_value(json_object_get(t, "DesiredState"));
-		if (name && strcmp(name, service) == 0 && desired &&
-		    strcmp(desired, "running") == 0 && strcmp(node_state(t), "running") == 0)
-			(*running)++;
-	}
-	json_decref(tasks);
+	*running = c.running;
 	return 0;
 }
 
@@ -890,44 +929,49 @@ static void print_result(struct swarm *sw, struct swarm_result *r)
 	samples_free(&posts);
 }
 
+/* Ends a phase begun at since: prints fmt with the agent count and the
+ * seconds it took; returns the time it ended. */
+static int64_t phase_end(int64_t since, long agents, const char *fmt)
+	__attribute__((format(printf, 3, 0)));
+static int64_t phase_end(int64_t since, long agents, const char *fmt)
+{
+	int64_t now = now_ns();
+
+	printf(fmt, agents, seconds_between(since, now));
+	return now;
+}
+
 /* The measured phases, in order; stops at the first that fails. */
 static int run_phases(struct swarm *sw, struct swarm_result *r, char *err, size_t errlen)
 {
 	long pid = sw->opt.manager_pid;
 	int64_t deadline = now_ns() + (int64_t)sw->opt.timeout_s * 1000000000LL;
-	if (proc_sample(pid, &r->start, err, errlen) != 0)
+	if (proc_sample(pid, &r->start, "at start", err, errlen) != 0)
 		return -1;
-	proc_print("at start", &r->start);
 	r->t0 = now_ns();
 	if (start_agents(sw, err, errlen) != 0 || wait_joined(sw, err, errlen) != 0)
 		return -1;
-	r->t_joined = now_ns();
-	printf("joined %ld agents in %.2f s\n", sw->opt.agents, seconds_between(r->t0, r->t_joined));
+	r->t_joined = phase_end(r->t0, sw->opt.agents, "joined %ld agents in %.2f s\n");
 	if (wait_nodes_ready(sw, deadline, err, errlen) != 0)
 		return -1;
-	r->t_ready = now_ns();
-	printf("all %ld nodes ready in GET /nodes %.2f s after the last join\n", sw->opt.agents,
-	       seconds_between(r->t_joined, r->t_ready));
-	if (proc_sample(pid, &r->ready, err, errlen) != 0)
+	r->t_ready = phase_end(r->t_joined, sw->opt.agents,
+			       "all %ld nodes ready in GET /nodes %.2f s after the last join\n");
+	if (proc_sample(pid, &r->ready, "all ready", err, errlen) != 0)
 		return -1;
-	proc_print("all ready", &r->ready);
 	r->t_create = now_ns();
 	if (run_create(sw, err, errlen) != 0 || wait_tasks_running(sw, deadline, err, errlen) != 0)
 		return -1;
-	r->t_running = now_ns();
-	printf("%ld tasks running in GET /tasks %.2f s after create\n", sw->opt.agents,
-	       seconds_between(r->t_create, r->t_running));
-	if (proc_sample(pid, &r->running, err, errlen) != 0)
+	r->t_running = phase_end(r->t_create, sw->opt.agents,
+				 "%ld tasks running in GET /tasks %.2f s after create\n");
+	if (proc_sample(pid, &r->running, "all running", err, errlen) != 0)
 		return -1;
-	proc_print("all running", &r->running);
-	if (proc_sample(pid, &r->steady_from, err, errlen) != 0)
+	if (proc_sample(pid, &r->steady_from, NULL, err, errlen) != 0)
 		return -1;
 	atomic_store(&sw->steady, true);
 	pause_ns((int64_t)sw->opt.duration_s * 1000000000LL);
 	atomic_store(&sw->steady, false);
-	if (proc_sample(pid, &r->steady_to, err, errlen) != 0)
+	if (proc_sample(pid, &r->steady_to, "after steady", err, errlen) != 0)
 		return -1;
-	proc_print("after steady", &r->steady_to);
 	long ready = 0;
 	return api_count_nodes(sw->opt.api_socket, &ready, &r->down_at_end, err, errlen);
 }

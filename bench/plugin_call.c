@@ -8,12 +8,12 @@
  *   plugin-call [N]   (default 20000; run from anywhere: the plugin
  *                     directory and orchd-plugin are compiled in)
  *
- * State: one host at a time, its data root (mkdtemp, removed at the end)
- * and the latencies of one run.
+ * State: one host at a time, its data root (test_tmpdir_make, removed at
+ * the end) and the latencies of one run.
  */
 #include "plugin_host.h"
+#include "test_common.h"
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,15 +38,6 @@ static int compare_ns(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag,
-			struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void quiet_log(enum orch_log_level level, const char *plugin_name,
 		      const char *fmt, ...)
 {
@@ -59,15 +50,15 @@ static void quiet_log(enum orch_log_level level, const char *plugin_name,
 static int run(enum plugin_host_transport transport, const char *name,
 	       long n, int64_t *lat)
 {
-	char root[] = "/tmp/orchd-bench-plugin-XXXXXX", err[512] = "";
+	char root[64], err[512] = "";
 	struct plugin_host_options o;
 	struct plugin_host *host = NULL;
 	int64_t start, total;
 	json_t *reply;
 	long i;
 
-	if (mkdtemp(root) == NULL) {
-		perror("mkdtemp");
+	if (test_tmpdir_make(root, sizeof(root), "bench-plugin") != 0) {
+		perror("plugin-call: mkdtemp");
 		return -1;
 	}
 	o = (struct plugin_host_options){.plugin_dir = BENCH_PLUGIN_DIR,
@@ -99,7 +90,8 @@ static int run(enum plugin_host_transport transport, const char *name,
 	}
 	total = now_ns() - start;
 	plugin_host_close(host);
-	nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	if (test_tmpdir_remove(root) != 0)
+		fprintf(stderr, "plugin-call: cannot remove %s\n", root);
 	if (i < n)
 		return -1;
 	qsort(lat, (size_t)n, sizeof(*lat), compare_ns);

@@ -25,8 +25,6 @@
  *
  * Usage: raft-bench [--dir DIR] [--entries N] [--single N] [--serial]
  */
-#include <dirent.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -37,8 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "raft.h"
-#include "raft_wal.h"
+#include "raft_cluster.h"
 
 #define BENCH_NODES 3
 #define BENCH_ENTRY_BYTES 1024
@@ -106,75 +103,26 @@ static void *bench_realloc(void *p, size_t size)
 	return q;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t bench_rand(void *ctx)
-{
-	uint64_t *x = ctx;
-	*x ^= *x << 13;
-	*x ^= *x >> 7;
-	*x ^= *x << 17;
-	return *x;
-}
-
 /* ---- setup and teardown ---- */
 
 static void bench_node_start(struct bench_node *n, uint64_t id,
 			     const char *base)
 {
 	struct raft_config cfg;
-	struct raft_restore restore;
-	struct wal_recovered rec;
 	char err[1024];
 
 	n->id = id;
 	n->rand_state = 0x9e3779b97f4a7c15ull * id;
-	snprintf(n->dir, sizeof(n->dir), "%s/raft-bench-%" PRIu64 ".XXXXXX",
-		 base, id);
-	if (mkdtemp(n->dir) == NULL)
-		die("mkdtemp %s: %s", n->dir, strerror(errno));
-	snprintf(bench_dirs[id - 1], sizeof(bench_dirs[id - 1]), "%s", n->dir);
-	if (wal_open(n->dir, NULL, &n->wal, &rec, err, sizeof(err)) != 0)
+	if (bench_make_dir(n->dir, sizeof(n->dir), base, "raft-bench", id, err,
+			   sizeof(err)) != 0)
 		die("%s", err);
+	snprintf(bench_dirs[id - 1], sizeof(bench_dirs[id - 1]), "%s", n->dir);
 	raft_config_defaults(&cfg, id);
-	cfg.rand = bench_rand;
+	cfg.rand = bench_xorshift;
 	cfg.rand_ctx = &n->rand_state;
-	memset(&restore, 0, sizeof(restore));
-	wal_recovered_to_restore(&rec, &restore);
-	restore.bootstrap.n_voters = BENCH_NODES;
-	for (uint64_t i = 0; i < BENCH_NODES; i++)
-		restore.bootstrap.voters[i] = i + 1;
-	n->raft = raft_new(&cfg, &restore, err, sizeof(err));
-	wal_recovered_free(&rec);
-	if (n->raft == NULL)
-		die("raft_new: %s", err);
-}
-
-static void remove_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char path[512];
-
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (unlink(path) != 0)
-			fprintf(stderr, "raft-bench: unlink %s: %s\n", path,
-				strerror(errno));
-	}
-	closedir(d);
-	if (rmdir(dir) != 0)
-		fprintf(stderr, "raft-bench: rmdir %s: %s\n", dir,
-			strerror(errno));
+	if (bench_raft_open(n->dir, &cfg, BENCH_NODES, &n->raft, &n->wal, err,
+			    sizeof(err)) != 0)
+		die("node %" PRIu64 ": %s", id, err);
 }
 
 /* ---- the driving loop ---- */
@@ -188,9 +136,9 @@ static void queue_msg(struct bench_node *n, const struct raft_msg *m)
 	}
 	struct bench_msg *q = &n->queue[n->n_queue++];
 	q->to = m->to;
-	q->len = raft_msg_encoded_size(m);
-	q->buf = bench_realloc(NULL, q->len);
-	raft_msg_encode(m, q->buf);
+	q->buf = bench_raft_encode(m, &q->len);
+	if (q->buf == NULL)
+		die("out of memory");
 }
 
 static void note_committed(struct bench *b, struct bench_node *n,
@@ -218,20 +166,11 @@ static void note_committed(struct bench *b, struct bench_node *n,
 /* Persist, sync, send, apply, advance: the daemon's ready loop. */
 static void persist_ready(struct bench_node *n, const struct raft_ready *rd)
 {
-	struct wal *w = n->wal;
+	int rc = bench_raft_persist(n->wal, rd);
 
-	if (rd->snapshot && wal_save_snapshot(w, rd->snapshot) != 0)
-		die("node %" PRIu64 ": %s", n->id, wal_error(w));
-	if (wal_append(w, rd->entries, rd->n_entries) != 0)
-		die("node %" PRIu64 ": %s", n->id, wal_error(w));
-	if (rd->hard_state_changed &&
-	    wal_save_hard_state(w, &rd->hard_state) != 0)
-		die("node %" PRIu64 ": %s", n->id, wal_error(w));
-	if (rd->snapshot || rd->n_entries > 0 || rd->hard_state_changed) {
-		if (wal_sync(w) != 0)
-			die("node %" PRIu64 ": %s", n->id, wal_error(w));
-		n->syncs++;
-	}
+	if (rc < 0)
+		die("node %" PRIu64 ": %s", n->id, wal_error(n->wal));
+	n->syncs += (uint64_t)rc;
 }
 
 static void handle_ready(struct bench *b, struct bench_node *n)
@@ -244,7 +183,7 @@ static void handle_ready(struct bench *b, struct bench_node *n)
 			queue_msg(n, &rd.msgs[i]);
 		if (rd.soft_state_changed)
 			n->is_leader = rd.role == RAFT_LEADER;
-		note_committed(b, n, &rd, now_ns());
+		note_committed(b, n, &rd, bench_now_ns());
 		raft_advance(n->raft, &rd);
 	}
 }
@@ -317,7 +256,7 @@ static void track_leader(struct bench *b)
 
 static void bench_cycle(struct bench *b)
 {
-	uint64_t now = now_ns();
+	uint64_t now = bench_now_ns();
 
 	if (now - b->last_tick_ns >= BENCH_TICK_NS) {
 		b->last_tick_ns = now;
@@ -368,7 +307,7 @@ static uint64_t propose_one(struct bench *b)
 		       (cap - b->cap_propose) * sizeof(uint64_t));
 		b->cap_propose = cap;
 	}
-	b->propose_ns[index] = now_ns();
+	b->propose_ns[index] = bench_now_ns();
 	return index;
 }
 
@@ -417,12 +356,6 @@ struct bench_result {
 	double p50_ms, p99_ms;
 };
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return (x > y) - (x < y);
-}
-
 static double percentile_ms(struct bench *b, double p)
 {
 	if (b->n_lat == 0)
@@ -447,17 +380,17 @@ static struct bench_result run_workload(struct bench *b, const char *name,
 	uint64_t syncs = total_syncs(b);
 
 	b->n_lat = 0;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_now_ns();
 	if (kind == 0)
 		run_closed(b, batch, total);
 	else
 		run_pipeline(b, batch, total);
-	res.seconds = (double)(now_ns() - t0) / 1e9;
+	res.seconds = (double)(bench_now_ns() - t0) / 1e9;
 	res.syncs = total_syncs(b) - syncs;
 	if (b->n_lat != total)
 		die("%s: %zu latency samples for %" PRIu64 " entries", name,
 		    b->n_lat, total);
-	qsort(b->lat_ns, b->n_lat, sizeof(uint64_t), cmp_u64);
+	qsort(b->lat_ns, b->n_lat, sizeof(uint64_t), bench_cmp_u64);
 	res.p50_ms = percentile_ms(b, 0.50);
 	res.p99_ms = percentile_ms(b, 0.99);
 	return res;
@@ -481,10 +414,10 @@ static void check_recovery(struct bench *b)
 
 		wal_close(n->wal);
 		n->wal = NULL;
-		uint64_t t0 = now_ns();
+		uint64_t t0 = bench_now_ns();
 		if (wal_open(n->dir, NULL, &w, &rec, err, sizeof(err)) != 0)
 			die("reopen %s: %s", n->dir, err);
-		double ms = (double)(now_ns() - t0) / 1e6;
+		double ms = (double)(bench_now_ns() - t0) / 1e6;
 		uint64_t last = rec.n_entries ?
 			rec.entries[rec.n_entries - 1].index : 0;
 		if (last < n->applied || rec.hard_state.commit < n->applied)
@@ -501,9 +434,12 @@ static void check_recovery(struct bench *b)
 
 static void remove_bench_dirs(void)
 {
+	char err[600];
+
 	for (int i = 0; i < BENCH_NODES; i++)
-		if (bench_dirs[i][0] != '\0')
-			remove_dir(bench_dirs[i]);
+		if (bench_dirs[i][0] != '\0' &&
+		    bench_remove_dir(bench_dirs[i], err, sizeof(err)) != 0)
+			fprintf(stderr, "raft-bench: %s\n", err);
 }
 
 static void bench_free(struct bench *b)
@@ -557,7 +493,7 @@ int main(int argc, char **argv)
 	}
 	if (b.parallel)
 		start_workers(&b);
-	b.last_tick_ns = now_ns();
+	b.last_tick_ns = bench_now_ns();
 	elect_leader(&b);
 	run_closed(&b, 64, 256); /* warm up */
 

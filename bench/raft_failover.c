@@ -13,7 +13,6 @@
  *
  * Usage: raft-failover [--trials N] [--dir DIR]
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,8 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "raft.h"
-#include "raft_wal.h"
+#include "raft_cluster.h"
 
 #define NODES 3
 #define TICK_NS 50000000ull /* orchd's tick */
@@ -55,44 +53,19 @@ static void die(const char *what)
 	exit(1);
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t node_rand(void *ctx)
-{
-	uint64_t *x = ctx;
-	*x ^= *x << 13;
-	*x ^= *x >> 7;
-	*x ^= *x << 17;
-	return *x;
-}
-
 /* (Re)starts node n from whatever its WAL holds. */
 static void node_open(struct node *n)
 {
 	char err[1024];
-	struct wal_recovered rec;
-	struct raft_restore restore;
 	struct raft_config cfg;
-	if (wal_open(n->dir, NULL, &n->wal, &rec, err, sizeof(err)) != 0)
-		die(err);
-	memset(&restore, 0, sizeof(restore));
-	wal_recovered_to_restore(&rec, &restore);
-	restore.bootstrap.n_voters = NODES;
-	for (uint64_t i = 0; i < NODES; i++)
-		restore.bootstrap.voters[i] = i + 1;
+
 	raft_config_defaults(&cfg, n->id);
 	cfg.election_ticks = ELECTION_TICKS;
 	cfg.heartbeat_ticks = 1;
-	cfg.rand = node_rand;
+	cfg.rand = bench_xorshift;
 	cfg.rand_ctx = &n->rand_state;
-	n->raft = raft_new(&cfg, &restore, err, sizeof(err));
-	wal_recovered_free(&rec);
-	if (!n->raft)
+	if (bench_raft_open(n->dir, &cfg, NODES, &n->raft, &n->wal, err,
+			    sizeof(err)) != 0)
 		die(err);
 	n->dead = false;
 	n->leader = false;
@@ -112,18 +85,15 @@ static void node_ready(struct node *n)
 	while (raft_has_ready(n->raft)) {
 		struct raft_ready rd;
 		raft_ready(n->raft, &rd);
-		if ((rd.snapshot && wal_save_snapshot(n->wal, rd.snapshot) != 0) ||
-		    (rd.n_entries && wal_append(n->wal, rd.entries, rd.n_entries) != 0) ||
-		    (rd.hard_state_changed && wal_save_hard_state(n->wal, &rd.hard_state) != 0) ||
-		    wal_sync(n->wal) != 0)
+		if (bench_raft_persist(n->wal, &rd) < 0)
 			die(wal_error(n->wal));
 		for (uint32_t i = 0; i < rd.n_msgs; i++) {
 			if (queue.n == 4096)
 				die("message queue full");
-			size_t len = raft_msg_encoded_size(&rd.msgs[i]);
-			queue.buf[queue.n] = malloc(len);
-			raft_msg_encode(&rd.msgs[i], queue.buf[queue.n]);
-			queue.len[queue.n] = len;
+			queue.buf[queue.n] = bench_raft_encode(&rd.msgs[i],
+							       &queue.len[queue.n]);
+			if (queue.buf[queue.n] == NULL)
+				die("out of memory");
 			queue.to[queue.n++] = rd.msgs[i].to;
 		}
 		if (rd.soft_state_changed)
@@ -152,7 +122,7 @@ static void deliver(void)
 /* One pass: ticks when a tick is due, then readies and deliveries. */
 static void cycle(uint64_t *next_tick)
 {
-	if (now_ns() >= *next_tick) {
+	if (bench_now_ns() >= *next_tick) {
 		*next_tick += TICK_NS;
 		for (int i = 0; i < NODES; i++)
 			if (!nodes[i].dead)
@@ -180,7 +150,7 @@ static uint64_t commit_one_write(uint64_t *next_tick, uint64_t deadline)
 	static uint8_t payload[1024];
 	uint64_t index = 0, term = 0;
 	struct node *l = NULL;
-	while (now_ns() < deadline) {
+	while (bench_now_ns() < deadline) {
 		struct node *cur = live_leader();
 		if (cur && (cur != l || index == 0)) {
 			l = cur;
@@ -190,22 +160,17 @@ static uint64_t commit_one_write(uint64_t *next_tick, uint64_t deadline)
 		}
 		cycle(next_tick);
 		if (l && index && !l->dead && l->committed_index >= index)
-			return now_ns();
+			return bench_now_ns();
 	}
 	die("no write committed within the deadline");
 	return 0;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
 }
 
 int main(int argc, char **argv)
 {
 	int trials = 20;
 	const char *base = "/var/tmp";
+	char err[600];
 	for (int i = 1; i < argc; i++) {
 		if (i + 1 < argc && strcmp(argv[i], "--trials") == 0)
 			trials = atoi(argv[++i]);
@@ -218,22 +183,22 @@ int main(int argc, char **argv)
 		die("--trials must be 1..1000");
 	for (int i = 0; i < NODES; i++) {
 		nodes[i].id = (uint64_t)i + 1;
-		nodes[i].rand_state = now_ns() ^ (0x9e3779b97f4a7c15ull * nodes[i].id);
-		snprintf(nodes[i].dir, sizeof(nodes[i].dir), "%s/raft-failover-%d.XXXXXX", base, i + 1);
-		if (!mkdtemp(nodes[i].dir))
-			die(strerror(errno));
+		nodes[i].rand_state = bench_now_ns() ^ (0x9e3779b97f4a7c15ull * nodes[i].id);
+		if (bench_make_dir(nodes[i].dir, sizeof(nodes[i].dir), base,
+				   "raft-failover", nodes[i].id, err, sizeof(err)) != 0)
+			die(err);
 		node_open(&nodes[i]);
 	}
-	uint64_t next_tick = now_ns() + TICK_NS;
+	uint64_t next_tick = bench_now_ns() + TICK_NS;
 	uint64_t *ms = calloc((size_t)trials, sizeof(*ms));
 	raft_campaign(nodes[0].raft);
 	for (int t = 0; t < trials; t++) {
-		commit_one_write(&next_tick, now_ns() + 30 * 1000000000ull);
+		commit_one_write(&next_tick, bench_now_ns() + 30 * 1000000000ull);
 		struct node *old = live_leader();
 		if (!old)
 			die("no leader before the kill");
 		node_kill(old);
-		uint64_t killed = now_ns();
+		uint64_t killed = bench_now_ns();
 		uint64_t done = commit_one_write(&next_tick, killed + 30 * 1000000000ull);
 		ms[t] = (done - killed) / 1000000;
 		printf("trial %2d: leader %" PRIu64 " killed, new leader %" PRIu64
@@ -241,7 +206,7 @@ int main(int argc, char **argv)
 		       t + 1, old->id, live_leader()->id, ms[t]);
 		node_open(old);
 	}
-	qsort(ms, (size_t)trials, sizeof(*ms), cmp_u64);
+	qsort(ms, (size_t)trials, sizeof(*ms), bench_cmp_u64);
 	int over_2s = 0;
 	for (int t = 0; t < trials; t++)
 		over_2s += ms[t] >= 2000;
@@ -254,10 +219,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < NODES; i++) {
 		if (!nodes[i].dead)
 			node_kill(&nodes[i]);
-		char cmd[400];
-		snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", nodes[i].dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "raft-failover: could not remove %s\n", nodes[i].dir);
+		if (bench_remove_dir(nodes[i].dir, err, sizeof(err)) != 0)
+			fprintf(stderr, "raft-failover: %s\n", err);
 	}
 	free(ms);
 	return 0;

@@ -51,6 +51,36 @@ static int pki_set_serial(mbedtls_x509write_cert *w, struct pki_rng *rng,
 	return 0;
 }
 
+/* Puts the length and tag in front of the *len bytes that start at *p
+ * (ASN.1 written backwards into buf, as mbedtls does); *len grows by what
+ * was written. 0 or a negative mbedtls error. */
+static int pki_asn1_wrap(unsigned char **p, unsigned char *buf, size_t *len,
+			 unsigned char tag)
+{
+	int ret;
+
+	if ((ret = mbedtls_asn1_write_len(p, buf, *len)) < 0)
+		return ret;
+	*len += (size_t)ret;
+	if ((ret = mbedtls_asn1_write_tag(p, buf, tag)) < 0)
+		return ret;
+	*len += (size_t)ret;
+	return 0;
+}
+
+/* Wraps the len bytes at p in a SEQUENCE and sets them as extension oid. */
+static int pki_set_sequence_ext(mbedtls_x509write_cert *w, const char *oid,
+				size_t oid_len, unsigned char *buf,
+				unsigned char *p, size_t len)
+{
+	int ret = pki_asn1_wrap(&p, buf, &len, MBEDTLS_ASN1_CONSTRUCTED |
+						       MBEDTLS_ASN1_SEQUENCE);
+
+	if (ret < 0)
+		return ret;
+	return mbedtls_x509write_crt_set_extension(w, oid, oid_len, 0, p, len);
+}
+
 /* subjectAltName: SEQUENCE { [2] dNSName node id, [2] dNSName role }. */
 static int pki_set_san(mbedtls_x509write_cert *w, const struct pki_identity *id)
 {
@@ -61,59 +91,48 @@ static int pki_set_san(mbedtls_x509write_cert *w, const struct pki_identity *id)
 	int ret;
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		size_t n = strlen(names[i]);
-		size_t one = 0;
+		size_t one;
 
 		if ((ret = mbedtls_asn1_write_raw_buffer(
-			     &p, buf, (const unsigned char *)names[i], n)) < 0)
+			     &p, buf, (const unsigned char *)names[i],
+			     strlen(names[i]))) < 0)
 			return ret;
-		one += (size_t)ret;
-		if ((ret = mbedtls_asn1_write_len(&p, buf, one)) < 0)
+		one = (size_t)ret;
+		if ((ret = pki_asn1_wrap(&p, buf, &one,
+					 MBEDTLS_ASN1_CONTEXT_SPECIFIC | 2)) < 0)
 			return ret;
-		one += (size_t)ret;
-		if ((ret = mbedtls_asn1_write_tag(
-			     &p, buf, MBEDTLS_ASN1_CONTEXT_SPECIFIC | 2)) < 0)
-			return ret;
-		len += one + (size_t)ret;
+		len += one;
 	}
-	if ((ret = mbedtls_asn1_write_len(&p, buf, len)) < 0)
-		return ret;
-	len += (size_t)ret;
-	if ((ret = mbedtls_asn1_write_tag(&p, buf, MBEDTLS_ASN1_CONSTRUCTED |
-							   MBEDTLS_ASN1_SEQUENCE)) < 0)
-		return ret;
-	len += (size_t)ret;
-	return mbedtls_x509write_crt_set_extension(
-		w, MBEDTLS_OID_SUBJECT_ALT_NAME,
-		MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), 0, p, len);
+	return pki_set_sequence_ext(w, MBEDTLS_OID_SUBJECT_ALT_NAME,
+				    MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME),
+				    buf, p, len);
 }
 
 /* extKeyUsage: SEQUENCE { serverAuth, clientAuth } (mutual TLS). */
 static int pki_set_ext_key_usage(mbedtls_x509write_cert *w)
 {
+	static const struct {
+		const char *oid;
+		size_t len;
+	} purposes[] = {
+		/* Written backwards: clientAuth ends up second. */
+		{ MBEDTLS_OID_CLIENT_AUTH, MBEDTLS_OID_SIZE(MBEDTLS_OID_CLIENT_AUTH) },
+		{ MBEDTLS_OID_SERVER_AUTH, MBEDTLS_OID_SIZE(MBEDTLS_OID_SERVER_AUTH) },
+	};
 	unsigned char buf[64];
 	unsigned char *p = buf + sizeof(buf);
 	size_t len = 0;
 	int ret;
 
-	if ((ret = mbedtls_asn1_write_oid(&p, buf, MBEDTLS_OID_CLIENT_AUTH,
-					  MBEDTLS_OID_SIZE(MBEDTLS_OID_CLIENT_AUTH))) < 0)
-		return ret;
-	len += (size_t)ret;
-	if ((ret = mbedtls_asn1_write_oid(&p, buf, MBEDTLS_OID_SERVER_AUTH,
-					  MBEDTLS_OID_SIZE(MBEDTLS_OID_SERVER_AUTH))) < 0)
-		return ret;
-	len += (size_t)ret;
-	if ((ret = mbedtls_asn1_write_len(&p, buf, len)) < 0)
-		return ret;
-	len += (size_t)ret;
-	if ((ret = mbedtls_asn1_write_tag(&p, buf, MBEDTLS_ASN1_CONSTRUCTED |
-							   MBEDTLS_ASN1_SEQUENCE)) < 0)
-		return ret;
-	len += (size_t)ret;
-	return mbedtls_x509write_crt_set_extension(
+	for (size_t i = 0; i < sizeof(purposes) / sizeof(purposes[0]); i++) {
+		if ((ret = mbedtls_asn1_write_oid(&p, buf, purposes[i].oid,
+						  purposes[i].len)) < 0)
+			return ret;
+		len += (size_t)ret;
+	}
+	return pki_set_sequence_ext(
 		w, MBEDTLS_OID_EXTENDED_KEY_USAGE,
-		MBEDTLS_OID_SIZE(MBEDTLS_OID_EXTENDED_KEY_USAGE), 0, p, len);
+		MBEDTLS_OID_SIZE(MBEDTLS_OID_EXTENDED_KEY_USAGE), buf, p, len);
 }
 
 static int pki_set_extensions(mbedtls_x509write_cert *w,

@@ -37,6 +37,7 @@
  * caller (proposals, snapshots) return RAFT_ENOMEM.
  */
 #include "raft.h"
+#include "raft_le.h"
 #include "fsutil.h"
 
 #include <assert.h>
@@ -154,21 +155,6 @@ static bool raft_conf_valid(const struct raft_conf *c)
 	return true;
 }
 
-static void raft_put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t raft_get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
 /* Format: u32 n_voters, u32 n_learners, then the voter ids and the learner
  * ids as u64, all little-endian. */
 size_t raft_conf_encode(const struct raft_conf *c, uint8_t *buf)
@@ -182,9 +168,9 @@ size_t raft_conf_encode(const struct raft_conf *c, uint8_t *buf)
 		buf[4 + i] = (uint8_t)(c->n_learners >> (8 * i));
 	}
 	for (uint32_t i = 0; i < c->n_voters; i++, off += 8)
-		raft_put64(buf + off, c->voters[i]);
+		raft_le_put64(buf + off, c->voters[i]);
 	for (uint32_t i = 0; i < c->n_learners; i++, off += 8)
-		raft_put64(buf + off, c->learners[i]);
+		raft_le_put64(buf + off, c->learners[i]);
 	return off;
 }
 
@@ -206,9 +192,9 @@ int raft_conf_decode(const uint8_t *buf, size_t len, struct raft_conf *c)
 	c->n_voters = nv;
 	c->n_learners = nl;
 	for (uint32_t i = 0; i < nv; i++, off += 8)
-		c->voters[i] = raft_get64(buf + off);
+		c->voters[i] = raft_le_get64(buf + off);
 	for (uint32_t i = 0; i < nl; i++, off += 8)
-		c->learners[i] = raft_get64(buf + off);
+		c->learners[i] = raft_le_get64(buf + off);
 	return raft_conf_valid(c) ? RAFT_OK : RAFT_EINVAL;
 }
 

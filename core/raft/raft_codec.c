@@ -28,6 +28,7 @@
  * state.
  */
 #include "raft.h"
+#include "raft_le.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -53,14 +54,14 @@ static void raft_put_u8(struct raft_writer *w, uint8_t v)
 
 static void raft_put_u32(struct raft_writer *w, uint32_t v)
 {
-	for (int i = 0; i < 4; i++)
-		*w->p++ = (uint8_t)(v >> (8 * i));
+	raft_le_put32(w->p, v);
+	w->p += 4;
 }
 
 static void raft_put_u64(struct raft_writer *w, uint64_t v)
 {
-	for (int i = 0; i < 8; i++)
-		*w->p++ = (uint8_t)(v >> (8 * i));
+	raft_le_put64(w->p, v);
+	w->p += 8;
 }
 
 static void raft_put_bytes(struct raft_writer *w, const uint8_t *src,
@@ -161,38 +162,43 @@ struct raft_reader {
 	size_t left;
 };
 
+/* The next n bytes of the buffer, consumed; NULL when fewer are left. */
+static const uint8_t *raft_take(struct raft_reader *r, size_t n)
+{
+	const uint8_t *p = r->p;
+
+	if (r->left < n)
+		return NULL;
+	r->p += n;
+	r->left -= n;
+	return p;
+}
+
 static bool raft_get_u8(struct raft_reader *r, uint8_t *v)
 {
-	if (r->left < 1)
-		return false;
-	*v = r->p[0];
-	r->p += 1;
-	r->left -= 1;
-	return true;
+	const uint8_t *p = raft_take(r, 1);
+
+	if (p != NULL)
+		*v = p[0];
+	return p != NULL;
 }
 
 static bool raft_get_u32(struct raft_reader *r, uint32_t *v)
 {
-	if (r->left < 4)
-		return false;
-	*v = 0;
-	for (int i = 0; i < 4; i++)
-		*v |= (uint32_t)r->p[i] << (8 * i);
-	r->p += 4;
-	r->left -= 4;
-	return true;
+	const uint8_t *p = raft_take(r, 4);
+
+	if (p != NULL)
+		*v = raft_le_get32(p);
+	return p != NULL;
 }
 
 static bool raft_get_u64(struct raft_reader *r, uint64_t *v)
 {
-	if (r->left < 8)
-		return false;
-	*v = 0;
-	for (int i = 0; i < 8; i++)
-		*v |= (uint64_t)r->p[i] << (8 * i);
-	r->p += 8;
-	r->left -= 8;
-	return true;
+	const uint8_t *p = raft_take(r, 8);
+
+	if (p != NULL)
+		*v = raft_le_get64(p);
+	return p != NULL;
 }
 
 static bool raft_get_bool(struct raft_reader *r, bool *v)
@@ -209,13 +215,13 @@ static bool raft_get_bool(struct raft_reader *r, bool *v)
  * that an empty payload has a single representation). */
 static bool raft_get_span(struct raft_reader *r, uint32_t len, uint8_t **data)
 {
-	if (r->left < len)
+	const uint8_t *p = raft_take(r, len);
+
+	if (p == NULL)
 		return false;
 	/* The decoded message never writes through this pointer; the cast only
 	 * drops const because struct raft_msg is shared with the engine. */
-	*data = len > 0 ? (uint8_t *)r->p : NULL;
-	r->p += len;
-	r->left -= len;
+	*data = len > 0 ? (uint8_t *)p : NULL;
 	return true;
 }
 

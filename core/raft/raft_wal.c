@@ -57,6 +57,7 @@
 #include <unistd.h>
 
 #include "crc32c.h"
+#include "raft_le.h"
 
 #define WAL_PATH_MAX 4096
 #define WAL_MSG_MAX 1024
@@ -98,36 +99,6 @@ struct wal {
 	bool failed;
 	char msg[WAL_MSG_MAX];
 };
-
-/* ---- little-endian helpers ---- */
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v = 0;
-	for (int i = 0; i < 4; i++)
-		v |= (uint32_t)p[i] << (8 * i);
-	return v;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
 
 /* ---- default POSIX I/O ---- */
 
@@ -227,9 +198,9 @@ const char *wal_decode_status_name(int status)
 
 static void record_frame(uint8_t *buf, uint32_t payload_len)
 {
-	put32(buf, payload_len);
-	put32(buf + 4, crc32c(0, buf, 4));
-	put32(buf + 8, crc32c(0, buf + WAL_RECORD_HEADER_BYTES, payload_len));
+	raft_le_put32(buf, payload_len);
+	raft_le_put32(buf + 4, crc32c(0, buf, 4));
+	raft_le_put32(buf + 8, crc32c(0, buf + WAL_RECORD_HEADER_BYTES, payload_len));
 }
 
 size_t wal_entry_record_size(const struct raft_entry *e)
@@ -242,8 +213,8 @@ void wal_entry_record_encode(const struct raft_entry *e, uint8_t *buf)
 	uint8_t *p = buf + WAL_RECORD_HEADER_BYTES;
 
 	p[0] = WAL_RECORD_ENTRY;
-	put64(p + 1, e->term);
-	put64(p + 9, e->index);
+	raft_le_put64(p + 1, e->term);
+	raft_le_put64(p + 9, e->index);
 	p[17] = e->type;
 	if (e->len > 0)
 		memcpy(p + WAL_ENTRY_BODY_BYTES, e->data, e->len);
@@ -255,8 +226,8 @@ static size_t snap_marker_encode(uint64_t index, uint64_t term, uint8_t *buf)
 	uint8_t *p = buf + WAL_RECORD_HEADER_BYTES;
 
 	p[0] = WAL_RECORD_SNAPSHOT;
-	put64(p + 1, index);
-	put64(p + 9, term);
+	raft_le_put64(p + 1, index);
+	raft_le_put64(p + 9, term);
 	record_frame(buf, WAL_SNAP_BODY_BYTES);
 	return WAL_RECORD_HEADER_BYTES + WAL_SNAP_BODY_BYTES;
 }
@@ -267,8 +238,8 @@ static int record_parse_payload(const uint8_t *p, uint32_t len,
 	memset(rec, 0, sizeof(*rec));
 	rec->type = p[0];
 	if (p[0] == WAL_RECORD_ENTRY && len >= WAL_ENTRY_BODY_BYTES) {
-		rec->entry.term = get64(p + 1);
-		rec->entry.index = get64(p + 9);
+		rec->entry.term = raft_le_get64(p + 1);
+		rec->entry.index = raft_le_get64(p + 9);
 		rec->entry.type = p[17];
 		rec->entry.len = len - WAL_ENTRY_BODY_BYTES;
 		rec->entry.data = rec->entry.len > 0 ?
@@ -277,8 +248,8 @@ static int record_parse_payload(const uint8_t *p, uint32_t len,
 			WAL_DECODE_BAD_PAYLOAD;
 	}
 	if (p[0] == WAL_RECORD_SNAPSHOT && len == WAL_SNAP_BODY_BYTES) {
-		rec->snap_index = get64(p + 1);
-		rec->snap_term = get64(p + 9);
+		rec->snap_index = raft_le_get64(p + 1);
+		rec->snap_term = raft_le_get64(p + 9);
 		return rec->snap_index > 0 ? WAL_DECODE_OK :
 			WAL_DECODE_BAD_PAYLOAD;
 	}
@@ -290,15 +261,15 @@ int wal_record_decode(const uint8_t *buf, size_t len, struct wal_record *rec,
 {
 	if (len < WAL_RECORD_HEADER_BYTES)
 		return WAL_DECODE_SHORT;
-	uint32_t payload_len = get32(buf);
-	if (get32(buf + 4) != crc32c(0, buf, 4))
+	uint32_t payload_len = raft_le_get32(buf);
+	if (raft_le_get32(buf + 4) != crc32c(0, buf, 4))
 		return WAL_DECODE_BAD_HEADER;
 	if (payload_len == 0 || payload_len > WAL_RECORD_MAX_PAYLOAD)
 		return WAL_DECODE_BAD_HEADER;
 	if (len - WAL_RECORD_HEADER_BYTES < payload_len)
 		return WAL_DECODE_SHORT;
 	const uint8_t *payload = buf + WAL_RECORD_HEADER_BYTES;
-	if (get32(buf + 8) != crc32c(0, payload, payload_len))
+	if (raft_le_get32(buf + 8) != crc32c(0, payload, payload_len))
 		return WAL_DECODE_BAD_CRC;
 	int status = record_parse_payload(payload, payload_len, rec);
 	if (status == WAL_DECODE_OK)
@@ -357,15 +328,20 @@ static void snapshot_name(char *out, size_t len, uint64_t index)
 
 /* ---- low-level file helpers ---- */
 
-/* Writes all of buf with write() (fd at its end), retrying short writes
- * and EINTR; marks the WAL failed on any error. */
+#define WAL_AT_END ((off_t)-1)
+
+/* Writes all of buf at offset off, or with write() at the file's end when
+ * off is WAL_AT_END, retrying short writes and EINTR; marks the WAL failed
+ * on any error. */
 static int wal_write_all(struct wal *w, int fd, const void *buf, size_t len,
-			 const char *path)
+			 off_t off, const char *path)
 {
 	const uint8_t *p = buf;
 
 	while (len > 0) {
-		ssize_t n = w->io->write(w->io->ctx, fd, p, len);
+		ssize_t n = off == WAL_AT_END
+				    ? w->io->write(w->io->ctx, fd, p, len)
+				    : w->io->pwrite(w->io->ctx, fd, p, len, off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -373,48 +349,36 @@ static int wal_write_all(struct wal *w, int fd, const void *buf, size_t len,
 		if (n == 0)
 			return wal_fail(w, "write", path, ENOSPC);
 		p += n;
+		if (off != WAL_AT_END)
+			off += n;
 		len -= (size_t)n;
 	}
 	return 0;
 }
 
-static int wal_pwrite_all(struct wal *w, int fd, const void *buf, size_t len,
-			  off_t off, const char *path)
+/* fsync (data_only: fdatasync) of fd; a failure fails the WAL. */
+static int wal_sync_fd(struct wal *w, int fd, const char *path, bool data_only)
 {
-	const uint8_t *p = buf;
+	int rc = data_only ? w->io->fdatasync(w->io->ctx, fd)
+			   : w->io->fsync(w->io->ctx, fd);
 
-	while (len > 0) {
-		ssize_t n = w->io->pwrite(w->io->ctx, fd, p, len, off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return wal_fail(w, "write", path, errno);
-		if (n == 0)
-			return wal_fail(w, "write", path, ENOSPC);
-		p += n;
-		off += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int wal_fdatasync(struct wal *w, int fd, const char *path)
-{
-	if (w->io->fdatasync(w->io->ctx, fd) != 0)
-		return wal_fail(w, "fsync", path, errno);
-	return 0;
-}
-
-static int wal_fsync(struct wal *w, int fd, const char *path)
-{
-	if (w->io->fsync(w->io->ctx, fd) != 0)
+	if (rc != 0)
 		return wal_fail(w, "fsync", path, errno);
 	return 0;
 }
 
 static int wal_sync_dir(struct wal *w)
 {
-	return wal_fsync(w, w->dir_fd, w->dir);
+	return wal_sync_fd(w, w->dir_fd, w->dir, false);
+}
+
+/* Puts the written and synced tmp in place of path, durably (the rename
+ * itself is made to last by syncing the directory). */
+static int wal_rename_durable(struct wal *w, const char *tmp, const char *path)
+{
+	if (w->io->rename(w->io->ctx, tmp, path) != 0)
+		return wal_fail(w, "rename", tmp, errno);
+	return wal_sync_dir(w);
 }
 
 /* Reads the whole file at path into a malloc'd buffer. */
@@ -511,24 +475,24 @@ static void hs_slot_encode(uint64_t seq, const struct raft_hard_state *hs,
 			   uint8_t *slot)
 {
 	memset(slot, 0, WAL_HS_SLOT_BYTES);
-	put32(slot, WAL_HS_MAGIC);
-	put64(slot + 4, seq);
-	put64(slot + 12, hs->term);
-	put64(slot + 20, hs->vote);
-	put64(slot + 28, hs->commit);
-	put32(slot + 36, crc32c(0, slot, 36));
+	raft_le_put32(slot, WAL_HS_MAGIC);
+	raft_le_put64(slot + 4, seq);
+	raft_le_put64(slot + 12, hs->term);
+	raft_le_put64(slot + 20, hs->vote);
+	raft_le_put64(slot + 28, hs->commit);
+	raft_le_put32(slot + 36, crc32c(0, slot, 36));
 }
 
 static bool hs_slot_decode(const uint8_t *slot, size_t avail, uint64_t *seq,
 			   struct raft_hard_state *hs)
 {
-	if (avail < WAL_HS_RECORD_BYTES || get32(slot) != WAL_HS_MAGIC ||
-	    get32(slot + 36) != crc32c(0, slot, 36))
+	if (avail < WAL_HS_RECORD_BYTES || raft_le_get32(slot) != WAL_HS_MAGIC ||
+	    raft_le_get32(slot + 36) != crc32c(0, slot, 36))
 		return false;
-	*seq = get64(slot + 4);
-	hs->term = get64(slot + 12);
-	hs->vote = get64(slot + 20);
-	hs->commit = get64(slot + 28);
+	*seq = raft_le_get64(slot + 4);
+	hs->term = raft_le_get64(slot + 12);
+	hs->vote = raft_le_get64(slot + 20);
+	hs->commit = raft_le_get64(slot + 28);
 	return true;
 }
 
@@ -547,16 +511,14 @@ static int hs_create(struct wal *w, const char *path)
 	hs_slot_encode(1, &zero, slots + WAL_HS_SLOT_BYTES);
 	if (wal_open_file(w, tmp, O_WRONLY | O_CREAT | O_TRUNC, &fd) != 0)
 		return -1;
-	if (wal_write_all(w, fd, slots, sizeof(slots), tmp) != 0 ||
-	    wal_fsync(w, fd, tmp) != 0) {
+	if (wal_write_all(w, fd, slots, sizeof(slots), WAL_AT_END, tmp) != 0 ||
+	    wal_sync_fd(w, fd, tmp, false) != 0) {
 		wal_close_quiet(w, fd);
 		return -1;
 	}
 	if (wal_close_written(w, fd, tmp) != 0)
 		return -1;
-	if (w->io->rename(w->io->ctx, tmp, path) != 0)
-		return wal_fail(w, "rename", tmp, errno);
-	return wal_sync_dir(w);
+	return wal_rename_durable(w, tmp, path);
 }
 
 /* Opens the hard state file, creating it on first use. */
@@ -626,10 +588,10 @@ static int hs_write(struct wal *w)
 		return -1;
 	hs_slot_encode(seq, &w->hs, slot);
 	off_t off = (off_t)(seq % 2) * WAL_HS_SLOT_BYTES;
-	if (wal_pwrite_all(w, w->hs_fd, slot, sizeof(slot), off, path) != 0)
+	if (wal_write_all(w, w->hs_fd, slot, sizeof(slot), off, path) != 0)
 		return -1;
 	if (must_sync) {
-		if (wal_fdatasync(w, w->hs_fd, path) != 0)
+		if (wal_sync_fd(w, w->hs_fd, path, true) != 0)
 			return -1;
 		w->hs_seq = seq;
 		w->hs_durable = w->hs;
@@ -650,19 +612,19 @@ static void snap_header_encode(const struct raft_snapshot *s, uint8_t *p)
 {
 	const struct raft_conf *c = &s->meta.conf;
 
-	put32(p, WAL_SNAP_MAGIC);
-	put64(p + 4, s->meta.index);
-	put64(p + 12, s->meta.term);
+	raft_le_put32(p, WAL_SNAP_MAGIC);
+	raft_le_put64(p + 4, s->meta.index);
+	raft_le_put64(p + 12, s->meta.term);
 	p += 20;
-	put32(p, c->n_voters);
+	raft_le_put32(p, c->n_voters);
 	p += 4;
 	for (uint32_t i = 0; i < c->n_voters; i++, p += 8)
-		put64(p, c->voters[i]);
-	put32(p, c->n_learners);
+		raft_le_put64(p, c->voters[i]);
+	raft_le_put32(p, c->n_learners);
 	p += 4;
 	for (uint32_t i = 0; i < c->n_learners; i++, p += 8)
-		put64(p, c->learners[i]);
-	put64(p, (uint64_t)s->len);
+		raft_le_put64(p, c->learners[i]);
+	raft_le_put64(p, (uint64_t)s->len);
 }
 
 /* Reads a u32 count and that many u64 ids at buf[*off]. */
@@ -671,12 +633,12 @@ static bool snap_ids_decode(const uint8_t *buf, size_t len, size_t *off,
 {
 	if (len - *off < 4)
 		return false;
-	*n = get32(buf + *off);
+	*n = raft_le_get32(buf + *off);
 	*off += 4;
 	if (*n > RAFT_MAX_NODES || len - *off < 8 * (size_t)*n)
 		return false;
 	for (uint32_t i = 0; i < *n; i++, *off += 8)
-		ids[i] = get64(buf + *off);
+		ids[i] = raft_le_get64(buf + *off);
 	return true;
 }
 
@@ -686,16 +648,16 @@ static bool snap_decode(const uint8_t *buf, size_t len, struct raft_snapshot *s)
 	size_t off = 20;
 
 	memset(s, 0, sizeof(*s));
-	if (len < 20 + 4 || get32(buf) != WAL_SNAP_MAGIC ||
-	    get32(buf + len - 4) != crc32c(0, buf, len - 4))
+	if (len < 20 + 4 || raft_le_get32(buf) != WAL_SNAP_MAGIC ||
+	    raft_le_get32(buf + len - 4) != crc32c(0, buf, len - 4))
 		return false;
 	len -= 4; /* the checksum */
-	s->meta.index = get64(buf + 4);
-	s->meta.term = get64(buf + 12);
+	s->meta.index = raft_le_get64(buf + 4);
+	s->meta.term = raft_le_get64(buf + 12);
 	struct raft_conf *c = &s->meta.conf;
 	if (!snap_ids_decode(buf, len, &off, &c->n_voters, c->voters) ||
 	    !snap_ids_decode(buf, len, &off, &c->n_learners, c->learners) ||
-	    len - off < 8 || get64(buf + off) != len - off - 8)
+	    len - off < 8 || raft_le_get64(buf + off) != len - off - 8)
 		return false;
 	s->len = len - off - 8;
 	s->data = malloc(s->len ? s->len : 1);
@@ -747,11 +709,11 @@ static int snap_write_tmp(struct wal *w, const struct raft_snapshot *s,
 		return -1;
 	snap_header_encode(s, w->buf);
 	uint32_t crc = crc32c(crc32c(0, w->buf, hlen), s->data, s->len);
-	put32(trailer, crc);
-	if (wal_write_all(w, fd, w->buf, hlen, tmp) != 0 ||
-	    wal_write_all(w, fd, s->data, s->len, tmp) != 0 ||
-	    wal_write_all(w, fd, trailer, 4, tmp) != 0 ||
-	    wal_fsync(w, fd, tmp) != 0) {
+	raft_le_put32(trailer, crc);
+	if (wal_write_all(w, fd, w->buf, hlen, WAL_AT_END, tmp) != 0 ||
+	    wal_write_all(w, fd, s->data, s->len, WAL_AT_END, tmp) != 0 ||
+	    wal_write_all(w, fd, trailer, 4, WAL_AT_END, tmp) != 0 ||
+	    wal_sync_fd(w, fd, tmp, false) != 0) {
 		wal_close_quiet(w, fd);
 		return -1;
 	}
@@ -947,7 +909,7 @@ static int segment_repair(struct wal *w, const char *path, size_t good_len,
 {
 	if (w->io->ftruncate(w->io->ctx, w->seg_fd, (off_t)good_len) != 0)
 		return wal_fail(w, "truncate", path, errno);
-	if (wal_fdatasync(w, w->seg_fd, path) != 0)
+	if (wal_sync_fd(w, w->seg_fd, path, true) != 0)
 		return -1;
 	format_notice(rec->notice, sizeof(rec->notice),
 		      "wal: dropped a torn write of %zu bytes at the end of %s "
@@ -1170,7 +1132,7 @@ static int segment_roll(struct wal *w, uint64_t next_index)
 	char path[WAL_PATH_MAX];
 
 	current_segment_path(w, path);
-	if (w->seg_dirty && wal_fdatasync(w, w->seg_fd, path) != 0)
+	if (w->seg_dirty && wal_sync_fd(w, w->seg_fd, path, true) != 0)
 		return -1;
 	int fd = w->seg_fd;
 	w->seg_fd = -1;
@@ -1188,7 +1150,7 @@ static int segment_write(struct wal *w, const uint8_t *buf, size_t len)
 		return 0;
 	current_segment_path(w, path);
 	w->seg_dirty = true;
-	if (wal_write_all(w, w->seg_fd, buf, len, path) != 0)
+	if (wal_write_all(w, w->seg_fd, buf, len, WAL_AT_END, path) != 0)
 		return -1;
 	w->seg_bytes += len;
 	return 0;
@@ -1235,7 +1197,7 @@ static int wal_sync_parent(struct wal *w)
 		*slash = '\0';
 	if (wal_open_file(w, parent, O_RDONLY | O_DIRECTORY, &fd) != 0)
 		return -1;
-	int rc = wal_fsync(w, fd, parent);
+	int rc = wal_sync_fd(w, fd, parent, false);
 	wal_close_quiet(w, fd);
 	return rc;
 }
@@ -1451,7 +1413,7 @@ int wal_sync(struct wal *w)
 		return -1;
 	if (w->seg_dirty) {
 		current_segment_path(w, path);
-		if (wal_fdatasync(w, w->seg_fd, path) != 0)
+		if (wal_sync_fd(w, w->seg_fd, path, true) != 0)
 			return -1;
 		w->seg_dirty = false;
 	}
@@ -1490,9 +1452,7 @@ static int snap_install_file(struct wal *w, const struct raft_snapshot *s)
 	}
 	if (snap_write_tmp(w, s, tmp) != 0)
 		return -1;
-	if (w->io->rename(w->io->ctx, tmp, path) != 0)
-		return wal_fail(w, "rename", tmp, errno);
-	return wal_sync_dir(w);
+	return wal_rename_durable(w, tmp, path);
 }
 
 int wal_save_snapshot(struct wal *w, const struct raft_snapshot *snap)

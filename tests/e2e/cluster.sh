@@ -83,6 +83,16 @@ running_on() { running_ids web "$1" | jq length; }
 running_total() { running_ids web | jq length; }
 total_is() { [ "$(running_total)" = "$1" ]; }
 off_node_is() { [ "$(running_on "$1")" = 0 ] && total_is "$2"; }
+# wait_replaced HOST DOWN_S WHERE: the fault on HOST has just happened;
+# waits until HOST is down (within DOWN_S) and 6 tasks run off it (WHERE
+# says where, for the message); sets t0 (now) and t_down, t_six (ms after).
+wait_replaced() {
+  t0=$(now_ms)
+  e2e_wait "$2" "host $1 down" state_is "${nid[$1]}" down
+  t_down=$(($(now_ms) - t0))
+  e2e_wait 60 "6 running $3" off_node_is "${nid[$1]}" 6
+  t_six=$(($(now_ms) - t0))
+}
 # dump_web: web's tasks and the nodes as the manager has them (for failures).
 dump_web() {
   hosts_api 1 /tasks | jq -r '.[] | select(.ServiceName == "web") |
@@ -309,11 +319,7 @@ ids3=$(running_ids web "${nid[3]}")
 [ -n "$live3" ] || e2e_fail "host 3 runs no task before the cut: the check would prove nothing"
 since=$(date +%s.%N)
 hosts_cut 3 link || e2e_fail "cut host 3"
-t0=$(now_ms)
-e2e_wait 10 "host 3 down" state_is "${nid[3]}" down
-t_down=$(($(now_ms) - t0))
-e2e_wait 60 "6 running off host 3" off_node_is "${nid[3]}" 6
-t_six=$(($(now_ms) - t0))
+wait_replaced 3 10 "off host 3"
 [ "$(live_list 3)" = "$live3" ] ||
   e2e_fail "host 3's tasks did not keep running while it was cut: ${live3//$'\n'/ } -> $(live_list 3 | tr '\n' ' ')"
 hosts_heal 3 || e2e_fail "heal host 3"
@@ -366,11 +372,7 @@ note "SIGSTOP host 2's orchd past the detection, then SIGCONT"
 live2=$(live_list 2)
 since=$(date +%s.%N)
 hosts_stop 2 || e2e_fail "SIGSTOP host 2"
-t0=$(now_ms)
-e2e_wait 10 "host 2 down" state_is "${nid[2]}" down
-t_down=$(($(now_ms) - t0))
-e2e_wait 60 "6 running off host 2" off_node_is "${nid[2]}" 6
-t_six=$(($(now_ms) - t0))
+wait_replaced 2 10 "off host 2"
 [ "$(live_list 2)" = "$live2" ] || e2e_fail "host 2's tasks did not keep running while its orchd was stopped"
 hosts_cont 2 || e2e_fail "SIGCONT host 2"
 e2e_wait 20 "host 2 ready after SIGCONT" state_is "${nid[2]}" ready
@@ -382,11 +384,7 @@ note "SIGKILL host 3's orchd"
 live3=$(live_list 3)
 since=$(date +%s.%N)
 hosts_kill 3 || e2e_fail "kill"
-t0=$(now_ms)
-e2e_wait 6 "host 3 down" state_is "${nid[3]}" down
-t_down=$(($(now_ms) - t0))
-e2e_wait 60 "6 running on hosts 1-2" off_node_is "${nid[3]}" 6
-t_six=$(($(now_ms) - t0))
+wait_replaced 3 6 "on hosts 1-2"
 echo "--- host 3 down after $(secs $t_down); 6 running again after $(secs $t_six)"
 [ "$(live_list 3)" = "$live3" ] || e2e_fail "host 3's tasks died with its orchd"
 

@@ -218,6 +218,36 @@ static int probe_raw_call(nng_socket sock, json_t *req, json_t **reply,
 	return 0;
 }
 
+/* One request/reply exchange over a connection; 0 or -1 with err. */
+typedef int (*probe_call_fn)(void *conn, json_t *req, json_t **reply, char *err,
+			     size_t errlen);
+
+/* Sends every request the options name over conn and prints each reply;
+ * the status of the run (non-zero when any call or reply failed). */
+static int probe_send_all(const struct probe_options *opt, probe_call_fn call,
+			  void *conn)
+{
+	char err[512];
+	int status = 0;
+	for (int i = 0; i < opt->request_count; i++) {
+		json_t *req = probe_request(opt->requests[i], err, sizeof(err));
+		json_t *reply = NULL;
+		if (!req || call(conn, req, &reply, err, sizeof(err)) != 0) {
+			status |= probe_fail("call", err);
+			continue;
+		}
+		status |= probe_print_reply(reply);
+		json_decref(reply);
+	}
+	return status;
+}
+
+static int probe_raw_call_fn(void *conn, json_t *req, json_t **reply, char *err,
+			     size_t errlen)
+{
+	return probe_raw_call(*(nng_socket *)conn, req, reply, err, errlen);
+}
+
 static int probe_run_raw(const struct probe_options *opt, const char *cert,
 			 const char *key)
 {
@@ -225,22 +255,18 @@ static int probe_run_raw(const struct probe_options *opt, const char *cert,
 	nng_socket sock;
 	if (probe_raw_open(opt, cert, key, &sock, err, sizeof(err)) != 0)
 		return probe_fail("open", err);
-	int status = 0;
-	for (int i = 0; i < opt->request_count; i++) {
-		json_t *req = probe_request(opt->requests[i], err, sizeof(err));
-		json_t *reply = NULL;
-		if (!req || probe_raw_call(sock, req, &reply, err, sizeof(err)) != 0) {
-			status |= probe_fail("call", err);
-			continue;
-		}
-		status |= probe_print_reply(reply);
-		json_decref(reply);
-	}
+	int status = probe_send_all(opt, probe_raw_call_fn, &sock);
 	nng_close(sock);
 	return status;
 }
 
 /* ------------------------------------------------------- checked mode */
+
+static int probe_client_call_fn(void *conn, json_t *req, json_t **reply,
+				char *err, size_t errlen)
+{
+	return cluster_net_call(conn, req, PROBE_TIMEOUT_MS, reply, err, errlen);
+}
 
 static int probe_run_client(const struct probe_options *opt, const char *ca,
 			    const char *cert, const char *key)
@@ -251,18 +277,7 @@ static int probe_run_client(const struct probe_options *opt, const char *ca,
 	if (cluster_net_client_open(opt->url, &tls, opt->server_name, &cli, err,
 				    sizeof(err)) != 0)
 		return probe_fail("open", err);
-	int status = 0;
-	for (int i = 0; i < opt->request_count; i++) {
-		json_t *req = probe_request(opt->requests[i], err, sizeof(err));
-		json_t *reply = NULL;
-		if (!req || cluster_net_call(cli, req, PROBE_TIMEOUT_MS, &reply, err,
-					     sizeof(err)) != 0) {
-			status |= probe_fail("call", err);
-			continue;
-		}
-		status |= probe_print_reply(reply);
-		json_decref(reply);
-	}
+	int status = probe_send_all(opt, probe_client_call_fn, cli);
 	cluster_net_client_close(cli);
 	return status;
 }

@@ -1,7 +1,8 @@
 /*
  * pki_test_util.h: helpers shared by the PKI tests: a fresh temporary
- * directory per test (removed by the teardown, which cmocka also runs after
- * a failed test), a fixed-seed random generator, and a fixed clock value.
+ * directory per test (test_common.h; removed by the teardown, which cmocka
+ * also runs after a failed test), a fixed-seed random generator, and a
+ * fixed clock value.
  * Everything is static inline; the state is the struct pki_test_ctx each
  * test receives.
  */
@@ -14,13 +15,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "pki.h"
+#include "test_common.h"
 
 /* 2023-11-14T22:13:20Z: every test's "now"; no test reads the clock. */
 #define PKI_TEST_T0 1700000000LL
@@ -40,8 +41,7 @@ static inline int pki_test_setup(void **state)
 
 	if (t == NULL)
 		return -1;
-	snprintf(t->dir, sizeof(t->dir), "/tmp/orchd-pki-test-XXXXXX");
-	if (mkdtemp(t->dir) == NULL ||
+	if (test_tmpdir_make(t->dir, sizeof(t->dir), "pki-test") != 0 ||
 	    pki_rng_new_deterministic(seed, sizeof(seed) - 1, &t->rng, t->err,
 				      sizeof(t->err)) != 0) {
 		free(t);
@@ -54,22 +54,11 @@ static inline int pki_test_setup(void **state)
 static inline int pki_test_teardown(void **state)
 {
 	struct pki_test_ctx *t = *state;
-	DIR *d = opendir(t->dir);
-	struct dirent *e;
-	char path[600];
+	int rc = test_tmpdir_remove(t->dir);
 
-	while (d != NULL && (e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", t->dir, e->d_name);
-		unlink(path);
-	}
-	if (d != NULL)
-		closedir(d);
-	rmdir(t->dir);
 	pki_rng_free(t->rng);
 	free(t);
-	return 0;
+	return rc;
 }
 
 static inline const char *pki_test_path(struct pki_test_ctx *t,
@@ -77,6 +66,16 @@ static inline const char *pki_test_path(struct pki_test_ctx *t,
 {
 	snprintf(t->path, sizeof(t->path), "%s/%s", t->dir, name);
 	return t->path;
+}
+
+/* Fails the test unless s is len characters of base36 (0-9, a-z): a
+ * digest or a join secret. */
+static inline void pki_assert_base36(const char *s, size_t len)
+{
+	assert_int_equal(strlen(s), len);
+	for (size_t i = 0; i < len; i++)
+		assert_true((s[i] >= '0' && s[i] <= '9') ||
+			    (s[i] >= 'a' && s[i] <= 'z'));
 }
 
 /* Fails the test, showing err, unless rc == 0. */

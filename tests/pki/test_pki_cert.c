@@ -66,14 +66,6 @@ static mode_t file_mode(const char *path)
 	return st.st_mode & 07777;
 }
 
-static void assert_base36(const char *s, size_t len)
-{
-	assert_int_equal(strlen(s), len);
-	for (size_t i = 0; i < len; i++)
-		assert_true((s[i] >= '0' && s[i] <= '9') ||
-			    (s[i] >= 'a' && s[i] <= 'z'));
-}
-
 /* ---- CA ---- */
 
 static void test_ca_save_load_round_trip(void **state)
@@ -94,7 +86,7 @@ static void test_ca_save_load_round_trip(void **state)
 			    pki_cert_pem(pki_ca_cert(loaded)));
 	pki_cert_digest(pki_ca_cert(ca), d1);
 	pki_cert_digest(pki_ca_cert(loaded), d2);
-	assert_base36(d1, PKI_DIGEST_LEN);
+	pki_assert_base36(d1, PKI_DIGEST_LEN);
 	assert_string_equal(d1, d2);
 	/* The loaded key still signs certificates the CA verifies. */
 	struct pki_identity id = make_id(t, "node1", PKI_ROLE_WORKER);

@@ -38,14 +38,6 @@ static void env_free(struct token_env *e)
 	pki_ca_free(e->ca);
 }
 
-static void assert_secret(const char *s)
-{
-	assert_int_equal(strlen(s), PKI_SECRET_LEN);
-	for (size_t i = 0; i < PKI_SECRET_LEN; i++)
-		assert_true((s[i] >= '0' && s[i] <= '9') ||
-			    (s[i] >= 'a' && s[i] <= 'z'));
-}
-
 static void test_make_and_parse(void **state)
 {
 	struct pki_test_ctx *t = *state;
@@ -54,8 +46,8 @@ static void test_make_and_parse(void **state)
 	char expect[PKI_TOKEN_LEN + 1];
 
 	env_init(t, &e);
-	assert_secret(e.secrets.worker);
-	assert_secret(e.secrets.manager);
+	pki_assert_base36(e.secrets.worker, PKI_SECRET_LEN);
+	pki_assert_base36(e.secrets.manager, PKI_SECRET_LEN);
 	assert_string_not_equal(e.secrets.worker, e.secrets.manager);
 	assert_int_equal(strlen(e.worker), 85);
 	snprintf(expect, sizeof(expect), "SWMTKN-1-%s-%s", e.digest,
@@ -107,7 +99,7 @@ static void test_rotation(void **state)
 	memcpy(old_worker, e.secrets.worker, sizeof(old_worker));
 	PKI_OK(t, pki_join_secrets_rotate(&e.secrets, PKI_ROLE_WORKER, t->rng,
 					  t->err, sizeof(t->err)));
-	assert_secret(e.secrets.worker);
+	pki_assert_base36(e.secrets.worker, PKI_SECRET_LEN);
 	assert_string_not_equal(e.secrets.worker, old_worker);
 	PKI_FAILS(t, pki_token_check(&e.secrets, e.digest, e.worker, &role,
 				     t->err, sizeof(t->err)),

@@ -29,6 +29,7 @@
  * name the seed and step from anywhere.
  */
 #include "raft.h"
+#include "raft_le.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -855,22 +856,6 @@ static void sim_value_apply(char *value, char kind, const char *token)
 	memcpy(value + vl + 1, token, tl + 1);
 }
 
-static uint8_t *sim_put_u64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		*p++ = (uint8_t)(v >> (8 * i));
-	return p;
-}
-
-static uint64_t sim_get_u64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
 /* Snapshot bytes: applied index, term, chain hash, then each value as a
  * 2-byte length and its bytes. Membership travels in the snapshot meta. */
 static uint8_t *sim_kv_encode(const struct sim_kv *kv, size_t *len)
@@ -878,9 +863,10 @@ static uint8_t *sim_kv_encode(const struct sim_kv *kv, size_t *len)
 	uint8_t *buf = sim_xmalloc(24 + SIM_KEYS * (2 + SIM_VALUE_CAP));
 	uint8_t *p = buf;
 
-	p = sim_put_u64(p, kv->applied);
-	p = sim_put_u64(p, kv->applied_term);
-	p = sim_put_u64(p, kv->chain);
+	raft_le_put64(p, kv->applied);
+	raft_le_put64(p + 8, kv->applied_term);
+	raft_le_put64(p + 16, kv->chain);
+	p += 24;
 	for (int k = 0; k < SIM_KEYS; k++) {
 		size_t vl = strlen(kv->values[k]);
 		*p++ = (uint8_t)(vl & 0xff);
@@ -899,9 +885,9 @@ static bool sim_kv_decode(const uint8_t *buf, size_t len, struct sim_kv *kv)
 	memset(kv, 0, sizeof *kv);
 	if (len < off)
 		return false;
-	kv->applied = sim_get_u64(buf);
-	kv->applied_term = sim_get_u64(buf + 8);
-	kv->chain = sim_get_u64(buf + 16);
+	kv->applied = raft_le_get64(buf);
+	kv->applied_term = raft_le_get64(buf + 8);
+	kv->chain = raft_le_get64(buf + 16);
 	for (int k = 0; k < SIM_KEYS; k++) {
 		if (off + 2 > len)
 			return false;

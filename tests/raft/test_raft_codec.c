@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "raft.h"
+#include "raft_test_conf.h"
 
 /* Offsets of the fixed header, as documented in raft_codec.c. */
 #define OFF_VERSION 0
@@ -59,15 +60,11 @@ static struct encoding encode(const struct raft_msg *m)
 	return enc;
 }
 
-static void put_u32_at(uint8_t *p, uint32_t v)
+/* Writes v as a little-endian field of 4 or 8 bytes at p, spelled out
+ * here rather than borrowed from the codec under test. */
+static void put_le_at(uint8_t *p, uint64_t v, int bytes)
 {
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64_at(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < bytes; i++)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
@@ -116,12 +113,7 @@ static struct raft_msg snapshot_msg(uint64_t offset, bool done)
 
 	m.snap_meta.index = 500;
 	m.snap_meta.term = 12;
-	m.snap_meta.conf.n_voters = 3;
-	m.snap_meta.conf.voters[0] = 1;
-	m.snap_meta.conf.voters[1] = 2;
-	m.snap_meta.conf.voters[2] = 3;
-	m.snap_meta.conf.n_learners = 1;
-	m.snap_meta.conf.learners[0] = 9;
+	raft_test_conf(&m.snap_meta.conf);
 	m.snap_offset = offset;
 	m.snap_chunk_len = sizeof(chunk_bytes);
 	m.snap_chunk = chunk_bytes;
@@ -372,7 +364,7 @@ static void assert_u32_corruptions_rejected(const struct encoding *enc,
 
 		assert_non_null(copy);
 		memcpy(copy, enc->buf, enc->len);
-		put_u32_at(copy + off, bad[i]);
+		put_le_at(copy + off, bad[i], 4);
 		assert_rejected(copy, enc->len);
 		free(copy);
 	}
@@ -419,9 +411,9 @@ static void test_absurd_entry_count_is_rejected(void **state)
 	(void)state;
 	memset(buf, 0, sizeof(buf));
 	memcpy(buf, enc.buf, enc.len);
-	put_u32_at(buf + OFF_N_ENTRIES, 1); /* 1 entry needs 21 bytes, 20 left */
+	put_le_at(buf + OFF_N_ENTRIES, 1, 4); /* 1 entry needs 21 bytes, 20 left */
 	assert_rejected(buf, sizeof(buf));
-	put_u32_at(buf + OFF_N_ENTRIES, 0xffffffffu);
+	put_le_at(buf + OFF_N_ENTRIES, 0xffffffffu, 4);
 	assert_rejected(buf, sizeof(buf));
 	free(enc.buf);
 }
@@ -487,9 +479,9 @@ static void test_bad_entries_are_rejected(void **state)
 	}
 	enc.buf[OFF_ENTRY0_TYPE] = RAFT_ENTRY_NORMAL;
 	/* Entries must follow the preceding index without gaps. */
-	put_u64_at(enc.buf + OFF_ENTRY0_INDEX, 1002);
+	put_le_at(enc.buf + OFF_ENTRY0_INDEX, 1002, 8);
 	assert_rejected(enc.buf, enc.len);
-	put_u64_at(enc.buf + OFF_ENTRY0_INDEX, 1001);
+	put_le_at(enc.buf + OFF_ENTRY0_INDEX, 1001, 8);
 	{
 		struct raft_msg out;
 
@@ -521,10 +513,10 @@ static void test_zero_node_ids_are_rejected(void **state)
 	struct encoding enc = encode(&m);
 
 	(void)state;
-	put_u64_at(enc.buf + OFF_FROM, 0);
+	put_le_at(enc.buf + OFF_FROM, 0, 8);
 	assert_rejected(enc.buf, enc.len);
-	put_u64_at(enc.buf + OFF_FROM, 1);
-	put_u64_at(enc.buf + OFF_TO, 0);
+	put_le_at(enc.buf + OFF_FROM, 1, 8);
+	put_le_at(enc.buf + OFF_TO, 0, 8);
 	assert_rejected(enc.buf, enc.len);
 	free(enc.buf);
 }
@@ -574,9 +566,9 @@ static void test_too_many_conf_nodes_is_rejected(void **state)
 	big = calloc(1, enc.len + extra);
 	assert_non_null(big);
 	memcpy(big, enc.buf, OFF_N_VOTERS);
-	put_u32_at(big + OFF_N_VOTERS, RAFT_MAX_NODES + 1);
+	put_le_at(big + OFF_N_VOTERS, RAFT_MAX_NODES + 1, 4);
 	for (uint32_t i = 0; i < RAFT_MAX_NODES + 1; i++)
-		put_u64_at(big + OFF_N_VOTERS + 4 + 8 * i, 100 + i);
+		put_le_at(big + OFF_N_VOTERS + 4 + 8 * i, 100 + i, 8);
 	memcpy(big + OFF_N_VOTERS + 4 + 17 * 8, enc.buf + OFF_N_VOTERS + 4 + 24,
 	       enc.len - (OFF_N_VOTERS + 4 + 24));
 	assert_rejected(big, enc.len + extra);

@@ -702,19 +702,27 @@ static void node_preload_log(struct node *nd, const uint64_t *terms,
 	nd->hs.term = hs_term;
 }
 
-static struct raft_msg vote_request(uint64_t from, uint64_t to, uint64_t term,
-				    uint64_t last_index, uint64_t last_term)
+/* A message of type with its header fields; index and log_term are the
+ * last (vote) or previous (append) entry's. */
+static struct raft_msg make_msg(uint8_t type, uint64_t from, uint64_t to,
+				uint64_t term, uint64_t index, uint64_t log_term)
 {
 	struct raft_msg m;
 
 	memset(&m, 0, sizeof(m));
-	m.type = RAFT_MSG_VOTE;
+	m.type = type;
 	m.from = from;
 	m.to = to;
 	m.term = term;
-	m.index = last_index;
-	m.log_term = last_term;
+	m.index = index;
+	m.log_term = log_term;
 	return m;
+}
+
+static struct raft_msg vote_request(uint64_t from, uint64_t to, uint64_t term,
+				    uint64_t last_index, uint64_t last_term)
+{
+	return make_msg(RAFT_MSG_VOTE, from, to, term, last_index, last_term);
 }
 
 static void step(struct net *net, uint64_t id, const struct raft_msg *m)
@@ -1082,15 +1090,9 @@ static struct raft_msg append_request(uint64_t from, uint64_t to, uint64_t term,
 				      uint64_t prev_index, uint64_t prev_term,
 				      struct raft_entry *entries, uint32_t n)
 {
-	struct raft_msg m;
+	struct raft_msg m = make_msg(RAFT_MSG_APPEND, from, to, term,
+				     prev_index, prev_term);
 
-	memset(&m, 0, sizeof(m));
-	m.type = RAFT_MSG_APPEND;
-	m.from = from;
-	m.to = to;
-	m.term = term;
-	m.index = prev_index;
-	m.log_term = prev_term;
 	m.entries = entries;
 	m.n_entries = n;
 	return m;

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "crc32c.h"
+#include "raft_test_conf.h"
 #include "raft_wal.h"
 #include "test_common.h"
 
@@ -273,6 +274,29 @@ static struct wal *open_ok(struct test_ctx *t, const struct wal_options *o,
 	return w;
 }
 
+/* Opens the WAL and drops what it recovered (the test knows it). */
+static struct wal *open_fresh(struct test_ctx *t, const struct wal_options *o)
+{
+	struct wal_recovered rec;
+	struct wal *w = open_ok(t, o, &rec);
+
+	wal_recovered_free(&rec);
+	return w;
+}
+
+/* Reopens the WAL, checks that it holds exactly entries [from, to] with
+ * term, and closes it. */
+static void expect_reopen(struct test_ctx *t, const struct wal_options *o,
+			  uint64_t from, uint64_t to, uint64_t term)
+{
+	struct wal_recovered rec;
+	struct wal *w = open_ok(t, o, &rec);
+
+	expect_range(&rec, from, to, term);
+	wal_recovered_free(&rec);
+	wal_close(w);
+}
+
 /* Opens, expecting failure; returns the message in err. */
 static void open_fails(struct test_ctx *t, char *err, size_t errlen)
 {
@@ -326,12 +350,7 @@ static struct raft_snapshot make_snapshot(uint64_t index, uint64_t term,
 	memset(&s, 0, sizeof(s));
 	s.meta.index = index;
 	s.meta.term = term;
-	s.meta.conf.n_voters = 3;
-	s.meta.conf.voters[0] = 1;
-	s.meta.conf.voters[1] = 2;
-	s.meta.conf.voters[2] = 3;
-	s.meta.conf.n_learners = 1;
-	s.meta.conf.learners[0] = 9;
+	raft_test_conf(&s.meta.conf);
 	for (size_t i = 0; i < len; i++)
 		data[i] = (uint8_t)(i * 13 + index);
 	s.data = data;
@@ -467,8 +486,7 @@ static void test_round_trip(void **state)
 	struct raft_hard_state hs = { .term = 3, .vote = 2, .commit = 17 };
 	uint8_t data[300];
 
-	struct wal *w = open_ok(t, NULL, &rec);
-	wal_recovered_free(&rec);
+	struct wal *w = open_fresh(t, NULL);
 	append_range(w, 1, 20, 3);
 	assert_int_equal(wal_save_hard_state(w, &hs), 0);
 	assert_int_equal(wal_durable_index(w), 0);
@@ -555,8 +573,7 @@ static void test_rollover_and_compaction(void **state)
 	struct wal_recovered rec;
 	uint8_t data[16];
 
-	struct wal *w = open_ok(t, &o, &rec);
-	wal_recovered_free(&rec);
+	struct wal *w = open_fresh(t, &o);
 	for (uint64_t i = 1; i <= 100; i += 4)
 		append_range(w, i, i + 3, 1);
 	assert_int_equal(wal_sync(w), 0);
@@ -606,8 +623,7 @@ static void test_snapshot_replaces_log(void **state)
 	struct wal_recovered rec;
 	uint8_t data[8];
 
-	struct wal *w = open_ok(t, NULL, &rec);
-	wal_recovered_free(&rec);
+	struct wal *w = open_fresh(t, NULL);
 	append_range(w, 1, 10, 1);
 	struct raft_snapshot snap = make_snapshot(5, 4, data, sizeof(data));
 	assert_int_equal(wal_save_snapshot(w, &snap), 0);
@@ -641,10 +657,8 @@ static void test_snapshot_replaces_log(void **state)
 static void write_log(struct test_ctx *t, uint64_t n, long *size,
 		      long *last_start)
 {
-	struct wal_recovered rec;
 
-	struct wal *w = open_ok(t, NULL, &rec);
-	wal_recovered_free(&rec);
+	struct wal *w = open_fresh(t, NULL);
 	append_range(w, 1, n - 1, 1);
 	assert_int_equal(wal_sync(w), 0);
 	*last_start = file_size(tpath(t, TEST_SEG_NAME));
@@ -713,19 +727,13 @@ static void test_torn_tail_variants(void **state)
 	memcpy(buf, orig, (size_t)size);
 	buf[size - 1] ^= 0x40;
 	write_all(tpath(t, TEST_SEG_NAME), buf, size);
-	w = open_ok(t, NULL, &rec);
-	expect_range(&rec, 1, 7, 1);
-	wal_recovered_free(&rec);
-	wal_close(w);
+	expect_reopen(t, NULL, 1, 7, 1);
 
 	/* Last record zeroed out (sector never written), zero fill after. */
 	memcpy(buf, orig, (size_t)start);
 	memset(buf + start, 0, (size_t)(size - start) + 100);
 	write_all(tpath(t, TEST_SEG_NAME), buf, size + 100);
-	w = open_ok(t, NULL, &rec);
-	expect_range(&rec, 1, 7, 1);
-	wal_recovered_free(&rec);
-	wal_close(w);
+	expect_reopen(t, NULL, 1, 7, 1);
 	free(buf);
 	free(orig);
 }
@@ -733,7 +741,6 @@ static void test_torn_tail_variants(void **state)
 static void test_corrupt_middle_record(void **state)
 {
 	struct test_ctx *t = *state;
-	struct wal_recovered rec;
 	char err[1024], want[128];
 	long size, start, len;
 
@@ -757,10 +764,7 @@ static void test_corrupt_middle_record(void **state)
 		assert_int_equal(file_size(tpath(t, TEST_SEG_NAME)), len);
 	}
 	write_all(tpath(t, TEST_SEG_NAME), orig, len);
-	struct wal *w = open_ok(t, NULL, &rec);
-	expect_range(&rec, 1, 6, 1);
-	wal_recovered_free(&rec);
-	wal_close(w);
+	expect_reopen(t, NULL, 1, 6, 1);
 	free(orig);
 }
 
@@ -769,12 +773,10 @@ static void test_corrupt_older_segment(void **state)
 {
 	struct test_ctx *t = *state;
 	struct wal_options o = { .segment_bytes = 200 };
-	struct wal_recovered rec;
 	char err[1024];
 	long len;
 
-	struct wal *w = open_ok(t, &o, &rec);
-	wal_recovered_free(&rec);
+	struct wal *w = open_fresh(t, &o);
 	for (uint64_t i = 1; i <= 20; i++)
 		append_range(w, i, i, 1);
 	assert_int_equal(wal_sync(w), 0);
@@ -787,10 +789,7 @@ static void test_corrupt_older_segment(void **state)
 	assert_non_null(strstr(err, "not the last"));
 	write_all(tpath(t, TEST_SEG_NAME), orig, len);
 	free(orig);
-	w = open_ok(t, &o, &rec);
-	expect_range(&rec, 1, 20, 1);
-	wal_recovered_free(&rec);
-	wal_close(w);
+	expect_reopen(t, &o, 1, 20, 1);
 }
 
 static void test_snapshot_tmp_ignored(void **state)
@@ -800,8 +799,7 @@ static void test_snapshot_tmp_ignored(void **state)
 	uint8_t data[64];
 	const char *junk = "half a snapshot";
 
-	struct wal *w = open_ok(t, NULL, &rec);
-	wal_recovered_free(&rec);
+	struct wal *w = open_fresh(t, NULL);
 	append_range(w, 1, 9, 1);
 	struct raft_snapshot snap = make_snapshot(4, 1, data, sizeof(data));
 	assert_int_equal(wal_save_snapshot(w, &snap), 0);
@@ -840,8 +838,7 @@ static void test_hard_state_slots(void **state)
 	char err[1024];
 	long len;
 
-	struct wal *w = open_ok(t, NULL, &rec);
-	wal_recovered_free(&rec);
+	struct wal *w = open_fresh(t, NULL);
 	assert_int_equal(wal_save_hard_state(w, &hs), 0);
 	assert_int_equal(wal_sync(w), 0); /* sequence 2: slot 0 */
 	hs.term = 6;
@@ -870,12 +867,10 @@ static void test_hard_state_slots(void **state)
 static struct wal *open_counting(struct test_ctx *t, struct fault_io *f,
 				  struct wal_io *io, struct wal_options *o)
 {
-	struct wal_recovered rec;
 
 	fault_io_init(f, io);
 	o->io = io;
-	struct wal *w = open_ok(t, o, &rec);
-	wal_recovered_free(&rec);
+	struct wal *w = open_fresh(t, o);
 	return w;
 }
 
@@ -937,8 +932,7 @@ static void test_hard_state_lost_commit(void **state)
 	struct raft_hard_state hs = { .term = 5, .vote = 1, .commit = 0 };
 	long len;
 
-	struct wal *w = open_ok(t, NULL, &rec);
-	wal_recovered_free(&rec);
+	struct wal *w = open_fresh(t, NULL);
 	assert_int_equal(wal_save_hard_state(w, &hs), 0);
 	assert_int_equal(wal_sync(w), 0); /* sequence 2, slot 0 */
 	uint8_t *synced = read_all(tpath(t, "hardstate"), &len);
@@ -983,15 +977,12 @@ static void expect_refusing(struct wal *w, const char *what)
 	assert_non_null(strstr(wal_error(w), what));
 }
 
+/* open_counting, then entries 1..5 made durable. */
 static struct wal *open_faulty(struct test_ctx *t, struct fault_io *f,
 			       struct wal_io *io, struct wal_options *o)
 {
-	struct wal_recovered rec;
+	struct wal *w = open_counting(t, f, io, o);
 
-	fault_io_init(f, io);
-	o->io = io;
-	struct wal *w = open_ok(t, o, &rec);
-	wal_recovered_free(&rec);
 	append_range(w, 1, 5, 1);
 	assert_int_equal(wal_sync(w), 0);
 	assert_int_equal(wal_durable_index(w), 5);
@@ -1068,10 +1059,7 @@ static void test_fault_short_write(void **state)
 	assert_int_equal(wal_durable_index(w), 8);
 	wal_close(w);
 	free_entries(e, 3);
-	w = open_ok(t, NULL, &rec);
-	expect_range(&rec, 1, 8, 1);
-	wal_recovered_free(&rec);
-	wal_close(w);
+	expect_reopen(t, NULL, 1, 8, 1);
 }
 
 static void test_fault_eio_write(void **state)
