@@ -96,6 +96,8 @@ struct cli_command {
 	 * none. Only rows whose `in` is 0 or shares a bit with flag_set. */
 	const struct cli_flag *flags;
 	unsigned flag_set;
+	/* The notes its help adds to some flags' help, or NULL. */
+	const struct cli_flag_default *defaults;
 	bool flags_end_at_operand; /* what follows belongs to the operand */
 	enum cli_operands operands;
 	/* Takes one flag (its code, value: its optarg); returns 0, or the
