@@ -263,11 +263,8 @@ static int swarm_join_flag(struct cli *cli, int opt, const char *value, void *ar
 		o->listen = value;
 		return swarm_check_addr(cli, "swarm join", "--listen-addr", value);
 	case OPT_AVAILABILITY:
-		if (parse_node_availability(value, reason, sizeof(reason)) != 0)
-			return cli_flag_error(cli, "swarm join",
-					      "--availability", value, reason);
-		o->availability = value;
-		return 0;
+		return cli_take_checked(cli, "swarm join", "--availability", value,
+					parse_node_availability, &o->availability);
 	default:
 		return cli_usage_error(cli, "swarm join", "unknown flag");
 	}

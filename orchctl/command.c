@@ -10,6 +10,8 @@
  */
 #include "orchctl.h"
 
+#include "parse.h"
+
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -41,6 +43,18 @@ int cli_flag_error(struct cli *cli, const char *command, const char *flag,
 	return cli_usage_error(cli, command,
 			       "invalid argument \"%s\" for \"%s\" flag: %s",
 			       value, flag, reason);
+}
+
+int cli_take_checked(struct cli *cli, const char *command, const char *flag,
+		     const char *value,
+		     int (*check)(const char *text, char *err, size_t err_len),
+		     const char **dest)
+{
+	char reason[PARSE_ERR_LEN];
+	if (check(value, reason, sizeof(reason)) != 0)
+		return cli_flag_error(cli, command, flag, value, reason);
+	*dest = value;
+	return 0;
 }
 
 /* Handles getopt_long's '?' and ':' results (unknown flag, missing value);
