@@ -50,8 +50,9 @@ struct probe_options {
 
 static int probe_usage(void)
 {
-	fprintf(stderr, "usage: cluster_probe [--ca FILE | --fetch-ca] [--cert FILE --key FILE]\n"
-			"                     [--raw] [--server-name NAME] URL [REQUEST_JSON...]\n");
+	fprintf(stderr,
+		"usage: cluster_probe [--ca FILE | --fetch-ca] [--cert FILE --key FILE]\n"
+		"                     [--raw] [--server-name NAME] URL [REQUEST_JSON...]\n");
 	return 2;
 }
 
@@ -158,8 +159,7 @@ static int probe_fail(const char *what, const char *err)
 /* ------------------------------------------------------------ raw mode */
 
 static int probe_raw_open(const struct probe_options *opt, const char *cert,
-			  const char *key, nng_socket *sock, char *err,
-			  size_t errlen)
+			  const char *key, nng_socket *sock, char *err, size_t errlen)
 {
 	nng_dialer dialer;
 	nng_tls_config *cfg = NULL;
@@ -176,7 +176,8 @@ static int probe_raw_open(const struct probe_options *opt, const char *cert,
 	    (cert && (rv = nng_tls_config_own_cert(cfg, cert, key, NULL)) != 0) ||
 	    (rv = nng_dialer_set_ptr(dialer, NNG_OPT_TLS_CONFIG, cfg)) != 0 ||
 	    (rv = nng_dialer_start(dialer, 0)) != 0) {
-		snprintf(err, errlen, "raw connection to %s: %s", opt->url, nng_strerror(rv));
+		snprintf(err, errlen, "raw connection to %s: %s", opt->url,
+			 nng_strerror(rv));
 		if (cfg)
 			nng_tls_config_free(cfg);
 		nng_close(*sock);
@@ -218,6 +219,36 @@ static int probe_raw_call(nng_socket sock, json_t *req, json_t **reply,
 	return 0;
 }
 
+/* Sends one request (taken) over conn: 0 and *reply, or -1 and err. */
+typedef int (*probe_send_fn)(void *conn, json_t *req, json_t **reply, char *err,
+			     size_t errlen);
+
+/* Sends each request of opt over conn and prints each reply; 0 when every
+ * request got one, else 1 (after saying why). */
+static int probe_send_all(const struct probe_options *opt, probe_send_fn send,
+			  void *conn)
+{
+	char err[512];
+	int status = 0;
+	for (int i = 0; i < opt->request_count; i++) {
+		json_t *req = probe_request(opt->requests[i], err, sizeof(err));
+		json_t *reply = NULL;
+		if (!req || send(conn, req, &reply, err, sizeof(err)) != 0) {
+			status |= probe_fail("call", err);
+			continue;
+		}
+		status |= probe_print_reply(reply);
+		json_decref(reply);
+	}
+	return status;
+}
+
+static int probe_raw_send(void *conn, json_t *req, json_t **reply, char *err,
+			  size_t errlen)
+{
+	return probe_raw_call(*(nng_socket *)conn, req, reply, err, errlen);
+}
+
 static int probe_run_raw(const struct probe_options *opt, const char *cert,
 			 const char *key)
 {
@@ -225,22 +256,18 @@ static int probe_run_raw(const struct probe_options *opt, const char *cert,
 	nng_socket sock;
 	if (probe_raw_open(opt, cert, key, &sock, err, sizeof(err)) != 0)
 		return probe_fail("open", err);
-	int status = 0;
-	for (int i = 0; i < opt->request_count; i++) {
-		json_t *req = probe_request(opt->requests[i], err, sizeof(err));
-		json_t *reply = NULL;
-		if (!req || probe_raw_call(sock, req, &reply, err, sizeof(err)) != 0) {
-			status |= probe_fail("call", err);
-			continue;
-		}
-		status |= probe_print_reply(reply);
-		json_decref(reply);
-	}
+	int status = probe_send_all(opt, probe_raw_send, &sock);
 	nng_close(sock);
 	return status;
 }
 
 /* ------------------------------------------------------- checked mode */
+
+static int probe_client_send(void *conn, json_t *req, json_t **reply, char *err,
+			     size_t errlen)
+{
+	return cluster_net_call(conn, req, PROBE_TIMEOUT_MS, reply, err, errlen);
+}
 
 static int probe_run_client(const struct probe_options *opt, const char *ca,
 			    const char *cert, const char *key)
@@ -251,18 +278,7 @@ static int probe_run_client(const struct probe_options *opt, const char *ca,
 	if (cluster_net_client_open(opt->url, &tls, opt->server_name, &cli, err,
 				    sizeof(err)) != 0)
 		return probe_fail("open", err);
-	int status = 0;
-	for (int i = 0; i < opt->request_count; i++) {
-		json_t *req = probe_request(opt->requests[i], err, sizeof(err));
-		json_t *reply = NULL;
-		if (!req || cluster_net_call(cli, req, PROBE_TIMEOUT_MS, &reply, err,
-					     sizeof(err)) != 0) {
-			status |= probe_fail("call", err);
-			continue;
-		}
-		status |= probe_print_reply(reply);
-		json_decref(reply);
-	}
+	int status = probe_send_all(opt, probe_client_send, cli);
 	cluster_net_client_close(cli);
 	return status;
 }
@@ -273,13 +289,16 @@ static int probe_load_material(const struct probe_options *opt, char **ca,
 {
 	*ca = *cert = *key = NULL;
 	if (opt->fetch_ca) {
-		if (cluster_net_fetch_ca(opt->url, PROBE_TIMEOUT_MS, ca, err, errlen) != 0)
+		if (cluster_net_fetch_ca(opt->url, PROBE_TIMEOUT_MS, ca, err,
+					 errlen) != 0)
 			return -1;
-	} else if (opt->ca_file && !(*ca = probe_read_file(opt->ca_file, err, errlen))) {
+	} else if (opt->ca_file &&
+		   !(*ca = probe_read_file(opt->ca_file, err, errlen))) {
 		return -1;
 	}
-	if (opt->cert_file && (!(*cert = probe_read_file(opt->cert_file, err, errlen)) ||
-			       !(*key = probe_read_file(opt->key_file, err, errlen))))
+	if (opt->cert_file &&
+	    (!(*cert = probe_read_file(opt->cert_file, err, errlen)) ||
+	     !(*key = probe_read_file(opt->key_file, err, errlen))))
 		return -1;
 	return 0;
 }
