@@ -18,4 +18,11 @@ struct cli_flag {
 				 * it; 0: every command of the table */
 };
 
+/* A note a command's help adds after a flag's help line: " (default 1)".
+ * A table of these ends with a row whose note is NULL. */
+struct cli_flag_default {
+	int code; /* the flag's code */
+	const char *note;
+};
+
 #endif

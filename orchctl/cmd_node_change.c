@@ -161,17 +161,11 @@ int node_update_flag(struct cli *cli, int opt, const char *value, void *arg)
 	int rc;
 	switch (opt) {
 	case OPT_AVAILABILITY:
-		if (parse_node_availability(value, reason, sizeof(reason)) != 0)
-			return cli_flag_error(cli, "node update",
-					      "--availability", value, reason);
-		o->availability = value;
-		return 0;
+		return cli_take_checked(cli, "node update", "--availability", value,
+					parse_node_availability, &o->availability);
 	case OPT_ROLE:
-		if (parse_node_role(value, reason, sizeof(reason)) != 0)
-			return cli_flag_error(cli, "node update", "--role",
-					      value, reason);
-		o->role = value;
-		return 0;
+		return cli_take_checked(cli, "node update", "--role", value,
+					parse_node_role, &o->role);
 	case OPT_LABEL_ADD:
 		if (parse_label(value, &key, &val, reason, sizeof(reason)) != 0)
 			return cli_flag_error(cli, "node update", "--label-add",

@@ -381,6 +381,7 @@ static const struct cli_command service_commands[] = {
 	  .summary = "Create a new service",
 	  .flags = svcspec_flags,
 	  .flag_set = SVCSPEC_IN_CREATE,
+	  .defaults = svcspec_create_defaults,
 	  .flags_end_at_operand = true,
 	  .operands = CLI_ONE_OR_MORE,
 	  .apply = create_apply,

@@ -161,6 +161,21 @@ static int swarm_init_next_steps(struct cli *cli)
 	return rc;
 }
 
+/* POSTs body (taken; NULL: it could not be encoded) of swarm init or
+ * join to path; 0, or 1 after printing why. */
+static int swarm_post_addrs(struct cli *cli, const char *path, json_t *body,
+			    json_t **answer)
+{
+	if (body == NULL) {
+		fprintf(cli->err,
+			"Error: cannot encode the request: an address is not valid UTF-8\n");
+		return 1;
+	}
+	int rc = client_call_json(cli, "POST", path, body, answer, NULL);
+	json_decref(body);
+	return rc != 0 ? 1 : 0;
+}
+
 struct swarm_init_opts {
 	const char *advertise;
 	const char *listen;
@@ -192,15 +207,8 @@ static int swarm_init(struct cli *cli, const struct cli_command *cmd, int argc,
 	json_t *body = json_pack("{s:s, s:s, s:b}", "ListenAddr", listen,
 				 "AdvertiseAddr", advertise ? advertise : "",
 				 "ForceNewCluster", 0);
-	if (body == NULL) {
-		fprintf(cli->err,
-			"Error: cannot encode the request: an address is not valid UTF-8\n");
-		return 1;
-	}
 	json_t *answer = NULL;
-	rc = client_call_json(cli, "POST", "/swarm/init", body, &answer, NULL);
-	json_decref(body);
-	if (rc != 0)
+	if (swarm_post_addrs(cli, "/swarm/init", body, &answer) != 0)
 		return 1;
 	const char *node_id = json_string_value(answer);
 	fprintf(cli->out, "Swarm initialized: current node (%s) is now a manager.\n",
@@ -255,11 +263,8 @@ static int swarm_join_flag(struct cli *cli, int opt, const char *value, void *ar
 		o->listen = value;
 		return swarm_check_addr(cli, "swarm join", "--listen-addr", value);
 	case OPT_AVAILABILITY:
-		if (parse_node_availability(value, reason, sizeof(reason)) != 0)
-			return cli_flag_error(cli, "swarm join",
-					      "--availability", value, reason);
-		o->availability = value;
-		return 0;
+		return cli_take_checked(cli, "swarm join", "--availability", value,
+					parse_node_availability, &o->availability);
 	default:
 		return cli_usage_error(cli, "swarm join", "unknown flag");
 	}
@@ -289,21 +294,14 @@ static int swarm_join(struct cli *cli, const struct cli_command *cmd, int argc,
 	int rc = swarm_join_parse(cli, cmd, argc, argv, &o);
 	if (rc != CLI_GO_ON)
 		return rc;
-	json_t *body = json_pack("{s:s, s:s, s:[s], s:s}", "ListenAddr", o.listen,
-				 "AdvertiseAddr", o.advertise ? o.advertise : "",
-				 "RemoteAddrs", argv[optind], "JoinToken", o.token);
-	if (body == NULL) {
-		fprintf(cli->err,
-			"Error: cannot encode the request: an address is not valid UTF-8\n");
-		return 1;
-	}
-	if (o.availability != NULL)
-		json_object_set_new(body, "Availability",
-				    json_string(o.availability));
-	rc = client_call_json(cli, "POST", "/swarm/join", body, NULL, NULL);
-	json_decref(body);
+	json_t *body = json_pack("{s:s, s:s, s:[s], s:s, s:s*}", "ListenAddr",
+				 o.listen, "AdvertiseAddr",
+				 o.advertise ? o.advertise : "", "RemoteAddrs",
+				 argv[optind], "JoinToken", o.token,
+				 "Availability", o.availability);
 	json_t *info = NULL;
-	if (rc != 0 || client_call_json(cli, "GET", "/info", NULL, &info, NULL) != 0)
+	if (swarm_post_addrs(cli, "/swarm/join", body, NULL) != 0 ||
+	    client_call_json(cli, "GET", "/info", NULL, &info, NULL) != 0)
 		return 1;
 	fprintf(cli->out, "This node joined a swarm as a %s.\n",
 		json_is_true(json_path(info, "Swarm.ControlAvailable")) ? "manager"

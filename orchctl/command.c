@@ -10,6 +10,8 @@
  */
 #include "orchctl.h"
 
+#include "parse.h"
+
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -41,6 +43,18 @@ int cli_flag_error(struct cli *cli, const char *command, const char *flag,
 	return cli_usage_error(cli, command,
 			       "invalid argument \"%s\" for \"%s\" flag: %s",
 			       value, flag, reason);
+}
+
+int cli_take_checked(struct cli *cli, const char *command, const char *flag,
+		     const char *value,
+		     int (*check)(const char *text, char *err, size_t err_len),
+		     const char **dest)
+{
+	char reason[PARSE_ERR_LEN];
+	if (check(value, reason, sizeof(reason)) != 0)
+		return cli_flag_error(cli, command, flag, value, reason);
+	*dest = value;
+	return 0;
 }
 
 /* Handles getopt_long's '?' and ':' results (unknown flag, missing value);
@@ -108,6 +122,30 @@ static size_t cli_flag_label(const struct cli_flag *f, char *buf, size_t len)
 	return n < 0 ? 0 : (size_t)n;
 }
 
+/* text, its lines after the first indented to column; no last newline. */
+static void cli_print_help_text(const char *text, size_t column, FILE *out)
+{
+	for (const char *line = text; *line != '\0';) {
+		size_t n = strcspn(line, "\n");
+		fprintf(out, "%.*s", (int)n, line);
+		line += n;
+		if (*line == '\n' && *++line != '\0')
+			fprintf(out, "\n%*s", (int)column, "");
+	}
+}
+
+/* The note cmd's help adds to f's help ("" if none). */
+static const char *cli_default_of(const struct cli_command *cmd,
+				  const struct cli_flag *f)
+{
+	for (const struct cli_flag_default *d = cmd->defaults;
+	     d != NULL && d->note != NULL; d++) {
+		if (d->code == cli_flag_code(f))
+			return d->note;
+	}
+	return "";
+}
+
 static void cli_print_flags(const struct cli_command *cmd, FILE *out)
 {
 	const struct cli_flag *f;
@@ -128,13 +166,9 @@ static void cli_print_flags(const struct cli_command *cmd, FILE *out)
 		size_t width = cli_flag_label(f, label, sizeof(label));
 		fprintf(out, "%s%*s", label,
 			width < column ? (int)(column - width) : 1, "");
-		for (const char *line = f->help; *line != '\0';) {
-			size_t n = strcspn(line, "\n");
-			fprintf(out, "%.*s\n", (int)n, line);
-			line += n;
-			if (*line == '\n' && *++line != '\0')
-				fprintf(out, "%*s", (int)column, "");
-		}
+		cli_print_help_text(f->help, column, out);
+		cli_print_help_text(cli_default_of(cmd, f), column, out);
+		fputc('\n', out);
 	}
 }
 

@@ -76,6 +76,13 @@ int cli_usage_error(struct cli *cli, const char *command, const char *fmt, ...)
 int cli_flag_error(struct cli *cli, const char *command, const char *flag,
 		   const char *value, const char *reason);
 
+/* *dest = value when check (a parse.c checker) accepts it: 0; else the
+ * exit code after cli_flag_error with check's reason. */
+int cli_take_checked(struct cli *cli, const char *command, const char *flag,
+		     const char *value,
+		     int (*check)(const char *text, char *err, size_t err_len),
+		     const char **dest);
+
 /* How many operands a command takes after its flags. */
 enum cli_operands {
 	CLI_NO_OPERANDS, /* the default */
@@ -96,6 +103,8 @@ struct cli_command {
 	 * none. Only rows whose `in` is 0 or shares a bit with flag_set. */
 	const struct cli_flag *flags;
 	unsigned flag_set;
+	/* The notes its help adds to some flags' help, or NULL. */
+	const struct cli_flag_default *defaults;
 	bool flags_end_at_operand; /* what follows belongs to the operand */
 	enum cli_operands operands;
 	/* Takes one flag (its code, value: its optarg); returns 0, or the

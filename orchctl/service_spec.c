@@ -17,7 +17,8 @@
 #include <string.h>
 
 /* The flags of service create and update, in the order their help lists
- * them; a flag whose help differs between the two has a row for each. */
+ * them; a flag whose help differs between the two (beyond the default
+ * that create shows) has a row for each. */
 const struct cli_flag svcspec_flags[] = {
 	{ "--args", 0, required_argument, SVCSPEC_ARGS, "command",
 	  "Service command args", SVCSPEC_IN_UPDATE },
@@ -58,9 +59,7 @@ const struct cli_flag svcspec_flags[] = {
 	{ "--limit-memory", 0, required_argument, SVCSPEC_LIMIT_MEMORY, "bytes",
 	  "Limit Memory", 0 },
 	{ "--mode", 0, required_argument, SVCSPEC_CREATE_MODE, "string",
-	  "Service mode (\"replicated\" or \"global\")\n"
-	  "(default \"replicated\")",
-	  SVCSPEC_IN_CREATE },
+	  "Service mode (\"replicated\" or \"global\")", SVCSPEC_IN_CREATE },
 	{ "--mount", 0, required_argument, SVCSPEC_MOUNT, "mount",
 	  "Attach a filesystem mount to the service", SVCSPEC_IN_CREATE },
 	{ "--name", 0, required_argument, SVCSPEC_CREATE_NAME, "string",
@@ -94,10 +93,8 @@ const struct cli_flag svcspec_flags[] = {
 	  SVCSPEC_IN_CREATE },
 	{ "--stop-grace-period", 0, required_argument, SVCSPEC_STOP_GRACE_PERIOD,
 	  "duration", "Time to wait before force killing a container", 0 },
-	{ "--update-delay", 0, required_argument, SVCSPEC_UPDATE_DELAY, "duration",
-	  "Delay between updates (ns|us|ms|s|m|h) (default 0s)", SVCSPEC_IN_CREATE },
-	{ "--update-delay", 0, required_argument, SVCSPEC_UPDATE_DELAY, "duration",
-	  "Delay between updates (ns|us|ms|s|m|h)", SVCSPEC_IN_UPDATE },
+	{ "--update-delay", 0, required_argument, SVCSPEC_UPDATE_DELAY,
+	  "duration", "Delay between updates (ns|us|ms|s|m|h)", 0 },
 	{ "--update-failure-action", 0, required_argument,
 	  SVCSPEC_UPDATE_FAILURE_ACTION, "string",
 	  "Action on update failure (\"pause\", \"continue\",\n"
@@ -110,35 +107,31 @@ const struct cli_flag svcspec_flags[] = {
 	  SVCSPEC_IN_UPDATE },
 	{ "--update-max-failure-ratio", 0, required_argument,
 	  SVCSPEC_UPDATE_MAX_FAILURE_RATIO, "float",
-	  "Failure rate to tolerate during an update\n(default 0)", SVCSPEC_IN_CREATE },
-	{ "--update-max-failure-ratio", 0, required_argument,
-	  SVCSPEC_UPDATE_MAX_FAILURE_RATIO, "float",
-	  "Failure rate to tolerate during an update", SVCSPEC_IN_UPDATE },
-	{ "--update-monitor", 0, required_argument, SVCSPEC_UPDATE_MONITOR, "duration",
-	  "Duration after each task update to monitor for\n"
-	  "failure (ns|us|ms|s|m|h) (default 5s)",
-	  SVCSPEC_IN_CREATE },
+	  "Failure rate to tolerate during an update", 0 },
 	{ "--update-monitor", 0, required_argument, SVCSPEC_UPDATE_MONITOR, "duration",
 	  "Duration after each task update to monitor for\n"
 	  "failure (ns|us|ms|s|m|h)",
-	  SVCSPEC_IN_UPDATE },
-	{ "--update-order", 0, required_argument, SVCSPEC_UPDATE_ORDER, "string",
-	  "Update order (\"start-first\", \"stop-first\")\n"
-	  "(default \"stop-first\")",
-	  SVCSPEC_IN_CREATE },
-	{ "--update-order", 0, required_argument, SVCSPEC_UPDATE_ORDER, "string",
-	  "Update order (\"start-first\", \"stop-first\")", SVCSPEC_IN_UPDATE },
-	{ "--update-parallelism", 0, required_argument,
-	  SVCSPEC_UPDATE_PARALLELISM, "uint",
-	  "Maximum number of tasks updated simultaneously\n"
-	  "(0 to update all at once) (default 1)",
-	  SVCSPEC_IN_CREATE },
+	  0 },
+	{ "--update-order", 0, required_argument, SVCSPEC_UPDATE_ORDER,
+	  "string", "Update order (\"start-first\", \"stop-first\")", 0 },
 	{ "--update-parallelism", 0, required_argument,
 	  SVCSPEC_UPDATE_PARALLELISM, "uint",
 	  "Maximum number of tasks updated simultaneously\n"
 	  "(0 to update all at once)",
-	  SVCSPEC_IN_UPDATE },
+	  0 },
 	{ NULL },
+};
+
+/* What `service create --help` adds to a flag's help: the value the flag
+ * has when it is not given (update shows none: there it keeps the old). */
+const struct cli_flag_default svcspec_create_defaults[] = {
+	{ SVCSPEC_CREATE_MODE, "\n(default \"replicated\")" },
+	{ SVCSPEC_UPDATE_DELAY, " (default 0s)" },
+	{ SVCSPEC_UPDATE_MAX_FAILURE_RATIO, "\n(default 0)" },
+	{ SVCSPEC_UPDATE_MONITOR, " (default 5s)" },
+	{ SVCSPEC_UPDATE_ORDER, "\n(default \"stop-first\")" },
+	{ SVCSPEC_UPDATE_PARALLELISM, " (default 1)" },
+	{ 0, NULL },
 };
 
 bool svcspec_is_flag(int flag)

@@ -70,6 +70,7 @@ enum svcspec_flag {
 #define SVCSPEC_IN_CREATE 1u
 #define SVCSPEC_IN_UPDATE 2u
 extern const struct cli_flag svcspec_flags[];
+extern const struct cli_flag_default svcspec_create_defaults[];
 
 /* Spec.UpdateConfig defaults (docker's and the orchestrator's). */
 #define SVCSPEC_DEFAULT_PARALLELISM 1

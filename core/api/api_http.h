@@ -33,14 +33,10 @@
 #define API_HTTP_MAX_HEADER_BYTES (8u * 1024u)
 #define API_HTTP_MAX_BODY_BYTES (16u * 1024u * 1024u)
 
-/* One decoded "name=value" pair of the query string. */
-struct api_query_param {
-	char *name;
-	char *value; /* "" when the parameter had no '=' */
-};
-
-/* One request header, as received (name compared case-insensitively). */
-struct api_header {
+/* A name and its value: a decoded "name=value" parameter of the query
+ * string (value "" when it had no '='), or a request header as received
+ * (its name compared case-insensitively). */
+struct api_pair {
 	char *name;
 	char *value;
 };
@@ -53,9 +49,9 @@ struct api_request {
 	int version_minor;
 	const char *body; /* NUL-terminated copy of the body ("" if none) */
 	size_t body_len;
-	const struct api_query_param *query;
+	const struct api_pair *query;
 	size_t query_count;
-	const struct api_header *headers;
+	const struct api_pair *headers;
 	size_t header_count;
 };
 

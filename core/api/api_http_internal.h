@@ -26,7 +26,7 @@ struct api_head {
 	char *method;
 	char *target;
 	int http_minor; /* HTTP/1.<minor> */
-	struct api_header *headers;
+	struct api_pair *headers;
 	size_t header_count;
 };
 
@@ -35,7 +35,7 @@ struct api_target {
 	char *path;
 	int version_major;
 	int version_minor;
-	struct api_query_param *query;
+	struct api_pair *query;
 	size_t query_count;
 };
 

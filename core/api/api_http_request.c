@@ -67,11 +67,41 @@ static char *api_percent_decode(const char *src, size_t len, bool plus_is_space,
 }
 
 /* ------------------------------------------------------------------ */
+/* Name-value pairs: the headers and the query                         */
+
+/* Appends {name, value} (both taken) to the *count pairs at *pairs: 0, or
+ * -ENOMEM (both freed) when either is NULL or the array cannot grow. */
+static int api_pairs_append(struct api_pair **pairs, size_t *count, char *name,
+			    char *value)
+{
+	struct api_pair *grown = NULL;
+	if (name != NULL && value != NULL)
+		grown = realloc(*pairs, (*count + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		free(name);
+		free(value);
+		return -ENOMEM;
+	}
+	*pairs = grown;
+	grown[(*count)++] = (struct api_pair){ name, value };
+	return 0;
+}
+
+static void api_pairs_free(struct api_pair *pairs, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		free(pairs[i].name);
+		free(pairs[i].value);
+	}
+	free(pairs);
+}
+
+/* ------------------------------------------------------------------ */
 /* Accessors of a parsed request (public)                             */
 
 /* The value of the first header called `name` (any case), NULL if none. */
-static const char *api_header_find(const struct api_header *headers,
-				   size_t count, const char *name)
+static const char *api_header_find(const struct api_pair *headers, size_t count,
+				   const char *name)
 {
 	for (size_t i = 0; i < count; i++) {
 		if (strcasecmp(headers[i].name, name) == 0)
@@ -110,11 +140,7 @@ void api_head_free(struct api_head *head)
 {
 	free(head->method);
 	free(head->target);
-	for (size_t i = 0; i < head->header_count; i++) {
-		free(head->headers[i].name);
-		free(head->headers[i].value);
-	}
-	free(head->headers);
+	api_pairs_free(head->headers, head->header_count);
 	memset(head, 0, sizeof(*head));
 }
 
@@ -187,23 +213,12 @@ static int api_add_header(struct api_head *head, const char *line, size_t len,
 		if (*p == '\0' || *p == '\r' || *p == '\n')
 			return -1;
 	}
-	struct api_header *grown =
-		realloc(head->headers, (head->header_count + 1) * sizeof(*grown));
-	if (grown == NULL) {
+	if (api_pairs_append(&head->headers, &head->header_count,
+			     strndup(line, (size_t)(colon - line)),
+			     strndup(v, (size_t)(end - v))) != 0) {
 		*rej = (struct api_reject){ 500, "out of memory" };
 		return -1;
 	}
-	head->headers = grown;
-	struct api_header *h = &head->headers[head->header_count];
-	h->name = strndup(line, (size_t)(colon - line));
-	h->value = strndup(v, (size_t)(end - v));
-	if (h->name == NULL || h->value == NULL) {
-		free(h->name);
-		free(h->value);
-		*rej = (struct api_reject){ 500, "out of memory" };
-		return -1;
-	}
-	head->header_count++;
 	return 0;
 }
 
@@ -289,11 +304,7 @@ bad:
 void api_target_free(struct api_target *t)
 {
 	free(t->path);
-	for (size_t i = 0; i < t->query_count; i++) {
-		free(t->query[i].name);
-		free(t->query[i].value);
-	}
-	free(t->query);
+	api_pairs_free(t->query, t->query_count);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -347,24 +358,16 @@ static int api_add_query_param(struct api_target *t, const char *pair, size_t le
 	const char *eq = memchr(pair, '=', len);
 	size_t name_len = eq ? (size_t)(eq - pair) : len;
 	bool bad = false;
-	struct api_query_param *grown =
-		realloc(t->query, (t->query_count + 1) * sizeof(*grown));
-	if (grown == NULL)
-		return -ENOMEM;
-	t->query = grown;
 	char *name = api_percent_decode(pair, name_len, true, &bad);
 	char *value = eq ? api_percent_decode(eq + 1, (size_t)(pair + len - eq - 1),
 					      true, &bad)
 			 : strdup("");
-	if (name == NULL || value == NULL) {
+	if (bad) {
 		free(name);
 		free(value);
-		return bad ? -EINVAL : -ENOMEM;
+		return -EINVAL;
 	}
-	t->query[t->query_count].name = name;
-	t->query[t->query_count].value = value;
-	t->query_count++;
-	return 0;
+	return api_pairs_append(&t->query, &t->query_count, name, value);
 }
 
 int api_decode_target(const char *target, struct api_target *t, struct api_reject *rej)

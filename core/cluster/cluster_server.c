@@ -123,7 +123,7 @@ static json_t *server_run_api(struct cluster_server *srv, const json_t *body)
 	if (!method || !path)
 		return cluster_net_error("api: method and path are required");
 	size_t n = json_array_size(query);
-	struct api_query_param *params = calloc(n ? n : 1, sizeof(*params));
+	struct api_pair *params = calloc(n ? n : 1, sizeof(*params));
 	if (!params)
 		return cluster_net_error("out of memory");
 	for (size_t i = 0; i < n; i++) {

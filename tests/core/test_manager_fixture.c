@@ -104,7 +104,7 @@ static void now_text(struct fx *f, char *buf, size_t len)
 static int api(struct fx *f, const char *method, const char *path,
 	       const char *version, const char *body, json_t **out)
 {
-	struct api_query_param q = { .name = (char *)"version", .value = (char *)version };
+	struct api_pair q = { .name = (char *)"version", .value = (char *)version };
 	struct api_request req = { .method = method, .path = path, .raw_target = path,
 				   .body = body ? body : "", .body_len = body ? strlen(body) : 0,
 				   .query = version ? &q : NULL, .query_count = version ? 1 : 0 };

@@ -20,6 +20,22 @@
 #include "format.h"
 #include "parse.h"
 
+/* A text the parser must refuse, and a word its reason must hold. */
+struct refusal {
+	const char *text;
+	const char *reason;
+};
+
+/* Fails unless rc (the parser's result on bad->text) is a refusal whose
+ * reason err holds bad->reason. */
+static void expect_refused(int rc, const struct refusal *bad, const char *err)
+{
+	if (rc == 0)
+		fail_msg("%s accepted", bad->text);
+	if (strstr(err, bad->reason) == NULL)
+		fail_msg("%s: reason '%s' lacks '%s'", bad->text, err, bad->reason);
+}
+
 struct i64_case {
 	const char *text;
 	int64_t value;
@@ -83,10 +99,7 @@ static void test_duration_good(void **state)
 static void test_duration_bad(void **state)
 {
 	(void)state;
-	static const struct {
-		const char *text;
-		const char *reason;
-	} bad[] = {
+	static const struct refusal bad[] = {
 		{ "", "invalid duration" },
 		{ "5", "missing unit" },
 		{ "5x", "unknown unit \"x\"" },
@@ -102,11 +115,8 @@ static void test_duration_bad(void **state)
 	char err[PARSE_ERR_LEN];
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int64_t ns;
-		if (parse_duration_ns(bad[i].text, &ns, err, sizeof(err)) == 0)
-			fail_msg("%s accepted", bad[i].text);
-		if (strstr(err, bad[i].reason) == NULL)
-			fail_msg("%s: reason '%s' lacks '%s'", bad[i].text, err,
-				 bad[i].reason);
+		expect_refused(parse_duration_ns(bad[i].text, &ns, err, sizeof(err)),
+			       &bad[i], err);
 	}
 }
 
@@ -266,10 +276,7 @@ static void test_mount_good(void **state)
 static void test_mount_bad(void **state)
 {
 	(void)state;
-	static const struct {
-		const char *text;
-		const char *reason;
-	} bad[] = {
+	static const struct refusal bad[] = {
 		{ "type=bind,target=/x", "source is required" },
 		{ "type=bind,source=/a", "target is required" },
 		{ "type=bind,source=rel,target=/x", "absolute" },
@@ -284,11 +291,8 @@ static void test_mount_bad(void **state)
 	char err[PARSE_ERR_LEN];
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct parse_mount m;
-		if (parse_mount(bad[i].text, &m, err, sizeof(err)) == 0)
-			fail_msg("%s accepted", bad[i].text);
-		if (strstr(err, bad[i].reason) == NULL)
-			fail_msg("%s: reason '%s' lacks '%s'", bad[i].text, err,
-				 bad[i].reason);
+		expect_refused(parse_mount(bad[i].text, &m, err, sizeof(err)),
+			       &bad[i], err);
 		assert_null(m.type);
 	}
 }
@@ -388,10 +392,7 @@ static void test_update_enums_and_ratio(void **state)
 		if (v != good[i].value)
 			fail_msg("%s -> %g, want %g", good[i].text, v, good[i].value);
 	}
-	static const struct {
-		const char *text;
-		const char *reason;
-	} bad[] = {
+	static const struct refusal bad[] = {
 		{ "1.5", "between 0 and 1" },
 		{ "2", "between 0 and 1" },
 		{ "-0.1", "between 0 and 1" },
@@ -403,11 +404,8 @@ static void test_update_enums_and_ratio(void **state)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		double v;
-		if (parse_failure_ratio(bad[i].text, &v, err, sizeof(err)) == 0)
-			fail_msg("%s accepted", bad[i].text);
-		if (strstr(err, bad[i].reason) == NULL)
-			fail_msg("%s: reason '%s' lacks '%s'", bad[i].text, err,
-				 bad[i].reason);
+		expect_refused(parse_failure_ratio(bad[i].text, &v, err, sizeof(err)),
+			       &bad[i], err);
 	}
 }
 

@@ -42,6 +42,23 @@ static void apply_ok(json_t *spec, int flag, const char *value)
 			 value ? value : "(none)", err);
 }
 
+/* A flag and its value, as given on the command line. */
+struct flag_value {
+	int flag;
+	const char *value;
+};
+
+/* apply_ok of each row in order, up to the row whose flag is 0. */
+static void apply_all(json_t *spec, const struct flag_value *rows)
+{
+	for (; rows->flag != 0; rows++)
+		apply_ok(spec, rows->flag, rows->value);
+}
+
+/* apply_all of the rows given: APPLY_ALL(spec, { FLAG, "value" }, ...). */
+#define APPLY_ALL(spec, ...) \
+	apply_all((spec), (const struct flag_value[]){ __VA_ARGS__, { 0, NULL } })
+
 /* Compares spec with the JSON text want. */
 static void expect_spec(json_t *spec, const char *want_text)
 {
@@ -72,9 +89,9 @@ static void test_env_add_rm(void **state)
 {
 	(void)state;
 	json_t *spec = base_spec();
-	apply_ok(spec, SVCSPEC_ENV_ADD, "B=20"); /* replaced in place */
-	apply_ok(spec, SVCSPEC_ENV_ADD, "C=30"); /* appended */
-	apply_ok(spec, SVCSPEC_ENV_RM, "A");     /* every A goes */
+	APPLY_ALL(spec, { SVCSPEC_ENV_ADD, "B=20" }, /* replaced in place */
+		  { SVCSPEC_ENV_ADD, "C=30" },       /* appended */
+		  { SVCSPEC_ENV_RM, "A" });          /* every A goes */
 	expect_spec(at(spec, "TaskTemplate", "ContainerSpec", "Env"),
 		    "[\"B=20\", \"C=30\"]");
 	apply_ok(spec, SVCSPEC_ENV, "B=again"); /* create's --env appends */
@@ -92,19 +109,16 @@ static void test_removing_nothing_changes_nothing(void **state)
 	(void)state;
 	json_t *spec = base_spec();
 	json_t *copy = json_deep_copy(spec);
-	apply_ok(spec, SVCSPEC_ENV_RM, "NOPE");
-	apply_ok(spec, SVCSPEC_LABEL_RM, "nope");
-	apply_ok(spec, SVCSPEC_CONTAINER_LABEL_RM, "nope");
-	apply_ok(spec, SVCSPEC_CONSTRAINT_RM, "node.role==worker");
-	apply_ok(spec, SVCSPEC_CONSTRAINT_ADD, "node.role==manager"); /* already there */
+	APPLY_ALL(spec, { SVCSPEC_ENV_RM, "NOPE" }, { SVCSPEC_LABEL_RM, "nope" },
+		  { SVCSPEC_CONTAINER_LABEL_RM, "nope" },
+		  { SVCSPEC_CONSTRAINT_RM, "node.role==worker" },
+		  { SVCSPEC_CONSTRAINT_ADD, "node.role==manager" }); /* already there */
 	assert_true(json_equal(spec, copy));
 	json_t *bare = json_pack("{s:{s:{s:s}}}", "TaskTemplate",
 				 "ContainerSpec", "Image", "x");
 	json_t *bare_copy = json_deep_copy(bare);
-	apply_ok(bare, SVCSPEC_ENV_RM, "A");
-	apply_ok(bare, SVCSPEC_CONTAINER_LABEL_RM, "a");
-	apply_ok(bare, SVCSPEC_CONSTRAINT_RM, "a==b");
-	apply_ok(bare, SVCSPEC_LABEL_RM, "a");
+	APPLY_ALL(bare, { SVCSPEC_ENV_RM, "A" }, { SVCSPEC_CONTAINER_LABEL_RM, "a" },
+		  { SVCSPEC_CONSTRAINT_RM, "a==b" }, { SVCSPEC_LABEL_RM, "a" });
 	assert_true(json_equal(bare, bare_copy));
 	json_decref(bare);
 	json_decref(bare_copy);
@@ -116,9 +130,8 @@ static void test_labels_and_constraints(void **state)
 {
 	(void)state;
 	json_t *spec = base_spec();
-	apply_ok(spec, SVCSPEC_LABEL_ADD, "zone=eu");
-	apply_ok(spec, SVCSPEC_LABEL_ADD, "flag");
-	apply_ok(spec, SVCSPEC_LABEL_RM, "tier");
+	APPLY_ALL(spec, { SVCSPEC_LABEL_ADD, "zone=eu" },
+		  { SVCSPEC_LABEL_ADD, "flag" }, { SVCSPEC_LABEL_RM, "tier" });
 	expect_spec(json_object_get(spec, "Labels"),
 		    "{\"zone\": \"eu\", \"flag\": \"\"}");
 	apply_ok(spec, SVCSPEC_CONTAINER_LABEL_ADD, "app=web");
@@ -141,9 +154,9 @@ static void test_image_args_replicas(void **state)
 	(void)state;
 	char err[PARSE_ERR_LEN];
 	json_t *spec = base_spec();
-	apply_ok(spec, SVCSPEC_IMAGE, "/bin/sh");
-	apply_ok(spec, SVCSPEC_ARGS, "-c 'echo hi; sleep 5'");
-	apply_ok(spec, SVCSPEC_REPLICAS, "7");
+	APPLY_ALL(spec, { SVCSPEC_IMAGE, "/bin/sh" },
+		  { SVCSPEC_ARGS, "-c 'echo hi; sleep 5'" },
+		  { SVCSPEC_REPLICAS, "7" });
 	expect_spec(at(spec, "TaskTemplate", "ContainerSpec", NULL),
 		    "{\"Image\": \"/bin/sh\", \"Args\": [\"-c\", \"echo hi; sleep 5\"],"
 		    " \"Env\": [\"A=1\", \"B=2\", \"A=3\"]}");
@@ -198,11 +211,11 @@ static void test_update_config(void **state)
 		    "{\"Parallelism\": 1, \"Delay\": 10000000000, \"FailureAction\": \"pause\","
 		    " \"Monitor\": 5000000000, \"MaxFailureRatio\": 0.0,"
 		    " \"Order\": \"stop-first\"}");
-	apply_ok(spec, SVCSPEC_UPDATE_PARALLELISM, "0");
-	apply_ok(spec, SVCSPEC_UPDATE_FAILURE_ACTION, "continue");
-	apply_ok(spec, SVCSPEC_UPDATE_MONITOR, "1m");
-	apply_ok(spec, SVCSPEC_UPDATE_MAX_FAILURE_RATIO, "0.5");
-	apply_ok(spec, SVCSPEC_UPDATE_ORDER, "start-first");
+	APPLY_ALL(spec, { SVCSPEC_UPDATE_PARALLELISM, "0" },
+		  { SVCSPEC_UPDATE_FAILURE_ACTION, "continue" },
+		  { SVCSPEC_UPDATE_MONITOR, "1m" },
+		  { SVCSPEC_UPDATE_MAX_FAILURE_RATIO, "0.5" },
+		  { SVCSPEC_UPDATE_ORDER, "start-first" });
 	expect_spec(json_object_get(spec, "UpdateConfig"),
 		    "{\"Parallelism\": 0, \"Delay\": 10000000000, \"FailureAction\": \"continue\","
 		    " \"Monitor\": 60000000000, \"MaxFailureRatio\": 0.5,"
@@ -222,17 +235,16 @@ static void test_resources_and_restart(void **state)
 {
 	(void)state;
 	json_t *spec = json_object();
-	apply_ok(spec, SVCSPEC_RESERVE_CPU, "0.25");
-	apply_ok(spec, SVCSPEC_RESERVE_MEMORY, "64m");
-	apply_ok(spec, SVCSPEC_LIMIT_CPU, "2");
-	apply_ok(spec, SVCSPEC_LIMIT_MEMORY, "1g");
-	apply_ok(spec, SVCSPEC_RESTART_CONDITION, "none");
-	apply_ok(spec, SVCSPEC_RESTART_DELAY, "2s");
-	apply_ok(spec, SVCSPEC_RESTART_MAX_ATTEMPTS, "4");
-	apply_ok(spec, SVCSPEC_RESTART_WINDOW, "1m");
-	apply_ok(spec, SVCSPEC_STOP_GRACE_PERIOD, "3s");
-	apply_ok(spec, SVCSPEC_RUNTIME, "process");
-	apply_ok(spec, SVCSPEC_MOUNT, "type=bind,src=/a,dst=/b,ro");
+	APPLY_ALL(spec, { SVCSPEC_RESERVE_CPU, "0.25" },
+		  { SVCSPEC_RESERVE_MEMORY, "64m" }, { SVCSPEC_LIMIT_CPU, "2" },
+		  { SVCSPEC_LIMIT_MEMORY, "1g" },
+		  { SVCSPEC_RESTART_CONDITION, "none" },
+		  { SVCSPEC_RESTART_DELAY, "2s" },
+		  { SVCSPEC_RESTART_MAX_ATTEMPTS, "4" },
+		  { SVCSPEC_RESTART_WINDOW, "1m" },
+		  { SVCSPEC_STOP_GRACE_PERIOD, "3s" },
+		  { SVCSPEC_RUNTIME, "process" },
+		  { SVCSPEC_MOUNT, "type=bind,src=/a,dst=/b,ro" });
 	expect_spec(spec,
 		    "{\"TaskTemplate\": {"
 		    "  \"Resources\": {\"Reservations\": {\"NanoCPUs\": 250000000,"
