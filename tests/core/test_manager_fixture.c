@@ -618,15 +618,17 @@ static void test_membership(void **state)
 	assert_true(count_ops(f, "node.put") > 0);
 }
 
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_placement, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_scheduler_deadline, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_restart_policy, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_node_liveness, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rolling_update, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_membership, setup, teardown),
+		T(test_placement),
+		T(test_scheduler_deadline),
+		T(test_restart_policy),
+		T(test_node_liveness),
+		T(test_rolling_update),
+		T(test_membership),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
