@@ -15,7 +15,7 @@
 
 #include "jsonref.h"
 #include "log.h"
-#include "stopflag.h"
+#include "latch.h"
 #include "store.h"
 #include "timefmt.h"
 
@@ -42,7 +42,7 @@ struct agent {
 	 * poll) and posts what changed into the inbox. */
 	pthread_t session_thread;
 	bool session_started;
-	struct stop_flag session_stop;
+	struct latch session_stop;
 };
 
 /* Batches of runtime requests and status reports built by one pass. */
@@ -529,7 +529,7 @@ static void *agent_session_main(void *arg)
 	struct agent *a = arg;
 	char session_id[32] = "", last_error[512] = "";
 	json_int_t version = 0;
-	while (!stop_flag_raised(&a->session_stop)) {
+	while (!latch_is_set(&a->session_stop)) {
 		json_t *req = json_pack("{s:i,s:s,s:s,s:s,s:I}", "v", 1, "op", "session",
 					"node_id", a->cfg.node_id, "session_id", session_id,
 					"ack", version);
@@ -545,7 +545,7 @@ static void *agent_session_main(void *arg)
 			}
 			json_decref(reply);
 			session_id[0] = '\0'; /* the next session starts with a full sync */
-			if (stop_flag_wait(&a->session_stop, AGENT_RETRY_NS))
+			if (latch_wait(&a->session_stop, AGENT_RETRY_NS))
 				break;
 			continue;
 		}
@@ -572,7 +572,7 @@ int agent_start(const struct agent_config *cfg, struct agent **out, char *err,
 	a->local = json_object();
 	a->assigned = json_object();
 	a->outbox = json_array();
-	stop_flag_init(&a->session_stop);
+	latch_init(&a->session_stop);
 	if (pthread_create(&a->thread, NULL, agent_main, a) != 0) {
 		snprintf(err, errlen, "agent: cannot start its thread");
 		agent_stop(a);
@@ -593,7 +593,7 @@ void agent_stop(struct agent *a)
 	if (!a)
 		return;
 	if (a->session_started) {
-		stop_flag_raise(&a->session_stop);
+		latch_set(&a->session_stop);
 		pthread_join(a->session_thread, NULL);
 	}
 	if (a->thread) {
@@ -606,7 +606,7 @@ void agent_stop(struct agent *a)
 	json_decref(a->assigned);
 	json_decref(a->reported_info);
 	json_decref(a->outbox);
-	stop_flag_fini(&a->session_stop);
+	latch_fini(&a->session_stop);
 	free(a);
 }
 

@@ -57,7 +57,7 @@ static int local_ip_towards(const char *addr, char *out, size_t len)
  * network call at a time gives up between two of them. */
 static bool role_stopping(struct orchd *o)
 {
-	return stop_flag_raised(&o->role_stop);
+	return latch_is_set(&o->role_stop);
 }
 
 /* node promote: a manager certificate, then a raft replica that the leader
@@ -254,7 +254,7 @@ static void role_step(struct orchd *o)
 void *role_main(void *arg)
 {
 	struct orchd *o = arg;
-	while (!stop_flag_wait(&o->role_stop, 1000000000LL))
+	while (!latch_wait(&o->role_stop, 1000000000LL))
 		role_step(o);
 	return NULL;
 }
@@ -264,7 +264,7 @@ void *role_main(void *arg)
  * queued behind a loaded manager's inbox is refused, not waited for). */
 void role_keeper_signal(struct orchd *o)
 {
-	stop_flag_raise(&o->role_stop);
+	latch_set(&o->role_stop);
 }
 
 void role_keeper_join(struct orchd *o)

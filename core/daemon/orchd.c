@@ -216,7 +216,7 @@ int main(int argc, char **argv)
 	pthread_cond_init(&o.link_idle, NULL);
 	pthread_mutex_init(&o.info_lock, NULL);
 	pthread_mutex_init(&o.leader_lock, NULL);
-	stop_flag_init(&o.role_stop);
+	latch_init(&o.role_stop);
 	if (orchd_configure(&o, argc, argv, err, sizeof(err)) != 0) {
 		fprintf(stderr, "orchd: %s\n", err);
 		config_free(&o.cfg);

@@ -113,9 +113,9 @@ static int api(struct fx *f, const char *method, const char *path,
 	struct inbox_call call;
 	inbox_call_init(&call, &ac);
 	assert_int_equal(inbox_post(manager_inbox(f->m), INBOX_API, NULL, &call), 0);
-	for (int i = 0; i < 20 && !call.done; i++)
+	for (int i = 0; i < 20 && !latch_is_set(&call.done); i++)
 		run(f);
-	assert_true(call.done);
+	assert_true(latch_is_set(&call.done));
 	inbox_call_fini(&call);
 	if (out)
 		*out = resp.body ? json_loadb(resp.body, resp.body_len, 0, NULL) : NULL;
