@@ -409,6 +409,21 @@ static void test_placement(void **state)
 
 	char version[24];
 	service_version(f, "web", version, sizeof(version));
+	/* What the routes find by {id} is the real thing; else a 404 says what. */
+	const char *missing[][3] = { { "GET", "/nodes/nope", "node nope not found" },
+				     { "GET", "/services/nope", "service nope not found" },
+				     { "POST", "/services/nope/update", "service nope not found" } };
+	for (size_t i = 0; i < N_OF(missing); i++) {
+		json_t *err = NULL;
+		assert_int_equal(api(f, missing[i][0], missing[i][1], version, "{}", &err), 404);
+		assert_string_equal(json_string_value(json_object_get(err, "message")), missing[i][2]);
+		json_decref(err);
+	}
+	json_t *found = NULL;
+	assert_int_equal(api(f, "GET", "/services/web", NULL, NULL, &found), 200);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(found, "Spec"), "Name")), "web");
+	json_decref(found);
 	assert_int_equal(api(f, "POST", "/services/web/update", version,
 			     "{\"Name\":\"web\",\"Mode\":{\"Replicated\":{\"Replicas\":3}},"
 			     "\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"img:1\"},"
