@@ -351,6 +351,14 @@ static void update_image(struct fixture *f, const char *update, const char *imag
 	update_service(f, three_of(update, image));
 }
 
+/* Three replicas running v1, then an update to v2 under update (the
+ * UpdateConfig), not reconciled yet. */
+static void three_updated_to_v2(struct fixture *f, const char *update)
+{
+	three_running(f, update);
+	update_image(f, update, "v2");
+}
+
 static void test_update_goes_by_batches_waits_for_running_and_delay(void **state)
 {
 	struct fixture *f = *state;
@@ -399,8 +407,7 @@ static void test_update_start_first_stops_the_old_task_once_the_new_runs(void **
 {
 	struct fixture *f = *state;
 	const char *cfg = "{\"Parallelism\":1,\"Order\":\"start-first\"}";
-	three_running(f, cfg);
-	update_image(f, cfg, "v2");
+	three_updated_to_v2(f, cfg);
 	assert_int_equal(reconcile(f, NULL), 2); /* status, create */
 	assert_string_equal(desired_of(f, 1), "running");
 	assert_string_equal(image_of(f, 4), "v2");
@@ -418,8 +425,7 @@ static void test_update_pauses_on_failure_with_the_task_and_its_error(void **sta
 {
 	struct fixture *f = *state;
 	const char *cfg = "{\"Parallelism\":1}";
-	three_running(f, cfg);
-	update_image(f, cfg, "v2");
+	three_updated_to_v2(f, cfg);
 	reconcile(f, NULL);
 	apply(f, "{\"op\":\"task.status\",\"updates\":[{\"id\":\"%s\",\"state\":\"failed\",\"now\":\"x\",\"err\":\"no such image\"}]}",
 	      tid(4));
@@ -443,8 +449,7 @@ static void test_update_failure_within_monitor_and_continue(void **state)
 {
 	struct fixture *f = *state;
 	const char *cfg = "{\"Parallelism\":1,\"FailureAction\":\"continue\",\"Monitor\":10000000000}";
-	three_running(f, cfg);
-	update_image(f, cfg, "v2");
+	three_updated_to_v2(f, cfg);
 	reconcile(f, NULL);
 	run_on(f, tid(4), "n1");
 	f->now += 9 * SEC; /* ended 9 s after running: within Monitor */
@@ -459,8 +464,7 @@ static void test_update_pauses_only_above_max_failure_ratio(void **state)
 {
 	struct fixture *f = *state;
 	const char *cfg = "{\"Parallelism\":1,\"MaxFailureRatio\":0.4}";
-	three_running(f, cfg);
-	update_image(f, cfg, "v2");
+	three_updated_to_v2(f, cfg);
 	reconcile(f, NULL);
 	set_state(f, tid(4), "rejected"); /* 1 of 3 slots: 0.33 <= 0.4 */
 	assert_int_equal(reconcile(f, NULL), 2);
@@ -503,8 +507,7 @@ static void test_update_reconcile_is_idempotent(void **state)
 {
 	struct fixture *f = *state;
 	const char *cfg = "{\"Parallelism\":2}";
-	three_running(f, cfg);
-	update_image(f, cfg, "v2");
+	three_updated_to_v2(f, cfg);
 	struct orchestrator_input in = { .store = &f->s, .now_ns = f->now,
 					 .history_limit = 5, .new_id = fake_id,
 					 .id_ctx = f };
@@ -636,8 +639,7 @@ static void test_update_ignores_a_failure_after_monitor(void **state)
 {
 	struct fixture *f = *state;
 	const char *cfg = "{\"Parallelism\":1,\"Monitor\":10000000000}";
-	three_running(f, cfg);
-	update_image(f, cfg, "v2");
+	three_updated_to_v2(f, cfg);
 	reconcile(f, NULL);
 	run_on(f, tid(4), "n1");
 	f->now += 10 * SEC; /* ran for the whole Monitor: not an update failure */
