@@ -573,13 +573,9 @@ int agent_start(const struct agent_config *cfg, struct agent **out, char *err,
 	a->assigned = json_object();
 	a->outbox = json_array();
 	latch_init(&a->session_stop);
-	if (pthread_create(&a->thread, NULL, agent_main, a) != 0) {
-		snprintf(err, errlen, "agent: cannot start its thread");
-		agent_stop(a);
-		return -1;
-	}
-	if (pthread_create(&a->session_thread, NULL, agent_session_main, a) != 0) {
-		snprintf(err, errlen, "agent: cannot start its session thread");
+	if (thread_start(&a->thread, agent_main, a, "the agent thread", err, errlen) != 0 ||
+	    thread_start(&a->session_thread, agent_session_main, a,
+			 "the agent's session thread", err, errlen) != 0) {
 		agent_stop(a);
 		return -1;
 	}

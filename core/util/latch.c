@@ -4,6 +4,8 @@
  */
 #include "latch.h"
 
+#include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #define NS_PER_SEC 1000000000LL
@@ -54,6 +56,16 @@ bool latch_wait(struct latch *l, int64_t ns)
 	bool set = l->set;
 	pthread_mutex_unlock(&l->lock);
 	return set;
+}
+
+int thread_start(pthread_t *thread, void *(*fn)(void *), void *arg,
+		 const char *what, char *err, size_t errlen)
+{
+	int rc = pthread_create(thread, NULL, fn, arg);
+	if (rc == 0)
+		return 0;
+	snprintf(err, errlen, "cannot start %s: %s", what, strerror(rc));
+	return -1;
 }
 
 void latch_wait_set(struct latch *l)

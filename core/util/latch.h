@@ -3,6 +3,7 @@
  * "stop now" of a background thread that sleeps between rounds (the
  * agent's session thread, the daemon's role keeper) and the "answered" of
  * an inbox call. Owns its lock and condition; the flag never goes down.
+ * Also the one way the rooms start a thread (thread_start).
  */
 #ifndef ORCHD_LATCH_H
 #define ORCHD_LATCH_H
@@ -32,5 +33,10 @@ bool latch_wait(struct latch *l, int64_t ns);
 
 /* Sleeps until the flag is set. */
 void latch_wait_set(struct latch *l);
+
+/* pthread_create of fn(arg) into *thread; -1 with "cannot start {what}:
+ * {reason}" in err when it fails. */
+int thread_start(pthread_t *thread, void *(*fn)(void *), void *arg,
+		 const char *what, char *err, size_t errlen);
 
 #endif

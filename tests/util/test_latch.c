@@ -1,7 +1,8 @@
 /*
  * test_latch.c: the flag threads wait on (core/util/latch.c): a wait
  * lasts its time while the flag is down, a set from another thread ends a
- * long wait (bounded or not) at once, and a set flag stays up.
+ * long wait (bounded or not) at once, and a set flag stays up; a thread
+ * started with thread_start runs its function.
  * Owns the one thread it starts and joins.
  */
 #include <stdarg.h>
@@ -68,7 +69,9 @@ static void test_wait_set_returns_once_set(void **state)
 	struct latch l;
 	pthread_t setter;
 	latch_init(&l);
-	assert_int_equal(pthread_create(&setter, NULL, set_soon, &l), 0);
+	char err[128] = "";
+	assert_int_equal(thread_start(&setter, set_soon, &l, "the setter", err, sizeof(err)), 0);
+	assert_string_equal(err, "");
 	latch_wait_set(&l);
 	assert_true(latch_is_set(&l));
 	pthread_join(setter, NULL);
