@@ -15,6 +15,7 @@
 
 #include "jsonref.h"
 #include "log.h"
+#include "latch.h"
 #include "store.h"
 #include "timefmt.h"
 
@@ -41,9 +42,7 @@ struct agent {
 	 * poll) and posts what changed into the inbox. */
 	pthread_t session_thread;
 	bool session_started;
-	pthread_mutex_t session_lock;
-	pthread_cond_t session_cond;
-	bool session_stop;
+	struct latch session_stop;
 };
 
 /* Batches of runtime requests and status reports built by one pass. */
@@ -525,35 +524,12 @@ static void *agent_main(void *arg)
 	return NULL;
 }
 
-/* Waits up to ns unless the agent is stopping; returns whether it is. */
-static bool session_pause(struct agent *a, int64_t ns)
-{
-	int64_t deadline = inbox_now_ns() + ns;
-	struct timespec ts = { .tv_sec = deadline / 1000000000,
-			       .tv_nsec = deadline % 1000000000 };
-	pthread_mutex_lock(&a->session_lock);
-	while (!a->session_stop &&
-	       pthread_cond_timedwait(&a->session_cond, &a->session_lock, &ts) == 0)
-		;
-	bool stop = a->session_stop;
-	pthread_mutex_unlock(&a->session_lock);
-	return stop;
-}
-
-static bool session_stopping(struct agent *a)
-{
-	pthread_mutex_lock(&a->session_lock);
-	bool stop = a->session_stop;
-	pthread_mutex_unlock(&a->session_lock);
-	return stop;
-}
-
 static void *agent_session_main(void *arg)
 {
 	struct agent *a = arg;
 	char session_id[32] = "", last_error[512] = "";
 	json_int_t version = 0;
-	while (!session_stopping(a)) {
+	while (!latch_is_set(&a->session_stop)) {
 		json_t *req = json_pack("{s:i,s:s,s:s,s:s,s:I}", "v", 1, "op", "session",
 					"node_id", a->cfg.node_id, "session_id", session_id,
 					"ack", version);
@@ -569,7 +545,7 @@ static void *agent_session_main(void *arg)
 			}
 			json_decref(reply);
 			session_id[0] = '\0'; /* the next session starts with a full sync */
-			if (session_pause(a, AGENT_RETRY_NS))
+			if (latch_wait(&a->session_stop, AGENT_RETRY_NS))
 				break;
 			continue;
 		}
@@ -596,19 +572,10 @@ int agent_start(const struct agent_config *cfg, struct agent **out, char *err,
 	a->local = json_object();
 	a->assigned = json_object();
 	a->outbox = json_array();
-	pthread_mutex_init(&a->session_lock, NULL);
-	pthread_condattr_t attr;
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&a->session_cond, &attr);
-	pthread_condattr_destroy(&attr);
-	if (pthread_create(&a->thread, NULL, agent_main, a) != 0) {
-		snprintf(err, errlen, "agent: cannot start its thread");
-		agent_stop(a);
-		return -1;
-	}
-	if (pthread_create(&a->session_thread, NULL, agent_session_main, a) != 0) {
-		snprintf(err, errlen, "agent: cannot start its session thread");
+	latch_init(&a->session_stop);
+	if (thread_start(&a->thread, agent_main, a, "the agent thread", err, errlen) != 0 ||
+	    thread_start(&a->session_thread, agent_session_main, a,
+			 "the agent's session thread", err, errlen) != 0) {
 		agent_stop(a);
 		return -1;
 	}
@@ -622,10 +589,7 @@ void agent_stop(struct agent *a)
 	if (!a)
 		return;
 	if (a->session_started) {
-		pthread_mutex_lock(&a->session_lock);
-		a->session_stop = true;
-		pthread_cond_signal(&a->session_cond);
-		pthread_mutex_unlock(&a->session_lock);
+		latch_set(&a->session_stop);
 		pthread_join(a->session_thread, NULL);
 	}
 	if (a->thread) {
@@ -638,8 +602,7 @@ void agent_stop(struct agent *a)
 	json_decref(a->assigned);
 	json_decref(a->reported_info);
 	json_decref(a->outbox);
-	pthread_cond_destroy(&a->session_cond);
-	pthread_mutex_destroy(&a->session_lock);
+	latch_fini(&a->session_stop);
 	free(a);
 }
 

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "manager.h"
 #include "plugin_host.h"
+#include "latch.h"
 
 #define ORCHD_VERSION "0.1.0"
 
@@ -53,9 +54,7 @@ struct orchd {
 	/* The role keeper thread (see "roles and certificates" below). */
 	pthread_t role_thread;
 	bool role_thread_started;
-	pthread_mutex_t role_lock;
-	pthread_cond_t role_wake;
-	bool role_stop;                /* guarded by role_lock */
+	struct latch role_stop;
 	unsigned cert_renew_permille;  /* this node's point of renewal */
 	time_t next_role_probe;        /* see role_probe_demoted */
 };

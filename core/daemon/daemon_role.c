@@ -1,7 +1,6 @@
 /*
- * daemon_role.c: the role keeper thread. Owns the thread, role_lock,
- * role_wake, role_stop, cert_renew_permille and next_role_probe of struct
- * orchd.
+ * daemon_role.c: the role keeper thread. Owns the thread, role_stop,
+ * cert_renew_permille and next_role_probe of struct orchd.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -58,10 +57,7 @@ static int local_ip_towards(const char *addr, char *out, size_t len)
  * network call at a time gives up between two of them. */
 static bool role_stopping(struct orchd *o)
 {
-	pthread_mutex_lock(&o->role_lock);
-	bool stop = o->role_stop;
-	pthread_mutex_unlock(&o->role_lock);
-	return stop;
+	return latch_is_set(&o->role_stop);
 }
 
 /* node promote: a manager certificate, then a raft replica that the leader
@@ -258,19 +254,8 @@ static void role_step(struct orchd *o)
 void *role_main(void *arg)
 {
 	struct orchd *o = arg;
-	pthread_mutex_lock(&o->role_lock);
-	while (!o->role_stop) {
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 1;
-		pthread_cond_timedwait(&o->role_wake, &o->role_lock, &until);
-		if (o->role_stop)
-			break;
-		pthread_mutex_unlock(&o->role_lock);
+	while (!latch_wait(&o->role_stop, 1000000000LL))
 		role_step(o);
-		pthread_mutex_lock(&o->role_lock);
-	}
-	pthread_mutex_unlock(&o->role_lock);
 	return NULL;
 }
 
@@ -279,10 +264,7 @@ void *role_main(void *arg)
  * queued behind a loaded manager's inbox is refused, not waited for). */
 void role_keeper_signal(struct orchd *o)
 {
-	pthread_mutex_lock(&o->role_lock);
-	o->role_stop = true;
-	pthread_cond_signal(&o->role_wake);
-	pthread_mutex_unlock(&o->role_lock);
+	latch_set(&o->role_stop);
 }
 
 void role_keeper_join(struct orchd *o)

@@ -200,10 +200,9 @@ static int orchd_start(struct orchd *o, char *err, size_t errlen,
 	if (api_http_start(&hc, &o->api, err, errlen) != 0)
 		return -1;
 	o->cert_renew_permille = 500 + (unsigned)(ids_random(NULL) % 301);
-	if (pthread_create(&o->role_thread, NULL, role_main, o) != 0) {
-		snprintf(err, errlen, "cannot start the role keeper thread");
+	if (thread_start(&o->role_thread, role_main, o, "the role keeper thread",
+			 err, errlen) != 0)
 		return -1;
-	}
 	o->role_thread_started = true;
 	return 0;
 }
@@ -216,8 +215,7 @@ int main(int argc, char **argv)
 	pthread_cond_init(&o.link_idle, NULL);
 	pthread_mutex_init(&o.info_lock, NULL);
 	pthread_mutex_init(&o.leader_lock, NULL);
-	pthread_mutex_init(&o.role_lock, NULL);
-	pthread_cond_init(&o.role_wake, NULL);
+	latch_init(&o.role_stop);
 	if (orchd_configure(&o, argc, argv, err, sizeof(err)) != 0) {
 		fprintf(stderr, "orchd: %s\n", err);
 		config_free(&o.cfg);

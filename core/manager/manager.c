@@ -255,8 +255,7 @@ int manager_start(const struct manager_config *cfg, struct manager **out,
 		manager_free(m);
 		return -1;
 	}
-	if (pthread_create(&m->thread, NULL, manager_main, m) != 0) {
-		snprintf(err, errlen, "cannot start the manager thread");
+	if (thread_start(&m->thread, manager_main, m, "the manager thread", err, errlen) != 0) {
 		manager_free(m);
 		return -1;
 	}

@@ -106,6 +106,13 @@ static const struct route local_routes[] = {
 
 /* ------------------------------------------------------------ dispatch */
 
+json_t *route_found(struct route_ctx *rc, const char *what, json_t *obj)
+{
+	if (!obj)
+		api_response_error(rc->resp, 404, "%s %s not found", what, rc->arg);
+	return obj;
+}
+
 static const struct route *route_find(const struct route *routes, size_t n,
 				      const struct api_request *req, char *arg,
 				      size_t arglen)

@@ -52,10 +52,8 @@ static void read_services(struct route_ctx *rc)
 
 static void read_service(struct route_ctx *rc)
 {
-	json_t *service = store_service_find(&rc->m->store, rc->arg);
-	if (!service)
-		api_response_error(rc->resp, 404, "service %s not found", rc->arg);
-	else
+	json_t *service = route_found(rc, "service", store_service_find(&rc->m->store, rc->arg));
+	if (service)
 		api_response_json(rc->resp, 200, service_with_status(rc->m, service));
 }
 
@@ -71,10 +69,8 @@ static void read_nodes(struct route_ctx *rc)
 
 static void read_node(struct route_ctx *rc)
 {
-	json_t *node = store_node_find(&rc->m->store, rc->arg);
-	if (!node)
-		api_response_error(rc->resp, 404, "node %s not found", rc->arg);
-	else
+	json_t *node = route_found(rc, "node", store_node_find(&rc->m->store, rc->arg));
+	if (node)
 		api_response_json(rc->resp, 200, json_deep_copy(node));
 }
 
@@ -143,10 +139,8 @@ static void read_tasks(struct route_ctx *rc)
 
 static void read_task(struct route_ctx *rc)
 {
-	json_t *task = store_task(&rc->m->store, rc->arg);
-	if (!task)
-		api_response_error(rc->resp, 404, "task %s not found", rc->arg);
-	else
+	json_t *task = route_found(rc, "task", store_task(&rc->m->store, rc->arg));
+	if (task)
 		api_response_json(rc->resp, 200, json_deep_copy(task));
 }
 

@@ -26,6 +26,10 @@ struct route {
 	bool outside_swarm; /* also served by a node not in a swarm */
 };
 
+/* obj, the {what} named by the route's {id}; or NULL, the route then
+ * answered 404 "{what} {id} not found". */
+json_t *route_found(struct route_ctx *rc, const char *what, json_t *obj);
+
 /* "This node is not a swarm manager..." */
 extern const char *const manager_not_manager_message;
 

@@ -174,12 +174,10 @@ static void write_service_create(struct route_ctx *rc)
 
 static void write_service_update(struct route_ctx *rc)
 {
-	json_t *service = store_service_find(&rc->m->store, rc->arg);
+	json_t *service = route_found(rc, "service", store_service_find(&rc->m->store, rc->arg));
 	json_int_t version;
-	if (!service) {
-		api_response_error(rc->resp, 404, "service %s not found", rc->arg);
+	if (!service)
 		return;
-	}
 	if (!parse_version(rc, &version))
 		return;
 	json_t *spec = read_update_body(rc, spec_service_check, "service");
@@ -195,11 +193,9 @@ static void write_service_update(struct route_ctx *rc)
 
 static void write_service_remove(struct route_ctx *rc)
 {
-	json_t *service = store_service_find(&rc->m->store, rc->arg);
-	if (!service) {
-		api_response_error(rc->resp, 404, "service %s not found", rc->arg);
+	json_t *service = route_found(rc, "service", store_service_find(&rc->m->store, rc->arg));
+	if (!service)
 		return;
-	}
 	char now[40];
 	manager_now_text(rc->m, now, sizeof(now));
 	json_t *cmd = json_pack("{s:s,s:O,s:s}", "op", "service.remove", "id",
@@ -226,12 +222,10 @@ static const char *node_role(const json_t *node)
 
 static void write_node_update(struct route_ctx *rc)
 {
-	json_t *node = store_node_find(&rc->m->store, rc->arg);
+	json_t *node = route_found(rc, "node", store_node_find(&rc->m->store, rc->arg));
 	json_int_t version;
-	if (!node) {
-		api_response_error(rc->resp, 404, "node %s not found", rc->arg);
+	if (!node)
 		return;
-	}
 	if (!parse_version(rc, &version))
 		return;
 	json_int_t have = json_integer_value(
@@ -282,11 +276,9 @@ static void write_node_update(struct route_ctx *rc)
 
 static void write_node_remove(struct route_ctx *rc)
 {
-	json_t *node = store_node_find(&rc->m->store, rc->arg);
-	if (!node) {
-		api_response_error(rc->resp, 404, "node %s not found", rc->arg);
+	json_t *node = route_found(rc, "node", store_node_find(&rc->m->store, rc->arg));
+	if (!node)
 		return;
-	}
 	const char *id = json_string_value(json_object_get(node, "ID"));
 	const char *state = json_string_value(
 		json_object_get(json_object_get(node, "Status"), "State"));

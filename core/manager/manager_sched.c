@@ -108,8 +108,8 @@ int manager_sched_start(struct manager *m, char *err, size_t errlen)
 	c->inbox = m->inbox;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
-	if (pthread_create(&c->thread, NULL, caller_main, c) != 0) {
-		snprintf(err, errlen, "cannot start the scheduler caller thread");
+	if (thread_start(&c->thread, caller_main, c, "the scheduler caller thread",
+			 err, errlen) != 0) {
 		pthread_mutex_destroy(&c->lock);
 		pthread_cond_destroy(&c->cond);
 		free(c);

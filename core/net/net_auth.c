@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hex.h"
 #include "pki.h"
 
 /* Domain separation for the signed challenge. */
@@ -33,49 +34,6 @@ struct net_conn {
 	struct cluster_net_peer peer;
 	struct net_conn *next;
 };
-
-/* ------------------------------------------------------------------ hex */
-
-static void net_hex(const unsigned char *in, size_t len, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * len] = '\0';
-}
-
-static int net_hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* Decodes lower-case hex into out (at most cap bytes); -1 if malformed. */
-static int net_unhex(const char *in, unsigned char *out, size_t cap,
-		     size_t *len)
-{
-	size_t n = strlen(in), i;
-	int hi, lo;
-
-	if (n % 2 != 0 || n / 2 > cap)
-		return -1;
-	for (i = 0; i < n / 2; i++) {
-		hi = net_hex_digit(in[2 * i]);
-		lo = net_hex_digit(in[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return -1;
-		out[i] = (unsigned char)(hi << 4 | lo);
-	}
-	*len = n / 2;
-	return 0;
-}
 
 /* ---------------------------------------------------------- auth crypto */
 
@@ -125,7 +83,7 @@ int net_auth_sign(mbedtls_pk_context *key, struct pki_rng *rng,
 	int rv = -1;
 
 	if (nonce_hex == NULL ||
-	    net_unhex(nonce_hex, nonce, sizeof(nonce), &len) != 0 ||
+	    hex_decode(nonce_hex, nonce, sizeof(nonce), &len) != 0 ||
 	    len != NET_NONCE_LEN) {
 		orch_errorf(err, errlen,
 				 "bad challenge: no 32-byte hex \"nonce\"");
@@ -141,7 +99,7 @@ int net_auth_sign(mbedtls_pk_context *key, struct pki_rng *rng,
 				 (unsigned)-rv);
 		return -1;
 	}
-	net_hex(sig, sig_len, sig_hex);
+	hex_encode(sig, sig_len, sig_hex);
 	return 0;
 }
 
@@ -300,7 +258,7 @@ json_t *net_auth_challenge(struct net_conns *conns, uint32_t pipe)
 		return cluster_net_error("auth: unknown connection");
 	if (rv != 0)
 		return cluster_net_error("auth: %s", why);
-	net_hex(nonce, sizeof(nonce), hex);
+	hex_encode(nonce, sizeof(nonce), hex);
 	return json_pack("{s:s}", "nonce", hex);
 }
 
@@ -337,7 +295,7 @@ static int auth_verify(struct net_conns *conns, json_t *body,
 	int rv;
 
 	if (cert_pem == NULL || sig_hex == NULL ||
-	    net_unhex(sig_hex, sig, sizeof(sig), &sig_len) != 0) {
+	    hex_decode(sig_hex, sig, sizeof(sig), &sig_len) != 0) {
 		orch_errorf(why, whylen,
 				 "\"cert\" or \"sig\" missing or bad");
 		return -1;

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "fsutil.h"
+#include "hex.h"
 #include "cluster_net.h"
 
 #define RAFT_TRANSPORT_CALL_TIMEOUT_MS 2000
@@ -50,7 +51,6 @@ struct raft_transport {
 
 char *raft_transport_encode(const struct raft_msg *msg)
 {
-	static const char digits[] = "0123456789abcdef";
 	size_t len = raft_msg_encoded_size(msg);
 	uint8_t *bytes = malloc(len ? len : 1);
 	char *hex = malloc(2 * len + 1);
@@ -60,22 +60,9 @@ char *raft_transport_encode(const struct raft_msg *msg)
 		return NULL;
 	}
 	raft_msg_encode(msg, bytes);
-	for (size_t i = 0; i < len; i++) {
-		hex[2 * i] = digits[bytes[i] >> 4];
-		hex[2 * i + 1] = digits[bytes[i] & 15];
-	}
-	hex[2 * len] = '\0';
+	hex_encode(bytes, len, hex);
 	free(bytes);
 	return hex;
-}
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
 }
 
 int raft_transport_decode(const char *hex, uint8_t **buf, struct raft_msg *msg)
@@ -87,15 +74,9 @@ int raft_transport_decode(const char *hex, uint8_t **buf, struct raft_msg *msg)
 	uint8_t *bytes = malloc(n / 2);
 	if (!bytes)
 		return -1;
-	for (size_t i = 0; i < n / 2; i++) {
-		int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
-		if (hi < 0 || lo < 0) {
-			free(bytes);
-			return -1;
-		}
-		bytes[i] = (uint8_t)(hi << 4 | lo);
-	}
-	if (raft_msg_decode(bytes, n / 2, msg) != 0) {
+	size_t len;
+	if (hex_decode(hex, bytes, n / 2, &len) != 0 ||
+	    raft_msg_decode(bytes, len, msg) != 0) {
 		free(bytes);
 		return -1;
 	}

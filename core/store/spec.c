@@ -110,21 +110,32 @@ static int check_mode(json_t *spec, char *err, size_t errlen)
 	return 0;
 }
 
+/* Member key of parent (path names parent) into *out: 1 if an object, 0
+ * if absent (*out NULL), -1 if anything else. */
+static int member_object(const json_t *parent, const char *path, const char *key,
+			 json_t **out, char *err, size_t errlen)
+{
+	*out = json_object_get(parent, key);
+	if (!*out)
+		return 0;
+	if (!json_is_object(*out))
+		FAIL("%s%s: must be an object", path, key);
+	return 1;
+}
+
 static int check_resources(const json_t *tt, char *err, size_t errlen)
 {
-	json_t *res = json_object_get(tt, "Resources");
-	if (!res)
-		return 0;
-	if (!json_is_object(res))
-		FAIL("TaskTemplate.Resources: must be an object");
+	json_t *res, *part;
+	int rc = member_object(tt, "TaskTemplate.", "Resources", &res, err, errlen);
+	if (rc <= 0)
+		return rc;
 	const char *parts[] = { "Limits", "Reservations" };
 	for (size_t i = 0; i < 2; i++) {
-		json_t *part = json_object_get(res, parts[i]);
 		char path[64];
 		snprintf(path, sizeof(path), "TaskTemplate.Resources.%s.", parts[i]);
-		if (part && !json_is_object(part))
-			FAIL("TaskTemplate.Resources.%s: must be an object", parts[i]);
-		if (check_nonneg_int(part, "NanoCPUs", path, err, errlen) ||
+		if (member_object(res, "TaskTemplate.Resources.", parts[i], &part,
+				  err, errlen) < 0 ||
+		    check_nonneg_int(part, "NanoCPUs", path, err, errlen) ||
 		    check_nonneg_int(part, "MemoryBytes", path, err, errlen))
 			return -1;
 	}
@@ -133,12 +144,11 @@ static int check_resources(const json_t *tt, char *err, size_t errlen)
 
 static int check_restart_policy(json_t *tt, char *err, size_t errlen)
 {
-	json_t *rp = json_object_get(tt, "RestartPolicy");
+	json_t *rp;
 	const char *path = "TaskTemplate.RestartPolicy.";
-	if (!rp)
-		return 0;
-	if (!json_is_object(rp))
-		FAIL("TaskTemplate.RestartPolicy: must be an object");
+	int rc = member_object(tt, "TaskTemplate.", "RestartPolicy", &rp, err, errlen);
+	if (rc <= 0)
+		return rc;
 	json_t *cond = json_object_get(rp, "Condition");
 	if (cond) {
 		const char *c = json_string_value(cond);
@@ -171,12 +181,11 @@ static int check_one_of(const json_t *obj, const char *key, const char *path,
  * MaxFailureRatio, Order (defaults are applied by the orchestrator). */
 static int check_update_config(const json_t *spec, char *err, size_t errlen)
 {
-	json_t *uc = json_object_get(spec, "UpdateConfig");
+	json_t *uc;
 	const char *path = "UpdateConfig.";
-	if (!uc)
-		return 0;
-	if (!json_is_object(uc))
-		FAIL("UpdateConfig: must be an object");
+	int rc = member_object(spec, "", "UpdateConfig", &uc, err, errlen);
+	if (rc <= 0)
+		return rc;
 	json_t *ratio = json_object_get(uc, "MaxFailureRatio");
 	if (ratio && (!json_is_number(ratio) || json_number_value(ratio) < 0 ||
 		      json_number_value(ratio) > 1))
@@ -237,11 +246,10 @@ int spec_constraint_check(const char *expr, char *err, size_t errlen)
 
 static int check_placement(const json_t *tt, char *err, size_t errlen)
 {
-	json_t *placement = json_object_get(tt, "Placement");
-	if (!placement)
-		return 0;
-	if (!json_is_object(placement))
-		FAIL("TaskTemplate.Placement: must be an object");
+	json_t *placement;
+	int rc = member_object(tt, "TaskTemplate.", "Placement", &placement, err, errlen);
+	if (rc <= 0)
+		return rc;
 	if (check_string_array(placement, "Constraints", "TaskTemplate.Placement.",
 			       err, errlen))
 		return -1;

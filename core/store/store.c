@@ -179,6 +179,15 @@ static void set_version(json_t *obj, uint64_t index)
 			    json_pack("{s:I}", "Index", (json_int_t)index));
 }
 
+/* Stores a copy of obj under id in table, at version index. */
+static void put_versioned(json_t *table, const char *id, const json_t *obj,
+			  uint64_t index)
+{
+	json_t *copy = json_deep_copy(obj);
+	set_version(copy, index);
+	json_object_set_new(table, id, copy);
+}
+
 static int apply_cluster_init(struct store *s, const json_t *cmd,
 			      uint64_t index, char *err, size_t errlen)
 {
@@ -192,9 +201,7 @@ static int apply_cluster_init(struct store *s, const json_t *cmd,
 	json_decref(s->cluster);
 	s->cluster = json_deep_copy(cluster);
 	set_version(s->cluster, index);
-	json_t *copy = json_deep_copy(node);
-	set_version(copy, index);
-	json_object_set_new(s->nodes, node_id, copy);
+	put_versioned(s->nodes, node_id, node, index);
 	return 0;
 }
 
@@ -205,9 +212,7 @@ static int apply_node_put(struct store *s, const json_t *cmd, uint64_t index,
 	const char *id = json_string_value(json_object_get(node, "ID"));
 	if (!id)
 		FAIL("node.put: node with ID required");
-	json_t *copy = json_deep_copy(node);
-	set_version(copy, index);
-	json_object_set_new(s->nodes, id, copy);
+	put_versioned(s->nodes, id, node, index);
 	return 0;
 }
 
@@ -266,9 +271,7 @@ static int apply_service_create(struct store *s, const json_t *cmd,
 			FAIL("service %s already exists (name in use by %.12s)", name,
 			     other_id);
 	}
-	json_t *copy = json_deep_copy(service);
-	set_version(copy, index);
-	json_object_set_new(s->services, id, copy);
+	put_versioned(s->services, id, service, index);
 	return 0;
 }
 
@@ -352,12 +355,9 @@ static int apply_task_create(struct store *s, const json_t *cmd,
 		if (!id || json_object_get(s->tasks, id))
 			FAIL("task.create: task %zu has no ID or exists", i);
 	}
-	json_array_foreach(tasks, i, task) {
-		json_t *copy = json_deep_copy(task);
-		set_version(copy, index);
-		json_object_set_new(s->tasks, json_string_value(json_object_get(task, "ID")),
-				    copy);
-	}
+	json_array_foreach(tasks, i, task)
+		put_versioned(s->tasks, json_string_value(json_object_get(task, "ID")),
+			      task, index);
 	return 0;
 }
 

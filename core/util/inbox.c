@@ -144,9 +144,7 @@ void inbox_msg_free(struct inbox_msg *msg)
 
 void inbox_call_init(struct inbox_call *call, const void *request)
 {
-	pthread_mutex_init(&call->lock, NULL);
-	pthread_cond_init(&call->done_cond, NULL);
-	call->done = false;
+	latch_init(&call->done);
 	call->refused = false;
 	call->request = request;
 	call->response = NULL;
@@ -154,8 +152,7 @@ void inbox_call_init(struct inbox_call *call, const void *request)
 
 void inbox_call_fini(struct inbox_call *call)
 {
-	pthread_cond_destroy(&call->done_cond);
-	pthread_mutex_destroy(&call->lock);
+	latch_fini(&call->done);
 }
 
 int inbox_call(struct inbox *in, enum inbox_kind kind, json_t *body,
@@ -169,16 +166,10 @@ int inbox_call(struct inbox *in, enum inbox_kind kind, json_t *body,
 
 void inbox_call_wait(struct inbox_call *call)
 {
-	pthread_mutex_lock(&call->lock);
-	while (!call->done)
-		pthread_cond_wait(&call->done_cond, &call->lock);
-	pthread_mutex_unlock(&call->lock);
+	latch_wait_set(&call->done);
 }
 
 void inbox_call_finish(struct inbox_call *call)
 {
-	pthread_mutex_lock(&call->lock);
-	call->done = true;
-	pthread_cond_signal(&call->done_cond);
-	pthread_mutex_unlock(&call->lock);
+	latch_set(&call->done);
 }

@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "latch.h"
+
 enum inbox_kind {
 	INBOX_STOP = 1,         /* the owner thread must return */
 	INBOX_API,              /* an API request (call set) */
@@ -39,9 +41,7 @@ struct inbox_reply_to {
 
 /* A request whose poster waits for the answer. */
 struct inbox_call {
-	pthread_mutex_t lock;
-	pthread_cond_t done_cond;
-	bool done;
+	struct latch done;   /* set by the owner once it answered */
 	bool refused;        /* the owner stopped before handling it */
 	const void *request; /* borrowed from the poster */
 	void *response;      /* filled by the owner */

@@ -113,9 +113,9 @@ static int api(struct fx *f, const char *method, const char *path,
 	struct inbox_call call;
 	inbox_call_init(&call, &ac);
 	assert_int_equal(inbox_post(manager_inbox(f->m), INBOX_API, NULL, &call), 0);
-	for (int i = 0; i < 20 && !call.done; i++)
+	for (int i = 0; i < 20 && !latch_is_set(&call.done); i++)
 		run(f);
-	assert_true(call.done);
+	assert_true(latch_is_set(&call.done));
 	inbox_call_fini(&call);
 	if (out)
 		*out = resp.body ? json_loadb(resp.body, resp.body_len, 0, NULL) : NULL;
@@ -409,6 +409,21 @@ static void test_placement(void **state)
 
 	char version[24];
 	service_version(f, "web", version, sizeof(version));
+	/* What the routes find by {id} is the real thing; else a 404 says what. */
+	const char *missing[][3] = { { "GET", "/nodes/nope", "node nope not found" },
+				     { "GET", "/services/nope", "service nope not found" },
+				     { "POST", "/services/nope/update", "service nope not found" } };
+	for (size_t i = 0; i < N_OF(missing); i++) {
+		json_t *err = NULL;
+		assert_int_equal(api(f, missing[i][0], missing[i][1], version, "{}", &err), 404);
+		assert_string_equal(json_string_value(json_object_get(err, "message")), missing[i][2]);
+		json_decref(err);
+	}
+	json_t *found = NULL;
+	assert_int_equal(api(f, "GET", "/services/web", NULL, NULL, &found), 200);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(found, "Spec"), "Name")), "web");
+	json_decref(found);
 	assert_int_equal(api(f, "POST", "/services/web/update", version,
 			     "{\"Name\":\"web\",\"Mode\":{\"Replicated\":{\"Replicas\":3}},"
 			     "\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"img:1\"},"
@@ -618,15 +633,17 @@ static void test_membership(void **state)
 	assert_true(count_ops(f, "node.put") > 0);
 }
 
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_placement, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_scheduler_deadline, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_restart_policy, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_node_liveness, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rolling_update, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_membership, setup, teardown),
+		T(test_placement),
+		T(test_scheduler_deadline),
+		T(test_restart_policy),
+		T(test_node_liveness),
+		T(test_rolling_update),
+		T(test_membership),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

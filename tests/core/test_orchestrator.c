@@ -29,8 +29,17 @@ static void fake_id(void *ctx, char *buf)
 	snprintf(buf, 26, "task%021u", ++f->next_id);
 }
 
-static void apply_text(struct fixture *f, const char *text)
+/* Applies one store command, written as printf-style JSON text; the
+ * command must parse and the store must take it. */
+static void __attribute__((format(printf, 2, 3)))
+apply(struct fixture *f, const char *fmt, ...)
 {
+	char text[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	assert_true(n >= 0 && (size_t)n < sizeof(text));
 	json_error_t jerr;
 	json_t *cmd = json_loads(text, 0, &jerr);
 	assert_non_null(cmd);
@@ -59,22 +68,16 @@ static size_t reconcile(struct fixture *f, int64_t *wakeup)
 static void add_node(struct fixture *f, const char *id, const char *avail,
 		     const char *state)
 {
-	char text[512];
-	snprintf(text, sizeof(text),
-		 "{\"op\":\"node.put\",\"node\":{\"ID\":\"%s\",\"Spec\":{\"Availability\":\"%s\"},\"Status\":{\"State\":\"%s\"}}}",
-		 id, avail, state);
-	apply_text(f, text);
+	apply(f, "{\"op\":\"node.put\",\"node\":{\"ID\":\"%s\",\"Spec\":{\"Availability\":\"%s\"},\"Status\":{\"State\":\"%s\"}}}",
+	      id, avail, state);
 }
 
 static void add_service(struct fixture *f, const char *mode_json,
 			const char *restart_json)
 {
-	char text[1024];
-	snprintf(text, sizeof(text),
-		 "{\"op\":\"service.create\",\"service\":{\"ID\":\"svc\",\"Spec\":{\"Name\":\"web\",\"Mode\":%s,"
-		 "\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"busybox\"},\"RestartPolicy\":%s}}}}",
-		 mode_json, restart_json);
-	apply_text(f, text);
+	apply(f, "{\"op\":\"service.create\",\"service\":{\"ID\":\"svc\",\"Spec\":{\"Name\":\"web\",\"Mode\":%s,"
+	      "\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"busybox\"},\"RestartPolicy\":%s}}}}",
+	      mode_json, restart_json);
 }
 
 static int setup(void **state)
@@ -111,12 +114,10 @@ static size_t count_live(struct fixture *f)
 
 static void set_state(struct fixture *f, const char *task_id, const char *st)
 {
-	char text[512], now[40];
+	char now[40];
 	timefmt_rfc3339(f->now, now, sizeof(now));
-	snprintf(text, sizeof(text),
-		 "{\"op\":\"task.status\",\"updates\":[{\"id\":\"%s\",\"state\":\"%s\",\"now\":\"%s\"}]}",
-		 task_id, st, now);
-	apply_text(f, text);
+	apply(f, "{\"op\":\"task.status\",\"updates\":[{\"id\":\"%s\",\"state\":\"%s\",\"now\":\"%s\"}]}",
+	      task_id, st, now);
 }
 
 static void test_replicated_creates_one_task_per_slot_and_is_idempotent(void **state)
@@ -139,7 +140,7 @@ static void test_scale_down_shuts_down_the_highest_slots(void **state)
 	struct fixture *f = *state;
 	add_service(f, "{\"Replicated\":{\"Replicas\":3}}", "{}");
 	reconcile(f, NULL);
-	apply_text(f, "{\"op\":\"service.update\",\"id\":\"svc\",\"version\":3,\"spec\":{\"Name\":\"web\",\"Mode\":{\"Replicated\":{\"Replicas\":2}},\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"busybox\"},\"RestartPolicy\":{}}}}");
+	apply(f, "{\"op\":\"service.update\",\"id\":\"svc\",\"version\":3,\"spec\":{\"Name\":\"web\",\"Mode\":{\"Replicated\":{\"Replicas\":2}},\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"busybox\"},\"RestartPolicy\":{}}}}");
 	assert_int_equal(reconcile(f, NULL), 1);
 	assert_string_equal(store_task_desired(store_task(&f->s, "task000000000000000000003")), "shutdown");
 	assert_int_equal(count_live(f), 2);
@@ -171,7 +172,7 @@ static void test_restart_condition_none_and_on_failure(void **state)
 	reconcile(f, NULL);
 	set_state(f, "task000000000000000000001", "complete");
 	assert_int_equal(reconcile(f, NULL), 0); /* exited 0: not restarted */
-	apply_text(f, "{\"op\":\"service.update\",\"id\":\"svc\",\"version\":3,\"spec\":{\"Name\":\"web\",\"Mode\":{\"Replicated\":{\"Replicas\":2}},\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"busybox\"},\"RestartPolicy\":{\"Condition\":\"none\"}}}}");
+	apply(f, "{\"op\":\"service.update\",\"id\":\"svc\",\"version\":3,\"spec\":{\"Name\":\"web\",\"Mode\":{\"Replicated\":{\"Replicas\":2}},\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"busybox\"},\"RestartPolicy\":{\"Condition\":\"none\"}}}}");
 	assert_int_equal(reconcile(f, NULL), 1); /* slot 2 is new: created */
 	set_state(f, "task000000000000000000002", "failed");
 	assert_int_equal(reconcile(f, NULL), 0); /* condition none */
@@ -216,8 +217,8 @@ static void test_replicated_task_leaves_a_drained_or_down_node(void **state)
 	struct fixture *f = *state;
 	add_service(f, "{\"Replicated\":{\"Replicas\":1}}", "{}");
 	reconcile(f, NULL);
-	apply_text(f, "{\"op\":\"task.status\",\"updates\":[{\"id\":\"task000000000000000000001\",\"state\":\"pending\",\"now\":\"x\"}]}");
-	apply_text(f, "{\"op\":\"task.assign\",\"now\":\"x\",\"assignments\":[{\"id\":\"task000000000000000000001\",\"node\":\"n1\"}]}");
+	apply(f, "{\"op\":\"task.status\",\"updates\":[{\"id\":\"task000000000000000000001\",\"state\":\"pending\",\"now\":\"x\"}]}");
+	apply(f, "{\"op\":\"task.assign\",\"now\":\"x\",\"assignments\":[{\"id\":\"task000000000000000000001\",\"node\":\"n1\"}]}");
 	add_node(f, "n1", "drain", "ready");
 	assert_int_equal(reconcile(f, NULL), 2);
 	assert_string_equal(store_task_desired(store_task(&f->s, "task000000000000000000001")), "shutdown");
@@ -249,9 +250,9 @@ static void test_tasks_of_a_removed_service_go_once_ended(void **state)
 	add_service(f, "{\"Replicated\":{\"Replicas\":2}}", "{}");
 	reconcile(f, NULL);
 	set_state(f, "task000000000000000000001", "pending");
-	apply_text(f, "{\"op\":\"task.assign\",\"now\":\"x\",\"assignments\":[{\"id\":\"task000000000000000000001\",\"node\":\"n1\"}]}");
+	apply(f, "{\"op\":\"task.assign\",\"now\":\"x\",\"assignments\":[{\"id\":\"task000000000000000000001\",\"node\":\"n1\"}]}");
 	set_state(f, "task000000000000000000001", "running");
-	apply_text(f, "{\"op\":\"service.remove\",\"id\":\"svc\"}");
+	apply(f, "{\"op\":\"service.remove\",\"id\":\"svc\"}");
 	reconcile(f, NULL);
 	/* never placed: gone at once; running: kept until it ended */
 	assert_null(store_task(&f->s, "task000000000000000000002"));
@@ -275,33 +276,24 @@ static const char *tid(unsigned n)
 /* Creates service "svc" from a whole Spec (JSON text). */
 static void create_service(struct fixture *f, const char *spec)
 {
-	char text[2048];
-	snprintf(text, sizeof(text),
-		 "{\"op\":\"service.create\",\"service\":{\"ID\":\"svc\",\"Spec\":%s}}", spec);
-	apply_text(f, text);
+	apply(f, "{\"op\":\"service.create\",\"service\":{\"ID\":\"svc\",\"Spec\":%s}}", spec);
 }
 
 /* service.update of "svc" at its current version. */
 static void update_service(struct fixture *f, const char *spec)
 {
-	char text[2048];
 	json_int_t version = json_integer_value(json_object_get(
 		json_object_get(store_service(&f->s, "svc"), "Version"), "Index"));
-	snprintf(text, sizeof(text),
-		 "{\"op\":\"service.update\",\"id\":\"svc\",\"version\":%lld,\"now\":\"x\",\"spec\":%s}",
-		 (long long)version, spec);
-	apply_text(f, text);
+	apply(f, "{\"op\":\"service.update\",\"id\":\"svc\",\"version\":%lld,\"now\":\"x\",\"spec\":%s}",
+	      (long long)version, spec);
 }
 
 /* The scheduler's and the agent's part: pending, assigned to node, running. */
 static void run_on(struct fixture *f, const char *task_id, const char *node)
 {
-	char text[512];
 	set_state(f, task_id, "pending");
-	snprintf(text, sizeof(text),
-		 "{\"op\":\"task.assign\",\"now\":\"x\",\"assignments\":[{\"id\":\"%s\",\"node\":\"%s\"}]}",
-		 task_id, node);
-	apply_text(f, text);
+	apply(f, "{\"op\":\"task.assign\",\"now\":\"x\",\"assignments\":[{\"id\":\"%s\",\"node\":\"%s\"}]}",
+	      task_id, node);
 	set_state(f, task_id, "running");
 }
 
@@ -329,15 +321,24 @@ static const char *image_of(struct fixture *f, unsigned n)
 	"\"UpdateConfig\":" update ",\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"" image "\"}," \
 	"\"RestartPolicy\":{\"Condition\":\"none\"}}}"
 
+/* The Spec of three replicas of image with the given UpdateConfig (one
+ * of a few rotating buffers, like tid). */
+static const char *three_of(const char *update, const char *image)
+{
+	static char specs[4][1024];
+	static unsigned next;
+	char *spec = specs[next++ % 4];
+	snprintf(spec, sizeof(specs[0]),
+		 "{\"Name\":\"web\",\"Mode\":{\"Replicated\":{\"Replicas\":3}},\"UpdateConfig\":%s,"
+		 "\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"%s\"},\"RestartPolicy\":{\"Condition\":\"none\"}}}",
+		 update, image);
+	return spec;
+}
+
 /* Three replicas running on n1 and n2, tasks 1..3. */
 static void three_running(struct fixture *f, const char *update)
 {
-	char spec[1024];
-	snprintf(spec, sizeof(spec),
-		 "{\"Name\":\"web\",\"Mode\":{\"Replicated\":{\"Replicas\":3}},\"UpdateConfig\":%s,"
-		 "\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"v1\"},\"RestartPolicy\":{\"Condition\":\"none\"}}}",
-		 update);
-	create_service(f, spec);
+	create_service(f, three_of(update, "v1"));
 	reconcile(f, NULL);
 	run_on(f, tid(1), "n1");
 	run_on(f, tid(2), "n2");
@@ -347,12 +348,15 @@ static void three_running(struct fixture *f, const char *update)
 
 static void update_image(struct fixture *f, const char *update, const char *image)
 {
-	char spec[1024];
-	snprintf(spec, sizeof(spec),
-		 "{\"Name\":\"web\",\"Mode\":{\"Replicated\":{\"Replicas\":3}},\"UpdateConfig\":%s,"
-		 "\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"%s\"},\"RestartPolicy\":{\"Condition\":\"none\"}}}",
-		 update, image);
-	update_service(f, spec);
+	update_service(f, three_of(update, image));
+}
+
+/* Three replicas running v1, then an update to v2 under update (the
+ * UpdateConfig), not reconciled yet. */
+static void three_updated_to_v2(struct fixture *f, const char *update)
+{
+	three_running(f, update);
+	update_image(f, update, "v2");
 }
 
 static void test_update_goes_by_batches_waits_for_running_and_delay(void **state)
@@ -403,8 +407,7 @@ static void test_update_start_first_stops_the_old_task_once_the_new_runs(void **
 {
 	struct fixture *f = *state;
 	const char *cfg = "{\"Parallelism\":1,\"Order\":\"start-first\"}";
-	three_running(f, cfg);
-	update_image(f, cfg, "v2");
+	three_updated_to_v2(f, cfg);
 	assert_int_equal(reconcile(f, NULL), 2); /* status, create */
 	assert_string_equal(desired_of(f, 1), "running");
 	assert_string_equal(image_of(f, 4), "v2");
@@ -422,14 +425,10 @@ static void test_update_pauses_on_failure_with_the_task_and_its_error(void **sta
 {
 	struct fixture *f = *state;
 	const char *cfg = "{\"Parallelism\":1}";
-	three_running(f, cfg);
-	update_image(f, cfg, "v2");
+	three_updated_to_v2(f, cfg);
 	reconcile(f, NULL);
-	char text[512];
-	snprintf(text, sizeof(text),
-		 "{\"op\":\"task.status\",\"updates\":[{\"id\":\"%s\",\"state\":\"failed\",\"now\":\"x\",\"err\":\"no such image\"}]}",
-		 tid(4));
-	apply_text(f, text);
+	apply(f, "{\"op\":\"task.status\",\"updates\":[{\"id\":\"%s\",\"state\":\"failed\",\"now\":\"x\",\"err\":\"no such image\"}]}",
+	      tid(4));
 	assert_int_equal(reconcile(f, NULL), 1);
 	assert_string_equal(update_state(f), "paused");
 	const char *message = json_string_value(json_object_get(
@@ -450,8 +449,7 @@ static void test_update_failure_within_monitor_and_continue(void **state)
 {
 	struct fixture *f = *state;
 	const char *cfg = "{\"Parallelism\":1,\"FailureAction\":\"continue\",\"Monitor\":10000000000}";
-	three_running(f, cfg);
-	update_image(f, cfg, "v2");
+	three_updated_to_v2(f, cfg);
 	reconcile(f, NULL);
 	run_on(f, tid(4), "n1");
 	f->now += 9 * SEC; /* ended 9 s after running: within Monitor */
@@ -466,8 +464,7 @@ static void test_update_pauses_only_above_max_failure_ratio(void **state)
 {
 	struct fixture *f = *state;
 	const char *cfg = "{\"Parallelism\":1,\"MaxFailureRatio\":0.4}";
-	three_running(f, cfg);
-	update_image(f, cfg, "v2");
+	three_updated_to_v2(f, cfg);
 	reconcile(f, NULL);
 	set_state(f, tid(4), "rejected"); /* 1 of 3 slots: 0.33 <= 0.4 */
 	assert_int_equal(reconcile(f, NULL), 2);
@@ -510,8 +507,7 @@ static void test_update_reconcile_is_idempotent(void **state)
 {
 	struct fixture *f = *state;
 	const char *cfg = "{\"Parallelism\":2}";
-	three_running(f, cfg);
-	update_image(f, cfg, "v2");
+	three_updated_to_v2(f, cfg);
 	struct orchestrator_input in = { .store = &f->s, .now_ns = f->now,
 					 .history_limit = 5, .new_id = fake_id,
 					 .id_ctx = f };
@@ -543,7 +539,7 @@ static void test_global_service_updates_node_by_node(void **state)
 	assert_string_equal(desired_of(f, 2), "running");
 	assert_string_equal(store_task_node(store_task(&f->s, tid(3))), "n1");
 	set_state(f, tid(3), "pending");
-	apply_text(f, "{\"op\":\"task.assign\",\"now\":\"x\",\"assignments\":[{\"id\":\"task000000000000000000003\",\"node\":\"n1\"}]}");
+	apply(f, "{\"op\":\"task.assign\",\"now\":\"x\",\"assignments\":[{\"id\":\"task000000000000000000003\",\"node\":\"n1\"}]}");
 	set_state(f, tid(3), "running");
 	assert_int_equal(reconcile(f, NULL), 2);
 	assert_string_equal(store_task_node(store_task(&f->s, tid(4))), "n2");
@@ -557,12 +553,9 @@ static void test_global_service_updates_node_by_node(void **state)
 static void put_node(struct fixture *f, const char *id, const char *labels,
 		     long long memory)
 {
-	char text[512];
-	snprintf(text, sizeof(text),
-		 "{\"op\":\"node.put\",\"node\":{\"ID\":\"%s\",\"Spec\":{\"Availability\":\"active\",\"Labels\":%s},"
-		 "\"Status\":{\"State\":\"ready\"},\"Description\":{\"Resources\":{\"NanoCPUs\":4000000000,\"MemoryBytes\":%lld}}}}",
-		 id, labels, memory);
-	apply_text(f, text);
+	apply(f, "{\"op\":\"node.put\",\"node\":{\"ID\":\"%s\",\"Spec\":{\"Availability\":\"active\",\"Labels\":%s},"
+	      "\"Status\":{\"State\":\"ready\"},\"Description\":{\"Resources\":{\"NanoCPUs\":4000000000,\"MemoryBytes\":%lld}}}}",
+	      id, labels, memory);
 }
 
 /* Four replicas all running on n1 (n2 was down), with the given extra
@@ -612,7 +605,7 @@ static void test_rebalance_moves_one_task_per_pass_until_even(void **state)
 static void test_rebalance_is_on_for_the_cluster(void **state)
 {
 	struct fixture *f = *state;
-	apply_text(f, "{\"op\":\"cluster.init\",\"cluster\":{\"ID\":\"c\",\"Spec\":{\"Orchestration\":{\"OrchRebalance\":true}}},\"node\":{\"ID\":\"n1\",\"Spec\":{\"Availability\":\"active\"},\"Status\":{\"State\":\"ready\"}}}");
+	apply(f, "{\"op\":\"cluster.init\",\"cluster\":{\"ID\":\"c\",\"Spec\":{\"Orchestration\":{\"OrchRebalance\":true}}},\"node\":{\"ID\":\"n1\",\"Spec\":{\"Availability\":\"active\"},\"Status\":{\"State\":\"ready\"}}}");
 	four_on_n1(f, "", "false");
 	assert_int_equal(reconcile(f, NULL), 2);
 }
@@ -646,8 +639,7 @@ static void test_update_ignores_a_failure_after_monitor(void **state)
 {
 	struct fixture *f = *state;
 	const char *cfg = "{\"Parallelism\":1,\"Monitor\":10000000000}";
-	three_running(f, cfg);
-	update_image(f, cfg, "v2");
+	three_updated_to_v2(f, cfg);
 	reconcile(f, NULL);
 	run_on(f, tid(4), "n1");
 	f->now += 10 * SEC; /* ran for the whole Monitor: not an update failure */
@@ -684,42 +676,44 @@ static void test_rebalance_needs_the_runtime_on_the_target(void **state)
 	struct fixture *f = *state;
 	four_on_n1(f, "\"Runtime\":\"docker\",", "true");
 	assert_int_equal(reconcile(f, NULL), 0); /* n2 offers no runtime */
-	apply_text(f, "{\"op\":\"node.put\",\"node\":{\"ID\":\"n2\",\"Spec\":{\"Availability\":\"active\"},"
+	apply(f, "{\"op\":\"node.put\",\"node\":{\"ID\":\"n2\",\"Spec\":{\"Availability\":\"active\"},"
 		      "\"Status\":{\"State\":\"ready\"},\"Description\":{\"OrchRuntimes\":[\"process\",\"docker\"]}}}");
-	apply_text(f, "{\"op\":\"node.put\",\"node\":{\"ID\":\"n1\",\"Spec\":{\"Availability\":\"active\"},"
+	apply(f, "{\"op\":\"node.put\",\"node\":{\"ID\":\"n1\",\"Spec\":{\"Availability\":\"active\"},"
 		      "\"Status\":{\"State\":\"ready\"},\"Description\":{\"OrchRuntimes\":[\"docker\"]}}}");
 	assert_int_equal(reconcile(f, NULL), 2);
 }
 
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_replicated_creates_one_task_per_slot_and_is_idempotent, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_scale_down_shuts_down_the_highest_slots, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_failed_task_restarts_after_the_delay, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_restart_condition_none_and_on_failure, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_restart_stops_after_max_attempts, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_global_runs_one_task_per_active_node, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_replicated_task_leaves_a_drained_or_down_node, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_history_is_bounded_per_slot, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tasks_of_a_removed_service_go_once_ended, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_update_goes_by_batches_waits_for_running_and_delay, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_update_start_first_stops_the_old_task_once_the_new_runs, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_update_pauses_on_failure_with_the_task_and_its_error, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_update_failure_within_monitor_and_continue, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_update_pauses_only_above_max_failure_ratio, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_force_update_replaces_every_task, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_scaling_is_not_an_update, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_update_reconcile_is_idempotent, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_global_service_updates_node_by_node, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rebalance_off_leaves_a_returned_node_empty, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rebalance_moves_one_task_per_pass_until_even, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rebalance_is_on_for_the_cluster, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rebalance_respects_constraints_and_resources, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rebalance_waits_for_an_update, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_update_ignores_a_failure_after_monitor, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_global_update_skips_a_down_node_until_it_returns, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rebalance_needs_the_runtime_on_the_target, setup, teardown),
+		T(test_replicated_creates_one_task_per_slot_and_is_idempotent),
+		T(test_scale_down_shuts_down_the_highest_slots),
+		T(test_failed_task_restarts_after_the_delay),
+		T(test_restart_condition_none_and_on_failure),
+		T(test_restart_stops_after_max_attempts),
+		T(test_global_runs_one_task_per_active_node),
+		T(test_replicated_task_leaves_a_drained_or_down_node),
+		T(test_history_is_bounded_per_slot),
+		T(test_tasks_of_a_removed_service_go_once_ended),
+		T(test_update_goes_by_batches_waits_for_running_and_delay),
+		T(test_update_start_first_stops_the_old_task_once_the_new_runs),
+		T(test_update_pauses_on_failure_with_the_task_and_its_error),
+		T(test_update_failure_within_monitor_and_continue),
+		T(test_update_pauses_only_above_max_failure_ratio),
+		T(test_force_update_replaces_every_task),
+		T(test_scaling_is_not_an_update),
+		T(test_update_reconcile_is_idempotent),
+		T(test_global_service_updates_node_by_node),
+		T(test_rebalance_off_leaves_a_returned_node_empty),
+		T(test_rebalance_moves_one_task_per_pass_until_even),
+		T(test_rebalance_is_on_for_the_cluster),
+		T(test_rebalance_respects_constraints_and_resources),
+		T(test_rebalance_waits_for_an_update),
+		T(test_update_ignores_a_failure_after_monitor),
+		T(test_global_update_skips_a_down_node_until_it_returns),
+		T(test_rebalance_needs_the_runtime_on_the_target),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -98,6 +98,23 @@ static void test_update_config_is_checked(void **state)
 	assert_int_equal(check(SPEC_WITH("\"UpdateConfig\":{\"MaxFailureRatio\":1}"), err, sizeof(err), NULL), 0);
 	assert_int_equal(check(TEMPLATE_WITH("\"ForceUpdate\":3"), err, sizeof(err), NULL), 0);
 	expect_error(SPEC_WITH("\"UpdateConfig\":[]"), "UpdateConfig: must be an object");
+	/* Every optional object of the spec is refused when not one, by its path;
+	 * the same members as objects pass. */
+	const char *not_objects[][2] = {
+		{ "\"Resources\":7", "TaskTemplate.Resources: must be an object" },
+		{ "\"Resources\":{\"Limits\":[]}", "TaskTemplate.Resources.Limits: must be an object" },
+		{ "\"Resources\":{\"Reservations\":\"x\"}", "TaskTemplate.Resources.Reservations: must be an object" },
+		{ "\"RestartPolicy\":true", "TaskTemplate.RestartPolicy: must be an object" },
+		{ "\"Placement\":[]", "TaskTemplate.Placement: must be an object" },
+	};
+	for (size_t i = 0; i < sizeof(not_objects) / sizeof(not_objects[0]); i++) {
+		char text[512];
+		snprintf(text, sizeof(text), TEMPLATE_WITH("%s"), not_objects[i][0]);
+		expect_error(text, not_objects[i][1]);
+	}
+	assert_int_equal(check(TEMPLATE_WITH("\"Resources\":{\"Limits\":{},\"Reservations\":{}},"
+					     "\"RestartPolicy\":{},\"Placement\":{}"),
+			       err, sizeof(err), NULL), 0);
 	expect_error(SPEC_WITH("\"UpdateConfig\":{\"Parallelism\":-1}"), "UpdateConfig.Parallelism: must be a non-negative integer");
 	expect_error(SPEC_WITH("\"UpdateConfig\":{\"Delay\":\"10s\"}"), "UpdateConfig.Delay");
 	expect_error(SPEC_WITH("\"UpdateConfig\":{\"Monitor\":-5}"), "UpdateConfig.Monitor");

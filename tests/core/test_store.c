@@ -201,21 +201,24 @@ static void test_running_time_is_kept(void **state)
 	assert_string_equal(json_string_value(json_object_get(json_object_get(t, "Status"), "Timestamp")), "T3");
 }
 
+#define EMPTY(fn) cmocka_unit_test_setup_teardown(fn, setup_empty, teardown)
+#define WITH_SERVICE(fn) cmocka_unit_test_setup_teardown(fn, setup_with_service, teardown)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_cluster_init_only_once, setup_empty, teardown),
-		cmocka_unit_test_setup_teardown(test_service_names_are_unique, setup_with_service, teardown),
-		cmocka_unit_test_setup_teardown(test_service_update_checks_version, setup_with_service, teardown),
-		cmocka_unit_test_setup_teardown(test_task_states_only_move_forward, setup_with_service, teardown),
-		cmocka_unit_test_setup_teardown(test_assign_only_pending_tasks, setup_with_service, teardown),
-		cmocka_unit_test_setup_teardown(test_service_remove_marks_tasks_for_removal, setup_with_service, teardown),
-		cmocka_unit_test_setup_teardown(test_dump_and_load_round_trip, setup_with_service, teardown),
-		cmocka_unit_test_setup_teardown(test_cluster_update_checks_version_and_node_remove, setup_empty, teardown),
-		cmocka_unit_test_setup_teardown(test_unknown_command_is_refused, setup_empty, teardown),
-		cmocka_unit_test_setup_teardown(test_service_update_status_keeps_version_and_update_clears_it, setup_with_service, teardown),
-		cmocka_unit_test_setup_teardown(test_service_update_status_refuses_bad_commands, setup_with_service, teardown),
-		cmocka_unit_test_setup_teardown(test_running_time_is_kept, setup_with_service, teardown),
+		EMPTY(test_cluster_init_only_once),
+		WITH_SERVICE(test_service_names_are_unique),
+		WITH_SERVICE(test_service_update_checks_version),
+		WITH_SERVICE(test_task_states_only_move_forward),
+		WITH_SERVICE(test_assign_only_pending_tasks),
+		WITH_SERVICE(test_service_remove_marks_tasks_for_removal),
+		WITH_SERVICE(test_dump_and_load_round_trip),
+		EMPTY(test_cluster_update_checks_version_and_node_remove),
+		EMPTY(test_unknown_command_is_refused),
+		WITH_SERVICE(test_service_update_status_keeps_version_and_update_clears_it),
+		WITH_SERVICE(test_service_update_status_refuses_bad_commands),
+		WITH_SERVICE(test_running_time_is_kept),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
