@@ -87,7 +87,7 @@ void manager_cluster_join(struct manager *m, json_t *request,
 		"CreatedAt", now, "UpdatedAt", now, "Spec", "Role",
 		manager ? "manager" : "worker", "Availability", "active", "Labels",
 		"Description", "Hostname", host && *host ? host : node_id, "Status",
-		"State", "ready", "Addr", addr && *addr ? addr : "");
+		"State", "unknown", "Addr", addr && *addr ? addr : "");
 	if (manager) {
 		char leader_id[24];
 		snprintf(leader_id, sizeof(leader_id), "%llu", (unsigned long long)m->cfg.raft_id);

@@ -79,6 +79,14 @@ json_t *nodes_refresh(const struct store *s, const json_t *infos,
 	return cmds;
 }
 
+/* Whether the node's agent has described it (runtimes, resources): a
+ * joined node is "unknown" until then, as in Swarm, so that nothing is
+ * placed by a spread that cannot see it yet. */
+static bool node_described(const json_t *node)
+{
+	return json_object_get(json_object_get(node, "Description"), "OrchRuntimes") != NULL;
+}
+
 json_t *nodes_liveness(const struct nodes_liveness_input *in)
 {
 	json_t *cmds = json_array();
@@ -95,7 +103,7 @@ json_t *nodes_liveness(const struct nodes_liveness_input *in)
 				       (joined && now - joined <= 2 * down_after));
 		if (strcmp(state, "ready") == 0 && !alive && !grace)
 			json_array_append_new(cmds, node_put(node, "down", NULL, in->now_text));
-		else if (strcmp(state, "ready") != 0 && alive)
+		else if (strcmp(state, "ready") != 0 && alive && node_described(node))
 			json_array_append_new(cmds, node_put(node, "ready", NULL, in->now_text));
 	}
 	return cmds;

@@ -633,6 +633,30 @@ static void test_membership(void **state)
 	assert_true(count_ops(f, "node.put") > 0);
 }
 
+/* A node that joined is "unknown" until its agent describes it (runtimes,
+ * resources), although its sessions come: a spread could not see it yet.
+ * Once described it is ready. */
+static void test_joined_node_waits_for_description(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(manager_inject(f->m, json_pack(
+		"{s:s,s:{s:s,s:{s:s,s:s,s:{}},s:{s:s},s:{s:s,s:s}}}", "op", "node.put",
+		"node", "ID", "w3", "Spec", "Role", "worker", "Availability", "active",
+		"Labels", "Description", "Hostname", "w3", "Status", "State", "unknown",
+		"Addr", "10.0.0.3")), 0);
+	const char *const all[] = { "w1", "w2", "w3", NULL };
+	advance_alive(f, 1 * SEC, all);
+	json_t *status = json_object_get(store_node(store(f), "w3"), "Status");
+	assert_string_equal(json_string_value(json_object_get(status, "State")), "unknown");
+	json_t *info = json_pack("{s:s,s:[s],s:{s:I,s:I}}", "node", "w3", "runtimes", "process",
+				 "resources", "nano_cpus", (json_int_t)4000000000LL,
+				 "memory_bytes", (json_int_t)4000000000LL);
+	assert_int_equal(inbox_post(manager_inbox(f->m), INBOX_NODE_INFO, info, NULL), 0);
+	advance_alive(f, 1 * SEC, all);
+	status = json_object_get(store_node(store(f), "w3"), "Status");
+	assert_string_equal(json_string_value(json_object_get(status, "State")), "ready");
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -644,6 +668,7 @@ int main(void)
 		T(test_node_liveness),
 		T(test_rolling_update),
 		T(test_membership),
+		T(test_joined_node_waits_for_description),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
