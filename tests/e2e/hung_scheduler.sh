@@ -15,11 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 command -v jq >/dev/null || { echo "SKIP: no jq"; exit 77; }
 
-work=$(mktemp -d /tmp/orchd-e2e-hung-XXXXXX)
-E2E_DIRS+=("$work")
-uniq=$((500000 + $$ % 100000))
-E2E_CLEANUPS+=('pkill -9 -f -x "/bin/sleep '"$uniq"'"')
-orchctl() { "$build/bin/orchctl" -H "unix://$SOCK" "$@"; }
+e2e_single_init "$build" hung 500000
 
 # A plugin directory with the process runtime and slowsched only (the
 # process runtime finds its shim at <plugin dir>/../bin/orchd-shim).

@@ -94,6 +94,18 @@ e2e_hosts_stop_clean() {
 # removed (call this before hosts_create). Sets E2E_IMAGE: the image and
 # arguments of a long-running task unique to this run (UNIQ seconds).
 E2E_NODE_IDS=()
+# A one-node test's set-up: work=a fresh directory (removed at exit) for
+# build dir $1, named after $2; uniq=a run-unique number from $3 (tasks run
+# "/bin/sleep $uniq", killed at exit); orchctl talks to $SOCK.
+e2e_single_init() {
+  E2E_BUILD=$1
+  work=$(mktemp -d "/tmp/orchd-e2e-$2-XXXXXX")
+  E2E_DIRS+=("$work")
+  uniq=$(($3 + $$ % 100000))
+  E2E_CLEANUPS+=('pkill -9 -f -x "/bin/sleep '"$uniq"'"')
+}
+orchctl() { "$E2E_BUILD/bin/orchctl" -H "unix://$SOCK" "$@"; }
+
 # Namespace hosts for a test: skips (exit 77) without root, network
 # namespaces or jq; then loads tests/hosts/hosts.sh for build dir $1 from
 # source dir $2, and sets the cluster port and a run-unique number from $3.

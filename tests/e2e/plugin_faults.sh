@@ -13,11 +13,7 @@ build=$1
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 
-work=$(mktemp -d /tmp/orchd-e2e-faults-XXXXXX)
-E2E_DIRS+=("$work")
-uniq=$((400000 + $$ % 100000))
-E2E_CLEANUPS+=('pkill -9 -f -x "/bin/sleep '"$uniq"'"')
-orchctl() { "$build/bin/orchctl" -H "unix://$SOCK" "$@"; }
+e2e_single_init "$build" faults 400000
 # The pid of the child running plugin file $1 (a child of orchd).
 plugin_pid() { pgrep -P "$ORCHD_PID" -f "orchd-plugin .*/$1\$"; }
 task_pids() { pgrep -f -x "/bin/sleep $uniq" | sort | tr '\n' ' '; }

@@ -10,11 +10,7 @@ build=$1 src=$2
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 
-work=$(mktemp -d /tmp/orchd-e2e-plugins-XXXXXX)
-E2E_DIRS+=("$work")
-uniq=$((300000 + $$ % 100000))
-E2E_CLEANUPS+=('pkill -9 -f -x "/bin/sleep '"$uniq"'"')
-orchctl() { "$build/bin/orchctl" -H "unix://$SOCK" "$@"; }
+e2e_single_init "$build" plugins 300000
 
 e2e_note "install the SDK and build the example out of tree"
 cmake --install "$build" --component sdk --prefix "$work/prefix" >/dev/null ||
