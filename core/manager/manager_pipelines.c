@@ -12,9 +12,7 @@
 
 #include <stdio.h>
 
-#include "nodes.h"
 #include "orchestrator.h"
-#include "scheduling.h"
 
 /* The pipelines run when the state changed (an entry applied, a node
  * described itself, leadership moved) and otherwise every

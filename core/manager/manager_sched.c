@@ -13,12 +13,12 @@
  */
 #include "manager_internal.h"
 #include "log.h"
+#include "orchestrator.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "scheduling.h"
 
 #define MANAGER_SCHED_DEADLINE_NS (5LL * 1000000000LL)
 /* The plugin call itself may run a little past the deadline, so that the

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "fsutil.h"
-#include "nodes.h"
+#include "orchestrator.h"
 
 json_t *manager_self_node(struct manager *m, const char *now)
 {

@@ -6,6 +6,13 @@
  * state. Running it twice on the same state gives the same commands;
  * running it after the commands applied gives none (idempotent), which is
  * what makes it safe to run after any restart of orchd. Owns no state.
+ *
+ * This header is the room's door: it also brings the room's other pure
+ * steps, each declared in its own part: the allocator, the scheduling
+ * request and the check of its answer (scheduling.h), whether a node can
+ * take a task (placement.h), node refresh and liveness (nodes.h), and the
+ * rolling updater the loops use (updater.h). Other rooms include only
+ * orchestrator.h.
  */
 #ifndef ORCHD_ORCHESTRATOR_H
 #define ORCHD_ORCHESTRATOR_H
@@ -13,6 +20,9 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "nodes.h"
+#include "placement.h"
+#include "scheduling.h"
 #include "store.h"
 
 struct orchestrator_input {
