@@ -190,13 +190,20 @@ hosts_launch() {
     --log-level debug "$@" </dev/null >>"$d/orchd.log" 2>&1 &
   HOSTS_PIDS[i]=$!             # ip netns exec execs orchd: same pid
   echo "${HOSTS_PIDS[i]}" >"$d/harness.pid"
-  hosts_poll "$HOSTS_API_TIMEOUT" hosts_answers_or_exited "$i" || :   # checked just below
+  # The poll's own answer decides: a second 1 s probe after a successful
+  # one could time out on a loaded machine and fail a host that answered.
+  local answered=1
+  hosts_poll "$HOSTS_API_TIMEOUT" hosts_answers_or_exited "$i" || answered=0
   if ! hosts_orchd_alive "$i"; then
     wait "${HOSTS_PIDS[i]}" 2>/dev/null || :   # reaps it
     HOSTS_PIDS[i]=""
+    tail -n 20 "$d/orchd.log" >&2
     hosts_err "orchd of host $i exited; log: $d/orchd.log"; return
   fi
-  hosts_api_ok "$i" || { hosts_err "orchd of host $i did not answer within ${HOSTS_API_TIMEOUT}s"; return; }
+  if [ $answered = 0 ]; then
+    tail -n 20 "$d/orchd.log" >&2
+    hosts_err "orchd of host $i did not answer within ${HOSTS_API_TIMEOUT}s"; return
+  fi
 }
 
 hosts_answers_or_exited() { hosts_api_ok "$1" || ! hosts_orchd_alive "$1"; }
