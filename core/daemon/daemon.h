@@ -32,7 +32,10 @@ struct orchd {
 	uint64_t raft_id;
 	struct plugin_host *plugins;
 	struct manager *manager;
+	/* The agent; the plugin host's event thread reads it under agent_lock
+	 * (it is detached there before agent_stop frees it). */
 	struct agent *agent;
+	pthread_mutex_t agent_lock;
 	struct api_http_server *api;
 	/* The agent's link: remote when this node joined a swarm as a worker
 	 * (daemon_link.c). Callers take a reference for the length of a call,

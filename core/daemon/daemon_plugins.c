@@ -62,15 +62,20 @@ int plugins_call(void *ctx, const char *name, json_t *request,
 	return -1;
 }
 
-/* Runtime events go to the agent; the host's thread only posts them. */
+/* Runtime events go to the agent; the host's thread only posts them (a
+ * post never blocks, so holding agent_lock for it is short). */
 static void on_plugin_event(void *ctx, json_t *event)
 {
 	struct orchd *o = ctx;
 	const char *op = json_string_value(json_object_get(event, "op"));
-	if (o->agent && op && strcmp(op, "task_status") == 0)
+	bool wanted = op && strcmp(op, "task_status") == 0;
+	pthread_mutex_lock(&o->agent_lock);
+	if (o->agent && wanted) {
 		inbox_post(agent_inbox(o->agent), INBOX_RUNTIME_EVENT, event, NULL);
-	else
-		json_decref(event);
+		event = NULL;
+	}
+	pthread_mutex_unlock(&o->agent_lock);
+	json_decref(event);
 }
 
 static void on_plugin_refused(void *ctx, const char *file, const char *reason)

@@ -117,7 +117,11 @@ static void orchd_stop(struct orchd *o)
 	t = stop_stage_done("the role keeper", t);
 	api_http_stop(o->api);
 	t = stop_stage_done("the API server", t);
-	agent_stop(o->agent);
+	pthread_mutex_lock(&o->agent_lock); /* no more plugin events for it */
+	struct agent *agent = o->agent;
+	o->agent = NULL;
+	pthread_mutex_unlock(&o->agent_lock);
+	agent_stop(agent);
 	stop_stage_done("the agent", t);
 	link_close(o);
 	cluster_worker_free(o->leader_link);
@@ -191,8 +195,12 @@ static int orchd_start(struct orchd *o, char *err, size_t errlen,
 	if (cluster_worker_resume(o->worker_dir, o->node_id, &w, err, errlen) != 0)
 		return -1;
 	link_set_worker(o, w);
-	if (agent_start(&ac, &o->agent, err, errlen) != 0)
+	struct agent *agent = NULL;
+	if (agent_start(&ac, &agent, err, errlen) != 0)
 		return -1;
+	pthread_mutex_lock(&o->agent_lock);
+	o->agent = agent;
+	pthread_mutex_unlock(&o->agent_lock);
 	struct api_http_config hc = { .socket_path = config_socket_path(&o->cfg),
 				      .handler = orchd_api_handler,
 				      .handler_ctx = o,
@@ -212,6 +220,7 @@ int main(int argc, char **argv)
 	static struct orchd o;
 	char err[1024] = "";
 	pthread_mutex_init(&o.link_lock, NULL);
+	pthread_mutex_init(&o.agent_lock, NULL);
 	pthread_cond_init(&o.link_idle, NULL);
 	pthread_mutex_init(&o.info_lock, NULL);
 	pthread_mutex_init(&o.leader_lock, NULL);
